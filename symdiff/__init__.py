@@ -1,0 +1,50 @@
+"""symdiff: a symbol-to-symbol differentiation compiler for NumPy.
+
+Write math as expressions, strings or NumPy-style functions; ``grad`` adds the
+derivative nodes to the graph; ``function`` compiles values and gradients to
+plain NumPy source.
+"""
+from __future__ import annotations
+
+from .errors import CompileError, DiffError, ParseError, ShapeError, SymdiffError
+from .ir import Const, Node, Var
+from .ops import FUNCTIONS as _FUNCTIONS
+from .api import constant, grad, matrix, scalar, tensor, value_and_grad, var, vector
+from .autodiff import jvp, vjp
+from .codegen import Function, function
+from .interpret import evaluate
+from .printing import format_graph, to_latex, to_text
+from .rewrite import simplify
+
+Expr = Node
+__version__ = "0.1.0"
+
+globals().update({name: fn for name, fn in _FUNCTIONS.items() if name not in globals()})
+
+__all__ = [
+    "CompileError", "Const", "DiffError", "Expr", "Function", "Node", "ParseError",
+    "ShapeError", "SymdiffError", "Var", "constant", "evaluate", "format_graph", "function",
+    "grad", "jvp", "matrix", "scalar", "simplify", "tensor", "to_latex", "to_text",
+    "value_and_grad", "var", "vector", "vjp", *sorted(_FUNCTIONS),
+]
+
+
+def __getattr__(name: str):
+    # Modules that sit on top of the compiler load on first use.
+    lazy = {"parse": ("frontend", "parse"), "to_sympy": ("sympy_bridge", "to_sympy"),
+            "from_sympy": ("sympy_bridge", "from_sympy"), "to_networkx": ("display", "to_networkx"),
+            "to_dot": ("display", "to_dot"), "explain": ("display", "explain"),
+            "show": ("display", "show"), "testing": ("testing", None),
+            "jacobian": ("higher", "jacobian"), "hessian": ("higher", "hessian"),
+            "hvp": ("higher", "hvp")}
+    if name in lazy:
+        import importlib
+        module_name, attr = lazy[name]
+        try:
+            module = importlib.import_module(f".{module_name}", __name__)
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{module_name}":
+                raise
+            raise AttributeError(f"module 'symdiff' has no attribute {name!r}") from None
+        return module if attr is None else getattr(module, attr)
+    raise AttributeError(f"module 'symdiff' has no attribute {name!r}")

@@ -1,0 +1,335 @@
+"""Code generation: a graph becomes one straight-line NumPy function.
+
+- One statement per node, in topological order; temporaries are named by the
+  generator (``t0, t1, ...``), never by user strings. User names appear only as
+  parameters, after being checked as identifiers.
+- Each op's code comes from its entry in the op table; NumPy-only helpers that a
+  template calls (``_logsumexp``) are emitted at the top of the source, so the
+  source stands alone with only NumPy.
+- Derivative nodes are grouped under a comment naming the forward step they
+  differentiate, so ``f.source`` reads as the forward pass then the backward pass.
+- The memory plan (liveness analysis) lets elementwise results write into dead
+  temporaries of the same shape and dtype (``np.multiply(a, b, out=t3)``).
+  Outputs are never reused as buffers and never alias an input, a constant or
+  another output, so a later call cannot change what an earlier call returned.
+- The source is registered with ``linecache`` so tracebacks and
+  ``inspect.getsource`` show it; compiled functions are cached by graph and types.
+"""
+from __future__ import annotations
+
+import keyword
+import linecache
+import math
+from collections import OrderedDict
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import CompileError
+from .interpret import check_input
+from .ir import Node, Var, fmt_shape, meta, toposort
+from .printing import to_text, type_str
+
+# Ops whose result may share memory with an input: never written into, and copied
+# when returned if they could alias an input or a constant.
+VIEW_OPS = {"getitem", "transpose", "reshape", "reshape_like", "broadcast_to",
+            "broadcast_like", "expand_dims", "squeeze", "concat_part"}
+RESERVED = {"np", "math", "float", "ndarray", "asarray", "_shape_error"}
+_CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
+_CACHE_SIZE = 256
+_counter = 0
+
+
+class Function:
+    """A compiled function: call it with arrays; ``.source`` is the generated code."""
+
+    def __init__(self, inputs: list[Var], outputs: list[Node], single: bool, source: str,
+                 fn: Any, name: str) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
+        self.single = single
+        self.source = source
+        self.name = name
+        self._fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args, **kwargs):
+        return self._fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{v.name}: {type_str(v)}" for v in self.inputs)
+        return f"<symdiff.Function {self.name}({params})>"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        return f"<pre><code class='language-python'>{escape(self.source)}</code></pre>"
+
+
+def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
+             optimize: bool = True, name: str | None = None) -> Function:
+    """Compile ``outputs`` as a NumPy function of ``inputs`` (positional in this order,
+    or by name). One output gives one array, a list gives a tuple."""
+    inputs = [inputs] if isinstance(inputs, Node) else list(inputs)
+    single = isinstance(outputs, Node)
+    outputs = [outputs] if single else list(outputs)
+    from .ir import as_node
+    outputs = [as_node(o) for o in outputs]
+    _check_inputs(inputs, outputs)
+    key = (tuple(v.id for v in inputs), tuple(o.id for o in outputs), single, optimize, name)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        _CACHE.move_to_end(key)
+        return cached
+    graph = outputs
+    if optimize:
+        from .rewrite import simplify
+        graph = simplify(outputs)
+    fname = name or _function_name(inputs, outputs)
+    source, namespace = generate(inputs, graph, fname, single, documented=outputs)
+    global _counter
+    _counter += 1
+    filename = f"<symdiff-{_counter}:{fname}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    code = compile(source, filename, "exec")
+    exec(code, namespace)  # only code we generated from the graph
+    fn = Function(inputs, outputs, single, source, namespace[fname], fname)
+    _CACHE[key] = fn
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return fn
+
+
+def _check_inputs(inputs: list, outputs: list[Node]) -> None:
+    names: dict[str, Var] = {}
+    for v in inputs:
+        if not isinstance(v, Var):
+            raise CompileError(f"function inputs must be variables, got {v!r}")
+        if not v.name.isidentifier() or keyword.iskeyword(v.name) or v.name in RESERVED:
+            raise CompileError(f"input name {v.name!r} cannot be a parameter name; "
+                               f"use a Python identifier other than {sorted(RESERVED)}")
+        if v.name in names:
+            if names[v.name] is v:
+                raise CompileError(f"input {v.name!r} is listed twice")
+            raise CompileError(f"two different inputs are named {v.name!r} "
+                               f"({type_str(names[v.name])} and {type_str(v)})")
+        names[v.name] = v
+    for node in toposort(outputs):
+        if isinstance(node, Var):
+            known = names.get(node.name)
+            if known is None:
+                raise CompileError(f"the outputs depend on {node.name!r} ({type_str(node)}), "
+                                   f"which is not among the inputs "
+                                   f"[{', '.join(names) or 'none'}]")
+            if known is not node:
+                raise CompileError(f"two different variables are named {node.name!r}: "
+                                   f"{type_str(known)} (an input) and {type_str(node)}")
+
+
+def _function_name(inputs: list[Var], outputs: list[Node]) -> str:
+    wrt = []
+    for o in outputs:
+        g = meta(o, "grad_of")
+        if g is not None and g[1].op.name == "var" and g[1].name not in wrt:
+            wrt.append(g[1].name)
+    if wrt:
+        values = any(meta(o, "grad_of") is None for o in outputs)
+        name = ("value_and_grad_" if values else "grad_") + "_".join(wrt)
+    else:
+        name = "f_" + "_".join(v.name for v in inputs) if inputs else "f"
+    name = name[:60]
+    return name if name.isidentifier() and not keyword.iskeyword(name) else "f"
+
+
+def _literal(value: np.ndarray) -> str | None:
+    """A Python literal for a 0-d constant, or None when it needs a name."""
+    if value.shape != ():
+        return None
+    v = value.item()
+    if isinstance(v, bool):
+        return repr(v)
+    if isinstance(v, float):
+        if math.isinf(v):
+            return "np.inf" if v > 0 else "(-np.inf)"
+        if math.isnan(v):
+            return "np.nan"
+    if value.dtype.kind == "f" and value.dtype != np.float64:
+        return None   # keep float32 constants float32
+    text = repr(v)
+    return f"({text})" if text.startswith("-") else text
+
+
+class _Names:
+    """Temporaries t0, t1, ... that never collide with a parameter name."""
+
+    def __init__(self, taken: set[str]) -> None:
+        self.taken, self.n = taken, 0
+
+    def new(self, prefix: str = "t") -> str:
+        while True:
+            name = f"{prefix}{self.n}"
+            self.n += 1
+            if name not in self.taken:
+                return name
+
+
+def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
+             documented: list[Node] | None = None) -> tuple[str, dict]:
+    """The source of the function and the namespace it runs in."""
+    namespace: dict[str, Any] = {"np": np, "math": math, "ndarray": np.ndarray,
+                                 "asarray": np.asarray, "_shape_error": _shape_error}
+    names = _Names({v.name for v in inputs})
+    label: dict[int, str] = {v.id: v.name for v in inputs}
+    order = toposort(outputs)
+    helpers: list[str] = []
+    body: list[str] = []
+    output_ids = {o.id for o in outputs}
+    plan = _MemoryPlan(order, outputs)
+    current_origin = None
+    backward_started = False
+
+    for v in inputs:
+        body.extend(_input_check(v))
+    for node in order:
+        if node.op.name == "var":
+            continue
+        if node.op.name == "const":
+            lit = _literal(node.value)
+            if lit is None:
+                lit = names.new("c")
+                namespace[lit] = node.value
+            label[node.id] = lit
+            continue
+        origin = meta(node, "origin")
+        if origin is not None and origin is not current_origin:
+            if not backward_started:
+                body.append("")
+                body.append("# backward pass")
+                backward_started = True
+            body.append(f"# d/d {label.get(origin.id, '?')} where {label.get(origin.id, '?')}"
+                        f" = {_describe(origin, label)}")
+        current_origin = origin
+        op = node.op
+        if op.helper and op.helper not in helpers:
+            helpers.append(op.helper)
+        args = [label[i.id] for i in node.inputs]
+        target = plan.buffer_for(node, label) if op.out is not None else None
+        name = target or names.new()
+        label[node.id] = name
+        if getattr(op, "block", None) is not None:
+            body.extend(op.block(name, args, node).splitlines())
+        elif target is not None:
+            body.append(op.out(args, node, name))
+        else:
+            body.append(f"{name} = {op.code(args, node)}")
+        plan.done(node, label)
+
+    # Outputs: fresh arrays, never an input, a constant, a view of one, or each other.
+    returned, seen = [], set()
+    for o in outputs:
+        name = label[o.id]
+        if o.id in seen or _may_alias(o):
+            name = f"np.array({name})"
+        seen.add(o.id)
+        returned.append(name)
+    body.append("return " + (returned[0] if single else ", ".join(returned)
+                             + ("," if len(returned) == 1 else "")))
+
+    params = ", ".join(v.name for v in inputs)
+    doc = _docstring(fname, inputs, documented or outputs)
+    lines = [h.strip("\n") + "\n\n" for h in helpers]
+    lines.append(f"def {fname}({params}):\n")
+    lines.append(f'    """{doc}"""\n')
+    lines.extend(("    " + b if b else "") + "\n" for b in body)
+    return "".join(lines), namespace
+
+
+def _describe(node: Node, label: dict[int, str]) -> str:
+    args = " ".join(label.get(i.id, "?") for i in node.inputs)
+    return f"{node.op.name} {args}".strip()
+
+
+def _input_check(v: Var) -> list[str]:
+    """Convert an argument to the variable's dtype and check its number of dimensions."""
+    dt = f"np.{v.dtype.name}" if v.dtype.name != "bool" else "np.bool_"
+    lines = [f"{v.name} = asarray({v.name}, {dt})"]
+    static = [(i, d) for i, d in enumerate(v.shape) if d is not None]
+    cond = f"{v.name}.ndim != {v.ndim}"
+    if static and len(static) == v.ndim:
+        cond = f"{v.name}.shape != {tuple(v.shape)!r}"
+    elif static:
+        cond += "".join(f" or {v.name}.shape[{i}] != {d}" for i, d in static)
+    lines.append(f"if {cond}: _shape_error({v.name!r}, {v.name}, {tuple(v.shape)!r})")
+    return lines
+
+
+def _shape_error(name: str, value: np.ndarray, shape: tuple) -> None:
+    raise CompileError(f"input {name!r}: expected shape {fmt_shape(shape)}, "
+                       f"got {fmt_shape(value.shape)}")
+
+
+def _may_alias(node: Node) -> bool:
+    while node.op.name in VIEW_OPS:
+        node = node.inputs[0]
+    return node.op.name in ("var", "const")
+
+
+def _docstring(fname: str, inputs: list[Var], outputs: list[Node]) -> str:
+    lines = ["Generated by symdiff.", "", "Inputs:"]
+    lines += [f"    {v.name}: {type_str(v)}" for v in inputs]
+    lines.append("Returns:")
+    for o in outputs:
+        g = meta(o, "grad_of")
+        if g is not None:
+            what = f"d({_short(to_text(g[0]))}) / d{_short(to_text(g[1]))}"
+        else:
+            what = _short(to_text(o))
+        lines.append(f"    {type_str(o)}: {what}")
+    return "\n    ".join(line.replace('"""', "'''").replace("\\", "\\\\") for line in lines)
+
+
+def _short(text: str, width: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+class _MemoryPlan:
+    """Liveness of temporaries, so that elementwise ops can write into dead buffers.
+
+    A buffer is free once its last consumer has run. It is reused only for a node
+    of the same static shape and dtype, and never if it is an output or a view.
+    """
+
+    def __init__(self, order: list[Node], outputs: list[Node]) -> None:
+        self.last_use: dict[int, int] = {}
+        self.position = {n.id: k for k, n in enumerate(order)}
+        for k, node in enumerate(order):
+            for i in node.inputs:
+                self.last_use[i.id] = k
+        self.keep = {o.id for o in outputs}
+        # A node viewed by another keeps its memory alive as long as the view lives.
+        for node in order:
+            if node.op.name in VIEW_OPS:
+                base = node.inputs[0]
+                self.last_use[base.id] = max(self.last_use.get(base.id, 0),
+                                             self.last_use.get(node.id, len(order)))
+                if node.id in self.keep:
+                    self.keep.add(base.id)
+        self.free: dict[tuple, list[str]] = {}
+        self.owner: dict[str, Node] = {}
+
+    def buffer_for(self, node: Node, label: dict[int, str]) -> str | None:
+        if not node.op.elementwise or None in node.shape or node.shape == ():
+            return None
+        pool = self.free.get((node.shape, node.dtype.str))
+        return pool.pop() if pool else None
+
+    def done(self, node: Node, label: dict[int, str]) -> None:
+        k = self.position[node.id]
+        for i in set(node.inputs):
+            if self.last_use.get(i.id) == k and self._reusable(i):
+                self.free.setdefault((i.shape, i.dtype.str), []).append(label[i.id])
+
+    def _reusable(self, node: Node) -> bool:
+        return (node.op.name not in ("var", "const") and node.op.name not in VIEW_OPS
+                and node.id not in self.keep and None not in node.shape and node.shape != ()
+                and node.op.elementwise)

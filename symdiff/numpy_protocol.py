@@ -1,0 +1,144 @@
+"""NumPy's dispatch protocols for expressions: ``np.exp(expr)`` builds a node.
+
+``Node.__array_ufunc__`` and ``Node.__array_function__`` call the two functions
+below, so NumPy code run on symdiff expressions builds graph nodes instead of
+computing numbers:
+
+    np.exp(x)                 -> exp(x)
+    np.maximum(0, x)          -> maximum(0, x)
+    A @ x  (A an ndarray)     -> matmul(A, x)
+    np.sum(x, axis=0)         -> sum(x, axis=0)
+    np.where(x > 0, x, 0.0)   -> where(greater(x, 0), x, 0.0)
+
+Conventions of this module:
+
+* A NumPy function maps to the op-table entry of the same name
+  (``symdiff.ops.FUNCTIONS``), through ``UFUNC_NAMES`` / ``FUNCTION_NAMES`` when
+  NumPy spells it differently (``absolute`` -> ``abs``, ``amax`` -> ``max``).
+* A few NumPy functions that are not primitives are built from primitives by the
+  ``COMPOSITES`` below (``np.linalg.norm``, ``np.zeros_like``). The front end
+  uses the same builders, so a function read from its source and the same
+  function run on variables build the same graph.
+* What is not supported returns ``NotImplemented`` (NumPy then raises its own
+  ``TypeError``): ``out=``, ufunc methods other than ``__call__``
+  (``np.add.reduce``), and functions outside the table.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+# NumPy ufunc name -> op-table name, where they differ.
+UFUNC_NAMES: dict[str, str] = {
+    "absolute": "abs",
+    "fabs": "abs",
+    "true_divide": "divide",
+}
+
+# NumPy function name -> op-table name, where they differ.
+FUNCTION_NAMES: dict[str, str] = {
+    "amax": "max",
+    "amin": "min",
+    "absolute": "abs",
+}
+
+# Keyword arguments NumPy passes that carry no meaning for a graph when they
+# hold their default value.
+_NEUTRAL_KWARGS: dict[str, Any] = {"out": None, "dtype": None, "casting": "same_kind",
+                                   "order": "K", "subok": True}
+
+
+def _functions() -> dict[str, Callable[..., Any]]:
+    from .ops import FUNCTIONS
+    return FUNCTIONS
+
+
+def _is_expr(value: Any) -> bool:
+    from .ir import Node
+    return isinstance(value, Node)
+
+
+# ---------------------------------------------------------------------------
+# composites: NumPy functions built from several primitives
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
+    """``np.linalg.norm`` for the vector norms (and Frobenius for ``ord=None``).
+
+    ``ord=None`` or ``2`` on a vector: ``sqrt(sum(square(x)))``; ``ord=1``:
+    ``sum(abs(x))``; ``ord=inf``: ``max(abs(x))``. Matrix norms other than
+    Frobenius are not supported (``NotImplementedError``).
+    """
+    f = _functions()
+    ndim = len(x.shape) if axis is None else (1 if isinstance(axis, int) else len(axis))
+    if ord is None or (ord == 2 and ndim == 1) or (ord == "fro" and ndim == 2):
+        return f["sqrt"](f["sum"](f["square"](x), axis=axis, keepdims=keepdims))
+    if ndim == 1 and ord == 1:
+        return f["sum"](f["abs"](x), axis=axis, keepdims=keepdims)
+    if ndim == 1 and ord == np.inf:
+        return f["max"](f["abs"](x), axis=axis, keepdims=keepdims)
+    raise NotImplementedError(f"norm with ord={ord!r} of a {ndim}-d array is not supported")
+
+
+def _constant_like(fill: float) -> Callable[..., Any]:
+    def like(a: Any, dtype: Any = None) -> Any:
+        shape = tuple(a.shape)
+        if any(d is None for d in shape):
+            raise NotImplementedError(
+                f"the shape of the argument is not known yet ({shape}); give the variable a "
+                "static shape")
+        return _make_constant(np.full(shape, fill, dtype=dtype or str(a.dtype)))
+    like.__name__ = "zeros_like" if fill == 0 else "ones_like"
+    return like
+
+
+def _make_constant(value: Any) -> Any:
+    import sys
+    return sys.modules[__package__].constant(value)
+
+
+COMPOSITES: dict[str, Callable[..., Any]] = {
+    "norm": norm,
+    "zeros_like": _constant_like(0.0),
+    "ones_like": _constant_like(1.0),
+}
+
+
+# ---------------------------------------------------------------------------
+# the two protocol entry points
+
+def array_ufunc(expr: Any, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """``Node.__array_ufunc__``: build the node for ``ufunc(*inputs)``."""
+    if method != "__call__" or not _neutral(kwargs):
+        return NotImplemented
+    name = UFUNC_NAMES.get(ufunc.__name__, ufunc.__name__)
+    if name == "positive" and len(inputs) == 1:
+        return inputs[0]
+    builder = _functions().get(name)
+    if builder is None:
+        return NotImplemented
+    return builder(*inputs)
+
+
+def array_function(expr: Any, func: Callable[..., Any], types: Any, args: tuple,
+                   kwargs: dict[str, Any]) -> Any:
+    """``Node.__array_function__``: build the node for ``func(*args, **kwargs)``."""
+    name = getattr(func, "__name__", "")
+    name = FUNCTION_NAMES.get(name, name)
+    module = getattr(func, "__module__", "") or ""
+    if name == "norm" and not module.startswith("numpy.linalg"):
+        return NotImplemented
+    builder = COMPOSITES.get(name) or _functions().get(name)
+    if builder is None:
+        return NotImplemented
+    return builder(*args, **kwargs)
+
+
+def _neutral(kwargs: dict[str, Any]) -> bool:
+    for key, value in kwargs.items():
+        if key not in _NEUTRAL_KWARGS:
+            return False
+        default = _NEUTRAL_KWARGS[key]
+        if (value is not None) if default is None else (value != default):
+            return False
+    return True

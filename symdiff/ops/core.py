@@ -1,0 +1,198 @@
+"""The op record and the small helpers that declare ops as data.
+
+An ``Op`` holds everything about one primitive: its NumPy implementation (used by
+the reference interpreter, constant folding and the checker), its type rule, its
+VJP and JVP rules written with IR ops (so derivatives are graph and can be
+differentiated again), its NumPy code template, its printing, and the sample
+inputs the generic checker uses.
+
+Rule signatures
+- ``infer(inputs, attrs) -> (dtype, shape)``; raises ``ShapeError``.
+- ``vjp(g, node) -> tuple`` of one adjoint per input, ``None`` where an input is
+  not differentiable. An adjoint may have the broadcast shape of the output: the
+  reverse-mode driver sums it back to the input's shape (in one place).
+- ``jvp(tangents, node) -> tangent``; ``tangents`` has ``None`` for inputs whose
+  tangent is zero (at least one is not ``None``).
+- ``code(args, node) -> str``: a NumPy expression over the argument names;
+  ``out(args, node, out) -> str`` the same call writing into buffer ``out``.
+- ``text(node, child) -> (str, precedence)`` and ``latex(node, child)``, where
+  ``child(node, min_precedence)`` prints an input, parenthesised if needed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..ir import Node, broadcast_shapes, fmt_shape
+
+# Printing precedences (Python's order).
+P_CMP, P_ADD, P_MUL, P_NEG, P_POW, P_ATOM = 20, 30, 40, 50, 60, 100
+
+OPS: dict[str, "Op"] = {}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A sample use of an op for the generic checker: input shapes and attributes."""
+    shapes: tuple
+    attrs: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Op:
+    name: str
+    impl: Callable
+    infer: Callable
+    code: Callable
+    vjp: Callable | None = None
+    jvp: Callable | None = None
+    out: Callable | None = None
+    text: Callable | None = None
+    latex: Callable | None = None
+    elementwise: bool = False
+    domain: tuple = ()          # per input: (lo, hi), "nonzero" or "bool"; default (-2, 2)
+    cases: tuple = ()           # Case(...) rows for the generic checker
+    helper: str = ""            # NumPy-only helper source the code template calls
+    math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
+    differentiable: bool = True
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def attrs_of(self, node: Node) -> dict:
+        return dict(node.attrs)
+
+
+def register(op: Op) -> Op:
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} declared twice")
+    OPS[op.name] = op
+    return op
+
+
+# -- type rules -------------------------------------------------------------------
+
+_probe_cache: dict = {}
+
+
+def probe_dtype(impl: Callable, dtypes: Sequence[np.dtype], attrs: dict) -> np.dtype:
+    """The result dtype NumPy itself gives for these input dtypes (cached)."""
+    key = (impl, tuple(d.str for d in dtypes), tuple(sorted(attrs.items())) if attrs else ())
+    if key not in _probe_cache:
+        with np.errstate(all="ignore"):
+            args = [np.ones((), d) for d in dtypes]
+            _probe_cache[key] = np.asarray(impl(*args, **attrs)).dtype
+    return _probe_cache[key]
+
+
+def infer_elementwise(name: str, impl: Callable) -> Callable:
+    def infer(inputs, attrs):
+        shape = broadcast_shapes(*(i.shape for i in inputs), op=name)
+        return probe_dtype(impl, [i.dtype for i in inputs], attrs), shape
+    return infer
+
+
+def float_dtype(*dtypes: np.dtype) -> np.dtype:
+    dt = np.result_type(*dtypes)
+    return dt if dt.kind == "f" else np.dtype("float64")
+
+
+def normalize_axis(axis: Any, ndim: int, op: str) -> tuple | None:
+    """``axis`` as a sorted tuple of non-negative ints, or None for all axes."""
+    if axis is None:
+        return None
+    if isinstance(axis, (int, np.integer)):
+        axis = (int(axis),)
+    try:
+        axes = tuple(int(a) for a in axis)
+    except TypeError:
+        raise ShapeError(f"{op}: axis must be an int, a tuple of ints or None, "
+                         f"not {axis!r}") from None
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{op}: axis {a} is out of bounds for an operand of "
+                             f"{ndim} dimension{'s' if ndim != 1 else ''}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{op}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def reduced_shape(shape: tuple, axes: tuple | None, keepdims: bool) -> tuple:
+    axes = range(len(shape)) if axes is None else axes
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def shape_error(op: str, message: str, *nodes: Node) -> ShapeError:
+    shapes = " and ".join(fmt_shape(n.shape) for n in nodes)
+    return ShapeError(f"{op}: {message} (operand shapes {shapes})")
+
+
+# -- printing helpers ----------------------------------------------------------------
+
+def fmt_attr(value: Any) -> str:
+    if isinstance(value, tuple) and len(value) == 1:
+        return str(value[0]) if isinstance(value[0], int) else repr(value)
+    return repr(value)
+
+
+def call_text(name: str, *attr_names: str, defaults: dict | None = None) -> Callable:
+    """Print as ``name(a, b, axis=1)``; attributes equal to their default are left out."""
+    defaults = defaults or {}
+
+    def text(node, child):
+        parts = [child(i, 0) for i in node.inputs]
+        for key in attr_names:
+            value = node.attr(key)
+            if key in defaults and defaults[key] == value:
+                continue
+            parts.append(f"{key}={fmt_attr(value)}")
+        return f"{name}({', '.join(parts)})", P_ATOM
+    return text
+
+
+def infix_text(symbol: str, prec: int, right_assoc: bool = False) -> Callable:
+    def text(node, child):
+        a, b = node.inputs
+        left = child(a, prec + 1 if right_assoc else prec)
+        right = child(b, prec if right_assoc else prec + 1)
+        sep = " " if prec <= P_ADD or symbol == "@" else ""
+        return f"{left}{sep}{symbol}{sep}{right}", prec
+    return text
+
+
+def call_latex(macro: str) -> Callable:
+    def latex(node, child):
+        args = ", ".join(child(i, 0) for i in node.inputs)
+        return rf"{macro}\left({args}\right)", P_ATOM
+    return latex
+
+
+# -- code helpers ----------------------------------------------------------------
+
+def np_call(fn: str, *attr_names: str) -> tuple[Callable, Callable]:
+    """Code templates for ``fn(args..., attr=...)`` and its ``out=`` form."""
+    def attrs(node):
+        return "".join(f", {k}={fmt_attr(node.attr(k))}" for k in attr_names)
+
+    def code(args, node):
+        return f"{fn}({', '.join(args)}{attrs(node)})"
+
+    def out(args, node, buf):
+        return f"{fn}({', '.join(args)}{attrs(node)}, out={buf})"
+    return code, out
+
+
+def infix_code(symbol: str, fn: str) -> tuple[Callable, Callable]:
+    def code(args, node):
+        return f"{args[0]} {symbol} {args[1]}"
+
+    def out(args, node, buf):
+        return f"{fn}({args[0]}, {args[1]}, out={buf})"
+    return code, out

@@ -1,0 +1,124 @@
+"""Text and LaTeX printers, and the one-line-per-node debug listing.
+
+``to_text`` prints Python/SymPy syntax: 0-d nodes of functions SymPy lacks are
+spelled the SymPy way (``sigmoid`` as ``1/(1 + exp(-x))``), tensor nodes by their
+symdiff names, which ``sd.parse`` reads back. Printers walk the graph bottom-up
+without recursion (a chain of 10,000 ops prints), and print a shared node once
+per use: a graph whose printed tree would be huge prints as its node listing.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .ir import Node, toposort
+from .ops.core import P_ATOM, P_NEG
+
+MAX_TEXT = 200_000  # characters; beyond this a tree print of a DAG would swell
+
+
+def type_str(node: Node) -> str:
+    dims = ",".join("?" if d is None else str(d) for d in node.shape)
+    short = {"float64": "f64", "float32": "f32", "int64": "i64", "int32": "i32", "bool": "bool"}
+    return f"{short.get(node.dtype.name, node.dtype.name)}[{dims}]"
+
+
+def _const_text(value: np.ndarray) -> tuple[str, int]:
+    if value.shape == ():
+        v = value.item()
+        if isinstance(v, bool):
+            return repr(v), P_ATOM
+        if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+            v = int(v)
+        text = repr(v)
+        if text in ("inf", "-inf", "nan"):
+            text = {"inf": "float('inf')", "-inf": "-float('inf')", "nan": "float('nan')"}[text]
+        return text, (P_NEG if text.startswith("-") else P_ATOM)
+    if value.size <= 16:
+        return f"array({value.tolist()!r})", P_ATOM
+    return f"array(<{value.dtype} {value.shape}>)", P_ATOM
+
+
+def _render(outputs: list[Node], rule: Callable) -> list[str] | None:
+    """Print every output bottom-up; ``rule(node, child)`` prints one node."""
+    done: dict[int, tuple[str, int]] = {}
+    for node in toposort(outputs):
+        def child(n: Node, min_prec: int) -> str:
+            text, prec = done[n.id]
+            return f"({text})" if prec < min_prec else text
+        text, prec = rule(node, child)
+        if len(text) > MAX_TEXT:
+            return None
+        done[node.id] = (text, prec)
+    return [done[o.id][0] for o in outputs]
+
+
+def _text_rule(node: Node, child) -> tuple[str, int]:
+    if node.op.name == "var":
+        return node.name, P_ATOM
+    if node.op.name == "const":
+        return _const_text(node.value)
+    return node.op.text(node, child)
+
+
+def to_text(node: Node) -> str:
+    """Python/SymPy syntax for an expression (its node listing when it is too big)."""
+    out = _render([node], _text_rule)
+    return out[0] if out is not None else format_graph([node])
+
+
+def _latex_name(name: str) -> str:
+    greek = {"alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "sigma",
+             "tau", "phi", "psi", "omega", "eta", "rho", "xi", "kappa", "nu", "zeta", "chi"}
+    base, _, sub = name.partition("_")
+    if not sub and len(base) > 1 and base[-1].isdigit() and not base[:-1][-1:].isdigit():
+        base, sub = base.rstrip("0123456789"), base[len(base.rstrip("0123456789")):]
+    base = rf"\{base}" if base in greek else (base if len(base) == 1 else rf"\mathrm{{{base}}}")
+    return f"{base}_{{{sub}}}" if sub else base
+
+
+def _latex_rule(node: Node, child) -> tuple[str, int]:
+    if node.op.name == "var":
+        return _latex_name(node.name), P_ATOM
+    if node.op.name == "const":
+        value = node.value
+        if value.shape == ():
+            text, prec = _const_text(value)
+            return text, prec
+        return r"\mathrm{const}", P_ATOM
+    return node.op.latex(node, child)
+
+
+def to_latex(node: Node) -> str:
+    """LaTeX for an expression (matrix products by juxtaposition, ``\\odot``, ``^\\top``)."""
+    out = _render([node], _latex_rule)
+    return out[0] if out is not None else r"\text{(expression too large to print)}"
+
+
+def format_graph(outputs: Iterable[Node] | Node, names: dict[int, str] | None = None) -> str:
+    """One line per node, inputs first: ``t3: f64[3] = mul t1 t2``."""
+    outputs = [outputs] if isinstance(outputs, Node) else list(outputs)
+    label: dict[int, str] = dict(names or {})
+    lines = []
+    counter = 0
+    for node in toposort(outputs):
+        if node.op.name == "var":
+            label[node.id] = node.name
+            lines.append(f"{node.name}: {type_str(node)} = input")
+            continue
+        if node.op.name == "const" and node.value.size <= 16:
+            label[node.id] = _const_text(node.value)[0]
+            continue
+        name = label.setdefault(node.id, f"t{counter}")
+        counter += 1
+        if node.op.name == "const":
+            lines.append(f"{name}: {type_str(node)} = const")
+            continue
+        args = " ".join(label[i.id] for i in node.inputs)
+        attrs = " ".join(f"{k}={v!r}" for k, v in node.attrs)
+        lines.append(f"{name}: {type_str(node)} = {node.op.name} {args}"
+                     + (f" [{attrs}]" if attrs else ""))
+    outs = ", ".join(label[o.id] for o in outputs)
+    lines.append(f"return {outs}")
+    return "\n".join(lines)
