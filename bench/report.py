@@ -59,6 +59,8 @@ def _status_cell(entry, notes, who, workload):
 
 
 def _cell_ratio(entry, hand_s, notes, who, workload):
+    if not entry:
+        return "-"  # not run (left out with --contenders)
     if entry.get("status") == "ok" and "per_call_s" in entry and hand_s:
         return fmt_ratio(entry["per_call_s"] / hand_s)
     return _status_cell(entry, notes, who, workload)

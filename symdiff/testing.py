@@ -69,7 +69,7 @@ def _check_expr(outputs, env, order, modes, eps, rtol, atol, rng) -> None:
     inputs = list({v.name: v for v in _all_vars(outputs)}.values())
     compiled = function(inputs, outputs)
     got = compiled(**{v.name: env[v.name] for v in inputs})
-    got = [got] if len(outputs) == 1 else list(got)
+    got = list(got)
     want = evaluate(outputs, env)
     for o, g, w in zip(outputs, got, want):
         _close(g, w, 1e-10, 1e-12, f"compiled vs interpreted value of {_name(o)}")
@@ -94,7 +94,6 @@ def _check_expr(outputs, env, order, modes, eps, rtol, atol, rng) -> None:
             grads = vjp(outputs, wrt, cts)
             fn = function(inputs, grads)
             values = fn(**{v.name: env[v.name] for v in inputs})
-            values = [values] if len(grads) == 1 else values
             ref = evaluate(grads, env)
             for gv, rv in zip(values, ref):
                 _close(gv, rv, 1e-9, 1e-12, f"compiled vs interpreted VJP of {_names(outputs)}")
