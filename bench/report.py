@@ -102,11 +102,20 @@ def ratio_table(results, notes):
         peak = "-"
         if sd.get("peak_bytes") and hand.get("peak_bytes"):
             peak = fmt_ratio(sd["peak_bytes"] / hand["peak_bytes"])
+        first_cell = fmt_ms(first) if first is not None else "-"
+        first_target = _target_cell(w.get("first_call_target_ms"), first_ms, " ms")
+        if sd.get("first_call_cached_from"):
+            cached = notes.ref(
+                f"symdiff on {name}: same graph and input types as "
+                f"{sd['first_call_cached_from']}, so sd.function returned the cached "
+                "function: this first call includes no compilation"
+            )
+            first_cell += f" (cached) {cached}"
+            first_target = first_target.replace(" met", "").replace(" **missed**", "")
         rows.append([
             name, hand_cell, cells["symdiff"], _target_cell(w.get("target"), ratio),
             cells["autograd"], cells["jax"], cells["pytensor"], cells["torch"],
-            fmt_ms(first) if first is not None else "-",
-            _target_cell(w.get("first_call_target_ms"), first_ms, " ms"), peak,
+            first_cell, first_target, peak,
         ])
     return table(header, rows)
 
