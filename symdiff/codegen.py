@@ -205,8 +205,7 @@ def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
                 body.append("")
                 body.append("# backward pass")
                 backward_started = True
-            body.append(f"# d/d {label.get(origin.id, '?')} where {label.get(origin.id, '?')}"
-                        f" = {_describe(origin, label)}")
+            body.append(f"# {_backward_comment(origin, label)}")
         current_origin = origin
         op = node.op
         if op.helper and op.helper not in helpers:
@@ -243,9 +242,13 @@ def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
     return "".join(lines), namespace
 
 
-def _describe(node: Node, label: dict[int, str]) -> str:
-    args = " ".join(label.get(i.id, "?") for i in node.inputs)
-    return f"{node.op.name} {args}".strip()
+def _backward_comment(origin: Node, label: dict[int, str]) -> str:
+    """``d/d t3 where t3 = sigmoid t2``, or the forward expression when it is not computed."""
+    if origin.id in label and all(i.id in label for i in origin.inputs):
+        args = " ".join(label[i.id] for i in origin.inputs)
+        name = label[origin.id]
+        return f"d/d {name} where {name} = {origin.op.name} {args}"
+    return f"d/d {_short(to_text(origin), 60)}".replace("\n", " ")
 
 
 def _input_check(v: Var) -> list[str]:

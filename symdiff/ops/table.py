@@ -165,10 +165,10 @@ _declare_unary("arccos", np.arccos,
 _declare_unary("arctan", np.arctan, lambda out, x: divide(1.0, add(1.0, square(x))),
                sympy="atan", latex=r"\arctan", math="math.atan({0})")
 _declare_unary("sign", np.sign, lambda out, x: zeros_like(x), latex=r"\operatorname{sign}",
-               domain=("nonzero",))
+               domain="nonzero")
 # abs'(0) = 1 as in JAX (select(x >= 0, g, -g)).
 _declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal(x, 0.0)), 1.0),
-               np_name="np.abs", sympy="Abs", domain=("nonzero",), math="abs({0})")
+               np_name="np.abs", sympy="Abs", domain="nonzero", math="abs({0})")
 OPS["abs"].latex = lambda node, child: (rf"\left|{child(node.inputs[0], 0)}\right|", P_ATOM)
 OPS["sqrt"].latex = lambda node, child: (rf"\sqrt{{{child(node.inputs[0], 0)}}}", P_ATOM)
 
@@ -203,7 +203,7 @@ OPS["softplus"].text = _sympy_text(lambda n, c: (f"log(1 + exp({c(n.inputs[0], 0
                                    "softplus")
 # relu'(0) = 0 as in JAX.
 _declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.0),
-               latex=r"\operatorname{relu}", domain=("nonzero",), math="max({0}, 0.0)")
+               latex=r"\operatorname{relu}", domain="nonzero", math="max({0}, 0.0)")
 OPS["relu"].code = lambda args, node: f"np.maximum({args[0]}, 0.0)"
 OPS["relu"].out = lambda args, node, buf: f"np.maximum({args[0]}, 0.0, out={buf})"
 OPS["relu"].text = _sympy_text(lambda n, c: (f"Max(0, {c(n.inputs[0], 0)})", P_ATOM), "relu")
@@ -1148,9 +1148,9 @@ def _concat_part_impl(g, *parts, axis, part):
 
 def _concat_part_code(args, node):
     axis, part = node.attr("axis"), node.attr("part")
-    start = " + ".join(f"{a}.shape[{axis}]" for a in args[1:1 + part]) or "0"
-    lead = ":, " * axis
-    return f"{args[0]}[{lead}{start}:{start} + {args[1 + part]}.shape[{axis}]]"
+    start = " + ".join(f"{a}.shape[{axis}]" for a in args[1:1 + part])
+    stop = f"{start} + {args[1 + part]}.shape[{axis}]" if start else f"{args[1 + part]}.shape[{axis}]"
+    return f"{args[0]}[{':, ' * axis}{start}:{stop}]"
 
 
 # The adjoint of one operand of a concatenation whose lengths are known only at run time.

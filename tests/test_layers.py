@@ -1,0 +1,45 @@
+"""Layers import downward only: a module never imports one above it."""
+import ast
+import pathlib
+
+LAYERS = ["errors", "ir", "ops", "interpret|frontend|autodiff|numpy_protocol", "rewrite",
+          "codegen", "api|pyfunc|higher|batching|testing",
+          "display|sympy_bridge|cli|demo|__main__"]
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
+
+
+def layer_of(module: str) -> int | None:
+    for k, names in enumerate(LAYERS):
+        if module in names.split("|"):
+            return k
+    return None
+
+
+def test_imports_go_downward():
+    bad = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT).parts
+        here = layer_of(rel[0].removesuffix(".py"))
+        if here is None:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level and node.module:
+                # from .x import y / from ..x import y, at module level or inside functions
+                target = node.module.split(".")[0]
+                if node.level == 2 or rel[0] in ("ops", "rewrite") and node.level == 1:
+                    target = node.module.split(".")[0] if node.level == 2 else rel[0]
+                there = layer_of(target)
+                if there is not None and there > here and not _lazy(node, tree):
+                    bad.append(f"{'/'.join(rel)} imports {target}")
+    assert not bad, bad
+
+
+def _lazy(node, tree) -> bool:
+    """Imports inside functions are allowed upward only for the documented hooks."""
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and node in ast.walk(fn):
+            return fn.name in {"__array_ufunc__", "__array_function__", "__str__", "__repr__",
+                               "_repr_latex_", "function", "_f", "grad", "value_and_grad",
+                               "__getattr__", "_check_expr", "_check_callable"}
+    return False
