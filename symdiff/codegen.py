@@ -53,7 +53,7 @@ class Function:
         self._fn = fn
         self.__doc__ = fn.__doc__
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args, **kwargs):  # replaced per function by the generated code
         return self._fn(*args, **kwargs)
 
     def __repr__(self) -> str:
@@ -92,7 +92,10 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     code = compile(source, filename, "exec")
     exec(code, namespace)  # only code we generated from the graph
-    fn = Function(inputs, outputs, single, source, namespace[fname], fname)
+    # A class per function whose __call__ is the generated code: no wrapper per call.
+    cls = type("Function", (Function,), {"__call__": staticmethod(namespace[fname]),
+                                         "__module__": __name__})
+    fn = cls(inputs, outputs, single, source, namespace[fname], fname)
     _CACHE[key] = fn
     if len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
@@ -174,21 +177,64 @@ class _Names:
 
 def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
              documented: list[Node] | None = None) -> tuple[str, dict]:
-    """The source of the function and the namespace it runs in."""
+    """The source of the function and the namespace it runs in.
+
+    0-d float64 nodes whose op has a ``math`` form are computed on Python floats
+    (NumPy's 0-d calls cost ~20x more). Where Python's ``math`` raises (a domain
+    error, an overflow, a division by zero) NumPy returns inf or nan instead, so
+    such a function carries a NumPy-only twin that the call falls back to.
+    """
     namespace: dict[str, Any] = {"np": np, "math": math, "ndarray": np.ndarray,
-                                 "asarray": np.asarray, "_shape_error": _shape_error}
-    names = _Names({v.name for v in inputs})
+                                 "asarray": np.asarray, "_shape_error": _shape_error,
+                                 "_scalar_arg": _scalar_arg}
+    doc = _docstring(fname, inputs, documented or outputs)
+    params = ", ".join(v.name for v in inputs)
+    helpers: list[str] = []
+    body, used_scalars = _emit(inputs, outputs, single, namespace, helpers, scalars=True)
+    if not used_scalars:
+        parts = [f"def {fname}({params}):", f'    """{doc}"""', *_indent(body, 1)]
+    else:
+        twin = f"_{fname}_numpy"
+        safe, _ = _emit(inputs, outputs, single, namespace, helpers, scalars=False)
+        parts = [f"def {fname}({params}):", f'    """{doc}"""', "    try:", *_indent(body, 2),
+                 "    except (ArithmeticError, ValueError):",
+                 "        # Python's math raised where NumPy gives inf or nan: redo it in NumPy.",
+                 f"        return {twin}({params})", "", "",
+                 f"def {twin}({params}):",
+                 f'    """The same computation in NumPy only (for inf/nan results)."""',
+                 *_indent(safe, 1)]
+    source = "".join(h.strip("\n") + "\n\n\n" for h in helpers) + "\n".join(parts) + "\n"
+    return source, namespace
+
+
+def _indent(lines: list[str], level: int) -> list[str]:
+    pad = "    " * level
+    return [pad + line if line else "" for line in lines]
+
+
+def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
+          helpers: list[str], scalars: bool) -> tuple[list[str], bool]:
+    """The body's statements; True when some node was computed on Python floats."""
+    names = _Names({v.name for v in inputs} | set(namespace))
     label: dict[int, str] = {v.id: v.name for v in inputs}
     order = toposort(outputs)
-    helpers: list[str] = []
+    consumers: dict[int, list[Node]] = {}
+    for node in order:
+        for i in node.inputs:
+            consumers.setdefault(i.id, []).append(node)
+    on_floats: set[int] = set()    # nodes whose value is a Python float
     body: list[str] = []
-    output_ids = {o.id for o in outputs}
     plan = _MemoryPlan(order, outputs)
     current_origin = None
     backward_started = False
 
     for v in inputs:
-        body.extend(_input_check(v))
+        if scalars and _float_input(v, consumers.get(v.id, [])):
+            on_floats.add(v.id)
+            body.append(f"if {v.name}.__class__ is not float: "
+                        f"{v.name} = _scalar_arg({v.name}, {v.name!r})")
+        else:
+            body.extend(_input_check(v))
     for node in order:
         if node.op.name == "var":
             continue
@@ -208,10 +254,17 @@ def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
             body.append(f"# {_backward_comment(origin, label)}")
         current_origin = origin
         op = node.op
+        if scalars and _on_floats(node):
+            name = names.new()
+            label[node.id] = name
+            on_floats.add(node.id)
+            body.append(f"{name} = {op.math.format(*(label[i.id] for i in node.inputs))}")
+            continue
         if op.helper and op.helper not in helpers:
             helpers.append(op.helper)
-        args = [label[i.id] for i in node.inputs]
-        target = plan.buffer_for(node, label) if op.out is not None else None
+        args = [label[i.id] if i.id not in on_floats or node.dtype in _FLOAT_OK
+                else f"np.float64({label[i.id]})" for i in node.inputs]
+        target = plan.buffer_for(node) if op.out is not None else None
         name = target or names.new()
         label[node.id] = name
         if getattr(op, "block", None) is not None:
@@ -226,20 +279,36 @@ def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
     returned, seen = [], set()
     for o in outputs:
         name = label[o.id]
-        if o.id in seen or _may_alias(o):
+        if o.id in on_floats:
+            name = f"np.float64({name})"
+        elif o.id in seen or _may_alias(o):
             name = f"np.array({name})"
         seen.add(o.id)
         returned.append(name)
     body.append("return " + (returned[0] if single else ", ".join(returned)
                              + ("," if len(returned) == 1 else "")))
+    return body, bool(on_floats)
 
-    params = ", ".join(v.name for v in inputs)
-    doc = _docstring(fname, inputs, documented or outputs)
-    lines = [h.strip("\n") + "\n\n" for h in helpers]
-    lines.append(f"def {fname}({params}):\n")
-    lines.append(f'    """{doc}"""\n')
-    lines.extend(("    " + b if b else "") + "\n" for b in body)
-    return "".join(lines), namespace
+
+_FLOAT_OK = (np.dtype("float64"), np.dtype("bool"))
+
+
+def _float_input(v: Var, consumers: list[Node]) -> bool:
+    # A Python float is weakly typed: fine wherever the result is float64 anyway.
+    return v.shape == () and v.dtype == np.float64 and all(c.dtype in _FLOAT_OK
+                                                           for c in consumers)
+
+
+def _on_floats(node: Node) -> bool:
+    return (node.shape == () and node.dtype == np.float64 and node.op.math is not None
+            and all(i.shape == () and i.dtype == np.float64 for i in node.inputs))
+
+
+def _scalar_arg(value: Any, name: str) -> float:
+    array = np.asarray(value, np.float64)
+    if array.ndim != 0:
+        _shape_error(name, array, ())
+    return float(array)
 
 
 def _backward_comment(origin: Node, label: dict[int, str]) -> str:
@@ -298,41 +367,61 @@ def _short(text: str, width: int = 70) -> str:
 class _MemoryPlan:
     """Liveness of temporaries, so that elementwise ops can write into dead buffers.
 
-    A buffer is free once its last consumer has run. It is reused only for a node
-    of the same static shape and dtype, and never if it is an output or a view.
+    A buffer is free once its last consumer (or the last consumer of a view of it)
+    has run. It is reused only for a node of the same shape and dtype, and never
+    if it is an output or a view. Shapes with unknown lengths are compared by
+    class: an elementwise result has the shape of its full-rank operand, since
+    unknown lengths do not broadcast.
     """
 
     def __init__(self, order: list[Node], outputs: list[Node]) -> None:
-        self.last_use: dict[int, int] = {}
         self.position = {n.id: k for k, n in enumerate(order)}
+        self.last_use: dict[int, int] = {}
         for k, node in enumerate(order):
             for i in node.inputs:
                 self.last_use[i.id] = k
         self.keep = {o.id for o in outputs}
-        # A node viewed by another keeps its memory alive as long as the view lives.
-        for node in order:
+        for node in reversed(order):   # consumers first, so chains of views propagate
             if node.op.name in VIEW_OPS:
                 base = node.inputs[0]
                 self.last_use[base.id] = max(self.last_use.get(base.id, 0),
                                              self.last_use.get(node.id, len(order)))
                 if node.id in self.keep:
                     self.keep.add(base.id)
+        self.shape_class: dict[int, Any] = {}
+        for node in order:
+            self.shape_class[node.id] = self._classify(node)
         self.free: dict[tuple, list[str]] = {}
-        self.owner: dict[str, Node] = {}
 
-    def buffer_for(self, node: Node, label: dict[int, str]) -> str | None:
-        if not node.op.elementwise or None in node.shape or node.shape == ():
+    def _classify(self, node: Node) -> Any:
+        if None not in node.shape:
+            return node.shape
+        if node.op.elementwise:
+            for i in node.inputs:
+                if i.shape == node.shape:
+                    return self.shape_class[i.id]
+        if node.op.name in ("broadcast_like", "reshape_like"):
+            return self.shape_class[node.inputs[1].id]
+        if node.op.name == "zeros_like":
+            return self.shape_class[node.inputs[0].id]
+        return ("node", node.id)
+
+    def _key(self, node: Node) -> tuple:
+        return (self.shape_class[node.id], node.dtype.str)
+
+    def buffer_for(self, node: Node) -> str | None:
+        if not node.op.elementwise or node.shape == ():
             return None
-        pool = self.free.get((node.shape, node.dtype.str))
+        pool = self.free.get(self._key(node))
         return pool.pop() if pool else None
 
     def done(self, node: Node, label: dict[int, str]) -> None:
         k = self.position[node.id]
-        for i in set(node.inputs):
+        for i in {i.id: i for i in node.inputs}.values():
             if self.last_use.get(i.id) == k and self._reusable(i):
-                self.free.setdefault((i.shape, i.dtype.str), []).append(label[i.id])
+                self.free.setdefault(self._key(i), []).append(label[i.id])
 
     def _reusable(self, node: Node) -> bool:
         return (node.op.name not in ("var", "const") and node.op.name not in VIEW_OPS
-                and node.id not in self.keep and None not in node.shape and node.shape != ()
-                and node.op.elementwise)
+                and node.id not in self.keep and node.shape != ()
+                and getattr(node.op, "block", None) is None)
