@@ -16,7 +16,7 @@ Conventions of this module:
   (``symdiff.ops.FUNCTIONS``), through ``UFUNC_NAMES`` / ``FUNCTION_NAMES`` when
   NumPy spells it differently (``absolute`` -> ``abs``, ``amax`` -> ``max``).
 * A few NumPy functions that are not primitives are built from primitives by the
-  ``COMPOSITES`` below (``np.linalg.norm``, ``np.zeros_like``). The front end
+  ``COMPOSITES`` below (``np.linalg.norm``, ``np.ones_like``). The front end
   uses the same builders, so a function read from its source and the same
   function run on variables build the same graph.
 * What is not supported returns ``NotImplemented`` (NumPy then raises its own
@@ -80,28 +80,12 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     raise NotImplementedError(f"norm with ord={ord!r} of a {ndim}-d array is not supported")
 
 
-def _constant_like(fill: float) -> Callable[..., Any]:
-    def like(a: Any, dtype: Any = None) -> Any:
-        shape = tuple(a.shape)
-        if any(d is None for d in shape):
-            raise NotImplementedError(
-                f"the shape of the argument is not known yet ({shape}); give the variable a "
-                "static shape")
-        return _make_constant(np.full(shape, fill, dtype=dtype or str(a.dtype)))
-    like.__name__ = "zeros_like" if fill == 0 else "ones_like"
-    return like
+def ones_like(x: Any) -> Any:
+    """``np.ones_like``: ``zeros_like(x) + 1``."""
+    return _functions()["zeros_like"](x) + 1.0
 
 
-def _make_constant(value: Any) -> Any:
-    import sys
-    return sys.modules[__package__].constant(value)
-
-
-COMPOSITES: dict[str, Callable[..., Any]] = {
-    "norm": norm,
-    "zeros_like": _constant_like(0.0),
-    "ones_like": _constant_like(1.0),
-}
+COMPOSITES: dict[str, Callable[..., Any]] = {"norm": norm, "ones_like": ones_like}
 
 
 # ---------------------------------------------------------------------------

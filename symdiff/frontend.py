@@ -1,0 +1,1649 @@
+"""Front end: text and NumPy-style Python functions -> graph nodes.
+
+    sd.parse("x**2 * sin(x)")
+    sd.parse("sum(sigmoid(W @ x + b))", W=(3, 4), x=(4,), b=(3,))
+    parse_function(loss, W, x)          # loss's source, read with ast
+
+Conventions of this module:
+
+* Nothing the user wrote is ever run. Text and function source are read with
+  ``ast`` and walked by a small interpreter over a whitelist of node kinds and
+  names; ``eval``/``exec`` are never called, attributes are looked up only on the
+  NumPy namespace aliases and on expressions (``.T``, ``.sum()``, ...), and only
+  table functions, a few builtins and the user's own readable functions can be
+  called. The code that runs is ours, the core's node builders, and NumPy on
+  constants.
+* While walking, a value is an expression (``Node``), a constant known at parse
+  time (``int``, ``float``, ``bool``, a NumPy scalar or array, ``None``, ``...``,
+  a slice, a ``range``, a tuple or list of values), or something callable that
+  the front end knows (``_Known``, ``_Method``, ``_UserFunction``) or a namespace
+  (``_Namespace``). Python's operators are applied to these values exactly as
+  Python would apply them, so ``np.exp(W @ x)`` read from source and the same
+  line run on variables build the same hash-consed node.
+* Positions are those of ``ast``: ``lineno`` 1-based, ``col`` 0-based, counted
+  in characters. For a function, they are positions in its file.
+* Operator chains (``a + b - ...``, ``a ** b ** ...``, ``- - x``) are walked
+  without recursion; other nesting is limited to ``MAX_NESTING`` levels. Text
+  too deep for Python's own parser (a sum of 30,000 terms) is split at its
+  top-level ``+ -`` (or ``* / @``) and read term by term, up to ``MAX_TERMS``
+  terms; longer sums (``"x+" * 300000 + "x"``) are a clear error, found in a
+  fraction of a second, rather than seconds of node building.
+* Constant folding follows Python, with guards: integer results wider than
+  ``MAX_INT_BITS`` bits and non-finite float constants are errors rather than
+  hangs or silent infinities (``np.inf`` and ``inf`` written as names are fine).
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+import linecache
+import math
+import operator
+import re
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from . import numpy_protocol
+from .errors import DiffError, ParseError, ShapeError, SymdiffError
+from .ir import Const, Node, Var
+
+MAX_NESTING = 180        # nested sub-expressions / inlined calls before a clear error
+MAX_UNROLL = 100_000     # loop iterations unrolled per function
+MAX_INT_BITS = 1100      # wider integer constants do not fit a float64 anyway
+MAX_CONSTANT_SIZE = 10_000_000   # elements of an array built at parse time
+MAX_TERMS = 100_000      # terms of an input split because Python's parser cannot read it
+
+
+# ---------------------------------------------------------------------------
+# access to the core (imported lazily: the package imports this module)
+
+def _functions() -> dict[str, Callable[..., Any]]:
+    from .ops import FUNCTIONS
+    return FUNCTIONS
+
+
+def _is_expr(value: Any) -> bool:
+    return isinstance(value, Node)
+
+
+# ---------------------------------------------------------------------------
+# names
+
+# SymPy / math spellings accepted in text, and NumPy aliases.
+TEXT_ALIASES: dict[str, str] = {
+    "asin": "arcsin", "acos": "arccos", "atan": "arctan",
+    "Abs": "abs", "absolute": "abs", "ln": "log",
+}
+NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min"}
+TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+
+# Builtins that a function may call; their meaning is given in _builtin().
+FUNCTION_BUILTINS = ("abs", "sum", "max", "min", "pow", "range", "len", "zip",
+                     "enumerate", "reversed", "float", "int", "bool", "round")
+TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow")
+
+# Calls that get a pointed refusal rather than "unknown function".
+_FORBIDDEN_CALLS = frozenset((
+    "eval", "exec", "compile", "open", "__import__", "globals", "locals", "vars",
+    "getattr", "setattr", "delattr", "input", "breakpoint", "exit", "quit", "help",
+    "print", "type", "object", "super", "memoryview", "classmethod", "staticmethod",
+    "property", "dir", "id", "hash", "iter", "next", "callable", "isinstance"))
+
+# Attributes of expressions (and of constant arrays) that may be read or called.
+VALUE_ATTRIBUTES = ("T", "shape", "ndim", "size", "dtype", "mT")
+VALUE_METHODS = ("sum", "mean", "max", "min", "prod", "reshape", "transpose", "dot",
+                 "clip", "squeeze", "ravel", "flatten")
+
+# Constant builders from the numpy namespace: called only on constants.
+_CONSTANT_BUILDERS = ("zeros", "ones", "full", "eye", "identity", "arange", "linspace",
+                      "array", "asarray", "float64", "float32")
+
+# Constructs refused by kind, with a hint.
+_REFUSED: dict[type, tuple[str, str]] = {
+    ast.Lambda: ("a lambda", "define a function with def at module level"),
+    ast.ListComp: ("a list comprehension", "write a for loop over range(N)"),
+    ast.SetComp: ("a set comprehension", ""),
+    ast.DictComp: ("a dict comprehension", ""),
+    ast.GeneratorExp: ("a generator expression", "write a for loop over range(N)"),
+    ast.JoinedStr: ("an f-string", "strings have no meaning in an expression"),
+    ast.FormattedValue: ("an f-string", "strings have no meaning in an expression"),
+    ast.NamedExpr: ("the walrus operator ':='", "assign on a line of its own"),
+    ast.Dict: ("a dict literal", ""),
+    ast.Set: ("a set literal", ""),
+    ast.Starred: ("a starred expression", "pass arguments one by one"),
+    ast.Await: ("await", ""),
+    ast.Yield: ("yield", ""),
+    ast.YieldFrom: ("yield from", ""),
+    ast.While: ("a while loop", "loops must be `for i in range(N)` with N known when "
+                "the function is read"),
+    ast.Import: ("an import statement", "import at module level"),
+    ast.ImportFrom: ("an import statement", "import at module level"),
+    ast.Global: ("a global statement", ""),
+    ast.Nonlocal: ("a nonlocal statement", ""),
+    ast.Try: ("a try statement", ""),
+    ast.With: ("a with statement", ""),
+    ast.AsyncWith: ("an async with statement", ""),
+    ast.AsyncFor: ("an async for loop", ""),
+    ast.AsyncFunctionDef: ("an async function", ""),
+    ast.FunctionDef: ("a nested function definition", "define helpers at module level"),
+    ast.ClassDef: ("a class definition", ""),
+    ast.Delete: ("a del statement", ""),
+}
+if hasattr(ast, "TryStar"):
+    _REFUSED[ast.TryStar] = ("a try statement", "")
+if hasattr(ast, "Match"):
+    _REFUSED[ast.Match] = ("a match statement", "")
+
+_BINARY_OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.Pow: operator.pow, ast.MatMult: operator.matmul,
+    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+}
+_OPERATOR_TEXT: dict[type, str] = {
+    ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**",
+    ast.MatMult: "@", ast.FloorDiv: "//", ast.Mod: "%", ast.BitXor: "^",
+    ast.BitAnd: "&", ast.BitOr: "|", ast.LShift: "<<", ast.RShift: ">>",
+}
+_REFUSED_OPERATORS: dict[type, str] = {
+    ast.BitXor: "'^' is bitwise XOR in Python; use ** for powers",
+    ast.BitAnd: "'&' (bitwise and) is not supported; use np.where or np.minimum",
+    ast.BitOr: "'|' (bitwise or) is not supported; use np.where or np.maximum",
+    ast.LShift: "'<<' is not supported",
+    ast.RShift: "'>>' is not supported",
+    ast.Invert: "'~' (bitwise not) is not supported",
+}
+_COMPARISONS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
+    ast.Lt: ("less", operator.lt), ast.LtE: ("less_equal", operator.le),
+    ast.Gt: ("greater", operator.gt), ast.GtE: ("greater_equal", operator.ge),
+    ast.Eq: ("equal", operator.eq), ast.NotEq: ("not_equal", operator.ne),
+    ast.Is: ("", operator.is_), ast.IsNot: ("", operator.is_not),
+    ast.In: ("", lambda a, b: a in b), ast.NotIn: ("", lambda a, b: a not in b),
+}
+_EXPRESSION_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp,
+                     ast.IfExp, ast.Call, ast.keyword, ast.Name, ast.Constant,
+                     ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List,
+                     ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+_STATEMENT_NODES = (ast.Module, ast.arguments, ast.arg, ast.Assign, ast.AugAssign,
+                    ast.AnnAssign, ast.Return, ast.If, ast.For, ast.Pass, ast.Break,
+                    ast.Continue, ast.Expr, ast.Raise, ast.Assert)
+
+
+# ---------------------------------------------------------------------------
+# values the walker knows besides expressions and constants
+
+@dataclass(frozen=True, eq=False)
+class _Known:
+    """A callable the front end knows: a table function, an alias, a builtin."""
+    name: str
+    call: Callable[..., Any]
+    signature: inspect.Signature | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class _Method:
+    """``value.name`` for a method of an expression or of a constant array."""
+    owner: Any
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class _UserFunction:
+    """A Python function of the user's, read from its source and inlined."""
+    fn: types.FunctionType
+
+
+@dataclass(frozen=True, eq=False)
+class _Namespace:
+    """``np``, ``numpy``, ``math``, ``symdiff`` or ``np.linalg``."""
+    name: str
+    members: dict[str, Any]
+
+
+class _Reject(Exception):
+    """Raised inside the walker; turned into a ParseError at the node being read."""
+
+
+# ---------------------------------------------------------------------------
+# positions
+
+@dataclass
+class _Source:
+    """Where the parsed text came from, to turn ast positions into user positions.
+
+    ``text`` is what the caret line is taken from (the whole file for a
+    function); parsed line ``n`` is line ``n + line_offset`` of ``text``; on
+    parsed line 1, ``first_col`` is added to the column.
+    """
+    text: str
+    filename: str | None
+    parsed_lines: list[str]
+    line_offset: int = 0
+    first_col: int = 0
+
+    def position(self, node: Any) -> tuple[int | None, int | None]:
+        lineno = getattr(node, "lineno", None)
+        if lineno is None:
+            return None, None
+        col = node.col_offset
+        if 0 < lineno <= len(self.parsed_lines):
+            raw = self.parsed_lines[lineno - 1].encode("utf-8")
+            col = len(raw[:col].decode("utf-8", errors="replace"))
+        if lineno == 1:
+            col += self.first_col
+        return lineno + self.line_offset, col
+
+    def error(self, message: str, node: Any = None, *, col: int | None = None) -> ParseError:
+        lineno, node_col = self.position(node) if node is not None else (None, None)
+        if col is not None:
+            node_col = col
+        return ParseError(message, lineno=lineno, col=node_col, source=self.text,
+                          filename=self.filename)
+
+    def located(self, node: Any) -> str:
+        lineno, col = self.position(node)
+        if lineno is None:
+            return ""
+        place = f'file "{self.filename}", ' if self.filename else ""
+        text = ParseError("", lineno=lineno, col=col, source=self.text)
+        caret = str(text).split("\n", 1)[1] if "\n" in str(text) else ""
+        return f" ({place}line {lineno}, column {col + 1})" + (f"\n{caret}" if caret else "")
+
+
+@dataclass
+class _Context:
+    """State shared by the walkers of one parse: nesting, inlining, loop budget."""
+    depth: int = 0
+    inlining: list[Any] = field(default_factory=list)
+    unrolled: int = 0
+
+
+# ---------------------------------------------------------------------------
+# public entry points
+
+def parse(text: str, **shapes: Any) -> Any:
+    """Read ``text`` (Python syntax) into an expression.
+
+    Free names become float64 variables: scalars, unless a keyword gives a shape
+    (``W=(3, 4)``, ``x=(None,)``, ``n=()``), an existing expression or variable
+    to use for the name (``x=sd.vector("x")``), or a constant value (a NumPy
+    array or a number). ``pi``, ``e`` and ``inf`` are constants unless given as
+    keywords. Function names come from the op table, bare or ``np.``/``numpy.``
+    qualified, with SymPy/math spellings (``atan``, ``Abs``, ``Max``, ``ln``) and
+    the builtins ``abs``, ``sum``, ``max``, ``min``.
+
+    Raises ``ParseError`` (with line, column and a caret) for anything else:
+    statements, strings, lambdas, comprehensions, attribute access outside
+    ``np.``, unknown functions (with the closest known name), ``^`` (use
+    ``**``), non-finite constants (``1e400``), and input nested too deeply.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse() takes a string, not {type(text).__name__}")
+    bindings = {name: _binding(name, value) for name, value in shapes.items()}
+    scope = _TextScope(bindings)
+    value = _read_text(text, scope, _Context())
+    if isinstance(value, (bool, int, float, np.number, np.bool_, np.ndarray)):
+        return Const(value)
+    if not _is_expr(value):
+        source = _Source(text, None, text.splitlines())
+        raise source.error(f"the text is {_describe(value)}, not an expression",
+                           _FakeNode(1, 0))
+    return value
+
+
+def parse_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Read ``fn``'s source and evaluate its body on ``args`` without running it.
+
+    The arguments are expressions (usually variables) or constants; the result
+    is what ``fn`` returns, built as graph: an expression, or a tuple of them.
+    Calls to other readable functions of the user are inlined; module-level
+    numbers and arrays become constants; ``for`` loops over ``range(N)`` are
+    unrolled and ``if`` is decided when the condition is known while reading
+    (shapes are). Errors are ``ParseError`` at the position in ``fn``'s file.
+    """
+    context = _Context()
+    user_fn = _UserFunction(_unwrap(fn))
+    definition, source = _read_function(user_fn.fn)
+    walker = _Walker(source, None, context)
+    result = walker.call_user(definition, user_fn, list(args), kwargs, top=True)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# text
+
+def _binding(name: str, value: Any) -> Any:
+    if not name.isidentifier():
+        raise TypeError(f"parse(): {name!r} is not a valid variable name")
+    if _is_expr(value):
+        return value
+    if isinstance(value, (tuple, list)):
+        shape = tuple(value)
+        if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                 and d >= 0) for d in shape):
+            raise TypeError(f"parse(): the shape of {name!r} must be a tuple of "
+                            f"non-negative ints or None, got {value!r}")
+        return Var(name, tuple(None if d is None else int(d) for d in shape))
+    if isinstance(value, (np.ndarray, np.number)) or (
+            isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return value
+    raise TypeError(f"parse(): {name}= must be a shape tuple like (3, 4), an expression, "
+                    f"or a constant array or number; got {type(value).__name__}")
+
+
+class _TextScope:
+    """Names in text: keywords given to parse, constants, functions, free variables."""
+
+    def __init__(self, bindings: dict[str, Any]) -> None:
+        self.bindings = bindings
+
+    def lookup(self, name: str) -> Any:
+        if name in self.bindings:
+            return self.bindings[name]
+        if name in TEXT_CONSTANTS:
+            return TEXT_CONSTANTS[name]
+        if name in ("np", "numpy"):
+            return _numpy_namespace(strict=False)
+        if name == "math":
+            return _math_namespace()
+        known = _text_function(name)
+        if known is not None:
+            return known
+        variable = Var(name)
+        self.bindings[name] = variable
+        return variable
+
+    def lookup_function(self, name: str) -> Any:
+        if name in self.bindings:
+            return self.bindings[name]
+        known = _text_function(name)
+        if known is not None:
+            return known
+        if name in ("np", "numpy", "math") or name in TEXT_CONSTANTS:
+            return self.lookup(name)
+        names = list(_functions()) + list(TEXT_ALIASES) + list(TEXT_BUILTINS)
+        raise _Reject(f"unknown function {name!r}" + _suggest(name, names))
+
+
+def _read_text(text: str, scope: _TextScope, context: _Context) -> Any:
+    stripped = text.lstrip()
+    if not stripped.strip():
+        raise ParseError("empty expression", lineno=1, col=0, source=text)
+    removed = text[:len(text) - len(stripped)]
+    line_offset = removed.count("\n")
+    first_col = len(removed) - (removed.rfind("\n") + 1)
+    source = _Source(text, None, stripped.splitlines(), line_offset, first_col)
+    return _read_span(stripped, source, scope, context)
+
+
+def _read_span(text: str, source: _Source, scope: Any, context: _Context) -> Any:
+    """Parse and walk ``text`` (one expression); split it if Python's parser cannot."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as err:
+        raise _syntax_error(err, text, source) from None
+    except (RecursionError, MemoryError):
+        terms = _split_flat(text)
+        if terms is None:
+            raise source.error("expression is nested too deeply for Python's parser "
+                               "(simplify it or split it into parts)",
+                               _FakeNode(1, 0)) from None
+        if len(terms) > MAX_TERMS:
+            raise source.error(f"expression too long: {len(terms)} terms in one sum or "
+                               f"product (the limit is {MAX_TERMS}); use sum() over an "
+                               "array instead", _FakeNode(1, 0)) from None
+        return _read_terms(text, terms, source, scope, context)
+    _validate(tree, source, statements=False)
+    return _Walker(source, scope, context).eval(tree.body)
+
+
+def _syntax_error(err: SyntaxError, text: str, source: _Source) -> ParseError:
+    message = err.msg or "invalid syntax"
+    if message.startswith("invalid syntax"):
+        statement = _statement_kind(text)
+        if statement:
+            message = f"{statement} is not allowed in an expression"
+    if "too many nested parentheses" in message:
+        message += " (Python's parser allows 200 levels)"
+    # SyntaxError counts columns in characters, 1-based.
+    lineno = err.lineno or 1
+    col = max((err.offset or 1) - 1, 0) + (source.first_col if lineno == 1 else 0)
+    return ParseError(message, lineno=lineno + source.line_offset, col=col,
+                      source=source.text, filename=source.filename)
+
+
+def _statement_kind(text: str) -> str:
+    """Name the statement in ``text`` if it parses as one, else ''."""
+    try:
+        module = ast.parse(text, mode="exec")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return ""
+    for statement in module.body:
+        if not isinstance(statement, ast.Expr):
+            if type(statement) in _REFUSED:
+                return _REFUSED[type(statement)][0]
+            return f"a statement ({type(statement).__name__.lower()})"
+    return ""
+
+
+@dataclass
+class _FakeNode:
+    lineno: int
+    col_offset: int
+
+
+# Top-level splitting of inputs too deep for ast: "x+x+...+x", "x*x*...*x".
+_SPLIT_TOKENS = re.compile(r"\*\*|//|[-+*/%@()\[\]{}<>=!&|^~,:;'\"#\n\r\\]")
+_KEYWORDS = re.compile(r"\b(?:and|or|not|in|is|if|else|lambda|for|await|yield)\b")
+_EXPONENT_BEFORE = re.compile(r"(?<![\w.])(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)[eE]$")
+
+
+def _split_flat(text: str) -> list[tuple[str, int, int]] | None:
+    """Split ``text`` at its top-level binary ``+ -`` (else ``* / // % @``).
+
+    Returns ``(operator, start, end)`` per term (the first operator is ``""``),
+    or ``None`` when the text has no such flat structure.
+    """
+    if not text.isascii() or _KEYWORDS.search(text):
+        return None
+    depth = 0
+    additive: list[tuple[str, int]] = []
+    multiplicative: list[tuple[str, int]] = []
+    for match in _SPLIT_TOKENS.finditer(text):
+        token = match.group()
+        start = match.start()
+        if token in "([{":
+            depth += 1
+        elif token in ")]}":
+            depth -= 1
+        elif token in "'\"#\n\r\\":
+            return None
+        elif depth == 0:
+            if token in ("+", "-"):
+                if _is_binary(text, start):
+                    additive.append((token, start))
+            elif token in ("*", "/", "//", "%", "@"):
+                multiplicative.append((token, start))
+            elif token != "**":
+                return None     # comparisons, bit operators, commas, ...
+    operators = additive or multiplicative
+    if not operators or depth != 0:
+        return None
+    terms = []
+    previous_op, previous_end = "", 0
+    for token, start in operators:
+        terms.append((previous_op, previous_end, start))
+        previous_op, previous_end = token, start + len(token)
+    terms.append((previous_op, previous_end, len(text)))
+    return terms
+
+
+def _is_binary(text: str, index: int) -> bool:
+    """Is the ``+``/``-`` at ``index`` a binary operator (not a sign or an exponent's)?"""
+    end = index - 1
+    while end >= 0 and text[end] in " \t\f":
+        end -= 1
+    if end < 0:
+        return False
+    last = text[end]
+    if last in ")]" or last.isalnum() or last in "_.":
+        return not (last in "eE" and _EXPONENT_BEFORE.search(text[max(0, end - 63):end + 1]))
+    return False
+
+
+def _read_terms(text: str, terms: list[tuple[str, int, int]], source: _Source, scope: Any,
+                context: _Context) -> Any:
+    """Fold the terms of a split text left to right, reading each distinct term once."""
+    operators = {"+": operator.add, "-": operator.sub, "*": operator.mul,
+                 "/": operator.truediv, "//": operator.floordiv, "%": operator.mod,
+                 "@": operator.matmul}
+    read: dict[str, Any] = {}
+
+    def read_term(raw: str, start: int) -> Any:
+        term = raw.strip()
+        if not term:
+            raise source.error("operator without an operand", _FakeNode(1, start))
+        offset = start + (len(raw) - len(raw.lstrip()))
+        term_source = _Source(source.text, source.filename, [term], source.line_offset,
+                              source.first_col + offset)
+        return _read_span(term, term_source, scope, context)
+
+    result = None
+    for op, start, end in terms:
+        raw = text[start:end]
+        value = read.get(raw)
+        if value is None:
+            value = read[raw] = read_term(raw, start)
+        if not op:
+            result = value
+            continue
+        where = _FakeNode(1, start - len(op))
+        try:
+            if isinstance(result, Node) and isinstance(value, Node):
+                result = operators[op](result, value)
+            else:
+                result = _apply_operator(operators[op], op, result, value)
+        except _Reject as err:
+            raise source.error(str(err), where) from None
+        except (ShapeError, DiffError) as err:
+            raise type(err)(f"{err}{source.located(where)}") from err
+        except (TypeError, ValueError, ArithmeticError) as err:
+            raise source.error(_clean_message(err), where) from None
+    return result
+
+
+# ---------------------------------------------------------------------------
+# whitelist
+
+def _validate(tree: ast.AST, source: _Source, *, statements: bool) -> None:
+    """Refuse every node kind, name and attribute outside the whitelist.
+
+    Iterative pre-order walk, so the first refusal in reading order is reported.
+    The subtrees of ``raise`` and of ``assert``'s message are not read (they are
+    only reported, never evaluated), nor are decorators and annotations.
+    """
+    allowed = _EXPRESSION_NODES + (_STATEMENT_NODES if statements else ())
+    stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
+    while stack:
+        node, parent = stack.pop()
+        kind = type(node)
+        if kind in _REFUSED and not (statements and parent is None):
+            name, hint = _REFUSED[kind]
+            message = f"{name} is not supported" + (f"; {hint}" if hint else "")
+            raise source.error(message, node)
+        if kind in _REFUSED_OPERATORS:
+            raise source.error(_REFUSED_OPERATORS[kind], _operator_position(parent, source))
+        if not isinstance(node, allowed) and not (statements and parent is None):
+            raise source.error(f"{_construct(node)} is not supported", node)
+        if isinstance(node, ast.Constant):
+            _check_literal(node, parent, source)
+        elif isinstance(node, ast.Name):
+            if node.id.startswith("__"):
+                raise source.error(f"the name {node.id!r} is not allowed", node)
+        elif isinstance(node, ast.Attribute):
+            if node.attr.startswith("_"):
+                raise source.error(f"the attribute {node.attr!r} is not allowed", node)
+        elif isinstance(node, ast.Call):
+            if isinstance(node.func, ast.Name) and node.func.id in _FORBIDDEN_CALLS:
+                raise source.error(f"calling {node.func.id}() is not allowed: symdiff reads "
+                                   "code, it does not run it", node.func)
+            for keyword in node.keywords:
+                if keyword.arg is None:
+                    raise source.error("**kwargs in a call is not supported", keyword.value)
+        children = _children(node)
+        stack.extend((child, node) for child in reversed(children))
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    if isinstance(node, ast.Raise):
+        return []
+    if isinstance(node, ast.Assert):
+        return [node.test]
+    if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+        return list(node.body) if isinstance(node.body, list) else [node.body]
+    if isinstance(node, ast.AnnAssign):
+        return [node.target] + ([node.value] if node.value is not None else [])
+    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+        return []     # docstrings and other bare constants: no effect
+    if isinstance(node, ast.arguments):
+        return []
+    return list(ast.iter_child_nodes(node))
+
+
+def _check_literal(node: ast.Constant, parent: Any, source: _Source) -> None:
+    value = node.value
+    if isinstance(value, (str, bytes)):
+        raise source.error("strings are not allowed in an expression", node)
+    if isinstance(value, complex):
+        raise source.error("complex numbers are not supported", node)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise source.error("non-finite constant: the literal overflows float64 (write inf "
+                           "or np.inf if infinity is meant)", node)
+    if isinstance(value, int) and not isinstance(value, bool) \
+            and value.bit_length() > MAX_INT_BITS:
+        raise source.error("integer constant too large for float64", node)
+
+
+def _construct(node: ast.AST) -> str:
+    kind = type(node)
+    if kind in _REFUSED:
+        return _REFUSED[kind][0]
+    name = kind.__name__
+    return "an " + name if name[0] in "AEIOU" else "a " + name
+
+
+def _operator_position(binop: Any, source: _Source) -> Any:
+    """Where the operator of ``binop`` is written (ast only knows the operands)."""
+    if isinstance(binop, ast.UnaryOp) or not isinstance(binop, ast.BinOp):
+        return binop
+    left, right = binop.left, binop.right
+    if left.end_lineno == right.lineno == binop.lineno and left.end_col_offset is not None:
+        line = source.parsed_lines[binop.lineno - 1].encode("utf-8")
+        segment = line[left.end_col_offset:right.col_offset].decode("utf-8", "replace")
+        symbol = _OPERATOR_TEXT.get(type(binop.op), "")
+        index = segment.find(symbol) if symbol else -1
+        if index >= 0:
+            return _FakeNode(binop.lineno, left.end_col_offset + len(segment[:index].encode()))
+    return binop
+
+
+# ---------------------------------------------------------------------------
+# the walker
+
+class _Walker:
+    """Evaluates whitelisted ast nodes to values (see the module docstring)."""
+
+    def __init__(self, source: _Source, scope: Any, context: _Context) -> None:
+        self.source = source
+        self.scope = scope
+        self.context = context
+
+    # -- errors -------------------------------------------------------------
+
+    def fail(self, message: str, node: Any) -> ParseError:
+        return self.source.error(message, node)
+
+    def guarded(self, node: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call into the core or NumPy; report its errors at ``node``."""
+        try:
+            return fn(*args, **kwargs)
+        except (ParseError, _Reject):
+            raise
+        except (ShapeError, DiffError) as err:
+            raise type(err)(f"{err}{self.source.located(node)}") from err
+        except SymdiffError:
+            raise
+        except RecursionError:
+            raise self.fail("expression nested too deeply", node) from None
+        except NotImplementedError as err:
+            raise self.fail(str(err) or "not supported", node) from None
+        except (TypeError, ValueError, ArithmeticError, IndexError, KeyError,
+                AttributeError) as err:
+            raise self.fail(_clean_message(err), node) from None
+
+    # -- expressions ----------------------------------------------------------
+
+    def eval(self, node: ast.AST) -> Any:
+        context = self.context
+        context.depth += 1
+        try:
+            if context.depth > MAX_NESTING:
+                raise self.fail(f"expression nested too deeply (more than {MAX_NESTING} "
+                                "levels)", node)
+            method = getattr(self, "eval_" + type(node).__name__, None)
+            if method is None:
+                raise self.fail(f"{_construct(node)} is not supported here", node)
+            try:
+                return method(node)
+            except _Reject as err:
+                raise self.fail(str(err), node) from None
+        finally:
+            context.depth -= 1
+
+    def eval_Constant(self, node: ast.Constant) -> Any:
+        return node.value
+
+    def eval_Name(self, node: ast.Name) -> Any:
+        return self.scope.lookup(node.id)
+
+    def eval_Tuple(self, node: ast.Tuple) -> tuple:
+        return tuple(self.eval(element) for element in node.elts)
+
+    def eval_List(self, node: ast.List) -> list:
+        return [self.eval(element) for element in node.elts]
+
+    def eval_BinOp(self, node: ast.BinOp) -> Any:
+        if isinstance(node.op, ast.Pow):
+            # a ** b ** c is a ** (b ** c): walk the right spine.
+            chain = [node]
+            while isinstance(chain[-1].right, ast.BinOp) and isinstance(chain[-1].right.op,
+                                                                        ast.Pow):
+                chain.append(chain[-1].right)
+            result = self.eval(chain[-1].right)
+            for link in reversed(chain):
+                base = self.eval(link.left)
+                result = self.binary(link, base, result)
+            return result
+        # a + b - c * d ...: walk the left spine.
+        chain = [node]
+        while isinstance(chain[-1].left, ast.BinOp) and not isinstance(chain[-1].left.op,
+                                                                       ast.Pow):
+            chain.append(chain[-1].left)
+        result = self.eval(chain[-1].left)
+        for link in reversed(chain):
+            result = self.binary(link, result, self.eval(link.right))
+        return result
+
+    def binary(self, node: ast.BinOp, left: Any, right: Any) -> Any:
+        kind = type(node.op)
+        if kind in _REFUSED_OPERATORS:
+            raise self.fail(_REFUSED_OPERATORS[kind], _operator_position(node, self.source))
+        try:
+            return _apply_operator(_BINARY_OPERATORS[kind], _OPERATOR_TEXT[kind], left, right,
+                                   guard=lambda fn, a, b: self.guarded(node, fn, a, b))
+        except _Reject as err:
+            raise self.fail(str(err), _operator_position(node, self.source)) from None
+
+    def eval_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        chain = [node]
+        while isinstance(chain[-1].operand, ast.UnaryOp):
+            chain.append(chain[-1].operand)
+        value = self.eval(chain[-1].operand)
+        for link in reversed(chain):
+            kind = type(link.op)
+            if kind in _REFUSED_OPERATORS:
+                raise self.fail(_REFUSED_OPERATORS[kind], link)
+            if isinstance(link.op, ast.Not):
+                value = not self.static(value, link, "'not'")
+                continue
+            _check_operand(value, "-" if isinstance(link.op, ast.USub) else "+")
+            if isinstance(link.op, ast.USub):
+                value = self.guarded(link, operator.neg, value)
+            elif not _is_expr(value) or hasattr(type(value), "__pos__"):
+                value = self.guarded(link, operator.pos, value)
+        return value
+
+    def eval_Compare(self, node: ast.Compare) -> Any:
+        left = self.eval(node.left)
+        operands = [self.eval(right) for right in node.comparators]
+        symbolic = _is_expr(left) or any(_is_expr(value) for value in operands)
+        if symbolic and len(operands) > 1:
+            raise self.fail("chained comparisons of expressions are not supported; "
+                            "compare two values at a time", node)
+        result: Any = True
+        for op, right in zip(node.ops, operands):
+            table_name, python_op = _COMPARISONS[type(op)]
+            if symbolic:
+                if not table_name:
+                    raise self.fail(f"'{_cmp_text(op)}' cannot compare expressions", node)
+                _check_operand(left, _cmp_text(op))
+                _check_operand(right, _cmp_text(op))
+                if isinstance(op, (ast.Eq, ast.NotEq)):
+                    return self.guarded(node, _functions()[table_name], left, right)
+                return self.guarded(node, python_op, left, right)
+            outcome = self.guarded(node, python_op, left, right)
+            if isinstance(outcome, np.ndarray):
+                return outcome
+            result = outcome
+            if not result:
+                return result
+            left = right
+        return result
+
+    def eval_BoolOp(self, node: ast.BoolOp) -> Any:
+        is_and = isinstance(node.op, ast.And)
+        value: Any = None
+        for operand in node.values:
+            value = self.eval(operand)
+            truth = self.static(value, operand, "'and'" if is_and else "'or'")
+            if truth != is_and:
+                return value
+        return value
+
+    def eval_IfExp(self, node: ast.IfExp) -> Any:
+        test = self.static(self.eval(node.test), node.test, "'... if ... else ...'")
+        return self.eval(node.body if test else node.orelse)
+
+    def static(self, value: Any, node: Any, construct: str) -> bool:
+        """The truth of a value known while reading; expressions are refused."""
+        if _is_expr(value):
+            raise self.fail(f"{construct} needs a value known while reading, but this "
+                            "depends on the inputs; use np.where(condition, a, b)", node)
+        if isinstance(value, np.ndarray) and value.size != 1:
+            raise self.fail(f"{construct} on an array with more than one element is "
+                            "ambiguous", node)
+        return bool(value)
+
+    def eval_Attribute(self, node: ast.Attribute) -> Any:
+        owner = self.eval(node.value)
+        # Errors point at the attribute's name, not at the start of the owner.
+        name_at = _FakeNode(node.end_lineno or node.lineno,
+                            (node.end_col_offset or 0) - len(node.attr.encode("utf-8")))
+        try:
+            return self.attribute(owner, node.attr, name_at)
+        except _Reject as err:
+            raise self.fail(str(err), name_at) from None
+
+    def attribute(self, owner: Any, name: str, node: Any) -> Any:
+        if isinstance(owner, _Namespace):
+            if name in owner.members:
+                return owner.members[name]
+            close = difflib.get_close_matches(name, list(owner.members), n=1, cutoff=0.6)
+            hint = f"; did you mean {owner.name}.{close[0]}?" if close else ""
+            raise self.fail(f"{owner.name}.{name} is not supported" + hint, node)
+        if _is_expr(owner) or isinstance(owner, (np.ndarray, np.generic)):
+            if name in VALUE_ATTRIBUTES:
+                return self.guarded(node, getattr, owner, name)
+            if name in VALUE_METHODS and hasattr(owner, name):
+                return _Method(owner, name)
+            known = [n for n in VALUE_ATTRIBUTES + VALUE_METHODS if hasattr(owner, n)]
+            raise self.fail(f"the attribute .{name} is not supported; expressions have "
+                            + ", ".join("." + n for n in known) + _suggest(name, known), node)
+        raise self.fail(f"{_describe(owner)} has no attribute .{name} that symdiff can read",
+                        node)
+
+    def eval_Subscript(self, node: ast.Subscript) -> Any:
+        owner = self.eval(node.value)
+        index = self.index(node.slice)
+        if not (_is_expr(owner) or isinstance(owner, (tuple, list, np.ndarray, range))):
+            raise self.fail(f"{_describe(owner)} cannot be indexed", node)
+        return self.guarded(node, operator.getitem, owner, index)
+
+    def index(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Slice):
+            parts = [None if part is None else self.index_part(part)
+                     for part in (node.lower, node.upper, node.step)]
+            return slice(*parts)
+        if isinstance(node, ast.Tuple):
+            return tuple(self.index(element) for element in node.elts)
+        value = self.eval(node)
+        return self.index_value(value, node)
+
+    def index_part(self, node: ast.AST) -> Any:
+        value = self.eval(node)
+        if value is None:
+            return None
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+        if _is_expr(value):
+            raise self.fail("slice bounds must be integers known while reading, not "
+                            "expressions", node)
+        raise self.fail(f"slice bounds must be integers, not {_describe(value)}", node)
+
+    def index_value(self, value: Any, node: ast.AST) -> Any:
+        if _is_expr(value):
+            raise self.fail("indexing with an expression is not supported; indices must be "
+                            "integers known while reading (use np.where for masks)", node)
+        if isinstance(value, tuple):
+            return tuple(self.index_value(v, node) for v in value)
+        if value is None or value is Ellipsis or isinstance(value, (slice, np.ndarray)):
+            return value
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value)
+        raise self.fail(f"an index must be an integer, a slice, None or ..., not "
+                        f"{_describe(value)}", node)
+
+    def eval_Call(self, node: ast.Call) -> Any:
+        if isinstance(node.func, ast.Name):
+            try:
+                function = self.scope.lookup_function(node.func.id)
+            except _Reject as err:
+                raise self.fail(str(err), node.func) from None
+        else:
+            function = self.eval(node.func)
+        args = [self.eval(arg) for arg in node.args]
+        kwargs = {keyword.arg: self.eval(keyword.value) for keyword in node.keywords}
+        return self.call(function, args, kwargs, node)
+
+    def call(self, function: Any, args: list, kwargs: dict, node: ast.Call) -> Any:
+        if isinstance(function, _Known):
+            if function.signature is not None:
+                try:
+                    function.signature.bind(*args, **kwargs)
+                except TypeError as err:
+                    raise self.fail(_arity_message(function, err, kwargs), node) from None
+            return self.guarded(node, function.call, *args, **kwargs)
+        if isinstance(function, _Method):
+            bound = getattr(function.owner, function.name)
+            return self.guarded(node, bound, *args, **kwargs)
+        if isinstance(function, _UserFunction):
+            definition, source = _read_function(function.fn)
+            walker = _Walker(source, None, self.context)
+            return walker.call_user(definition, function, args, kwargs, call_site=(self, node))
+        raise self.fail(f"{_describe(function)} is not a function symdiff can call", node)
+
+    # -- functions -----------------------------------------------------------
+
+    def call_user(self, definition: Any, function: _UserFunction, args: list, kwargs: dict,
+                  *, top: bool = False, call_site: tuple | None = None) -> Any:
+        """Bind arguments and walk the body of a user function (inlining it)."""
+        fn = function.fn
+        name = fn.__name__
+        context = self.context
+
+        def refuse(message: str) -> ParseError:
+            if call_site is not None:
+                return call_site[0].fail(message, call_site[1])
+            return self.fail(message, definition)
+
+        if any(active is fn for active in context.inlining):
+            raise refuse(f"recursive call of {name}() is not supported")
+        try:
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as err:
+            raise refuse(f"{name}(): {err}") from None
+        local: dict[str, Any] = {}
+        for parameter in inspect.signature(fn).parameters.values():
+            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                raise self.fail(f"{name}(): *args and **kwargs parameters are not supported",
+                                definition)
+            if parameter.name in bound.arguments:
+                local[parameter.name] = bound.arguments[parameter.name]
+            elif parameter.default is not parameter.empty:
+                try:
+                    local[parameter.name] = _from_python(parameter.default, parameter.name)
+                except _Reject as err:
+                    raise refuse(f"{name}(): default of {err}") from None
+        self.scope = _FunctionScope(fn, local)
+        context.inlining.append(fn)
+        context.depth += 4       # an inlined call costs a few Python frames
+        try:
+            if isinstance(definition, ast.Lambda):
+                return self.eval(definition.body)
+            outcome = self.run(definition.body)
+            if isinstance(outcome, _Return):
+                return outcome.value
+            if top:
+                raise self.fail(f"{name}() has no return statement", definition)
+            return None
+        finally:
+            context.depth -= 4
+            context.inlining.pop()
+
+    def run(self, statements: list[ast.stmt]) -> Any:
+        """Walk statements; returns ``_Return``, ``_BREAK``, ``_CONTINUE`` or None."""
+        for statement in statements:
+            outcome = self.statement(statement)
+            if outcome is not None:
+                return outcome
+        return None
+
+    def statement(self, node: ast.stmt) -> Any:
+        try:
+            return self._statement(node)
+        except _Reject as err:
+            raise self.fail(str(err), node) from None
+
+    def _statement(self, node: ast.stmt) -> Any:
+        if isinstance(node, ast.Assign):
+            value = self.eval(node.value)
+            for target in node.targets:
+                self.assign(target, value)
+        elif isinstance(node, ast.AugAssign):
+            if not isinstance(node.target, ast.Name):
+                raise self.fail("augmented assignment works on names only (arrays are "
+                                "immutable here)", node.target)
+            current = self.scope.lookup(node.target.id)
+            update = self.eval(node.value)
+            self.scope.assign(node.target.id, self.binary(
+                ast.BinOp(left=node.target, op=node.op, right=node.value,
+                          lineno=node.lineno, col_offset=node.col_offset,
+                          end_lineno=node.end_lineno, end_col_offset=node.end_col_offset),
+                current, update))
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None:
+                self.assign(node.target, self.eval(node.value))
+        elif isinstance(node, ast.Return):
+            return _Return(None if node.value is None else self.eval(node.value))
+        elif isinstance(node, ast.If):
+            test = self.static(self.eval(node.test), node.test, "'if'")
+            return self.run(node.body if test else node.orelse)
+        elif isinstance(node, ast.For):
+            return self.loop(node)
+        elif isinstance(node, ast.Break):
+            return _BREAK
+        elif isinstance(node, ast.Continue):
+            return _CONTINUE
+        elif isinstance(node, ast.Expr):
+            if not isinstance(node.value, ast.Constant):
+                raise self.fail("a bare expression has no effect here; assign it or return "
+                                "it", node)
+        elif isinstance(node, ast.Raise):
+            raise self.fail("the function raises an exception here for these inputs "
+                            "(the raise statement is reached while reading)", node)
+        elif isinstance(node, ast.Assert):
+            if not self.static(self.eval(node.test), node.test, "'assert'"):
+                raise self.fail("assertion failed for these inputs", node)
+        elif not isinstance(node, ast.Pass):
+            raise self.fail(f"{_construct(node)} is not supported", node)
+        return None
+
+    def loop(self, node: ast.For) -> Any:
+        iterable = self.eval(node.iter)
+        items = self.items(iterable, node.iter)
+        for item in items:
+            self.context.unrolled += 1
+            if self.context.unrolled > MAX_UNROLL:
+                raise self.fail(f"loop too long to unroll (more than {MAX_UNROLL} "
+                                "iterations in all)", node)
+            self.assign(node.target, item)
+            outcome = self.run(node.body)
+            if outcome is _BREAK:
+                return None
+            if isinstance(outcome, _Return):
+                return outcome
+        return self.run(node.orelse)
+
+    def items(self, value: Any, node: Any) -> list | range:
+        if isinstance(value, range):
+            if len(value) > MAX_UNROLL:
+                raise self.fail(f"loop too long to unroll ({len(value)} iterations)", node)
+            return value
+        if isinstance(value, (tuple, list)):
+            return value
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            return list(value)
+        if _is_expr(value):
+            shape = tuple(value.shape)
+            if not shape or not isinstance(shape[0], int):
+                raise self.fail("cannot iterate over an expression whose first dimension is "
+                                "not known while reading", node)
+            return [self.guarded(node, operator.getitem, value, i) for i in range(shape[0])]
+        raise self.fail(f"cannot iterate over {_describe(value)}; loop over range(N)", node)
+
+    def assign(self, target: ast.AST, value: Any) -> None:
+        if isinstance(target, ast.Name):
+            self.scope.assign(target.id, value)
+            return
+        if isinstance(target, (ast.Tuple, ast.List)):
+            values = self.items(value, target)
+            if len(values) != len(target.elts):
+                raise self.fail(f"cannot unpack {len(values)} values into "
+                                f"{len(target.elts)} names", target)
+            for element, item in zip(target.elts, values):
+                self.assign(element, item)
+            return
+        if isinstance(target, (ast.Subscript, ast.Attribute)):
+            raise self.fail("item and attribute assignment are not supported (values are "
+                            "immutable; build a new array with np.where or np.concatenate)",
+                            target)
+        raise self.fail(f"cannot assign to {_construct(target)}", target)
+
+
+@dataclass(frozen=True)
+class _Return:
+    value: Any
+
+
+_BREAK = object()
+_CONTINUE = object()
+
+
+class _FunctionScope:
+    """Names in a function: locals, then closure variables, globals and builtins."""
+
+    def __init__(self, fn: types.FunctionType, local: dict[str, Any]) -> None:
+        self.fn = fn
+        self.local = local
+        self.closure: dict[str, Any] | None = None
+
+    def lookup(self, name: str) -> Any:
+        if name in self.local:
+            return self.local[name]
+        if self.closure is None:
+            self.closure = _closure_values(self.fn)
+        if name in self.closure:
+            return _from_python(self.closure[name], name)
+        if name in self.fn.__globals__:
+            return _from_python(self.fn.__globals__[name], name)
+        if name in FUNCTION_BUILTINS:
+            return _builtin(name, text=False)
+        if name in ("True", "False", "None"):     # pragma: no cover - ast makes constants
+            return {"True": True, "False": False, "None": None}[name]
+        candidates = (list(self.local) + list(self.fn.__globals__)
+                      + list(self.closure) + list(FUNCTION_BUILTINS))
+        hint = _suggest(name, candidates)
+        if not hint:
+            close = difflib.get_close_matches(name, list(_functions()), n=1, cutoff=0.6)
+            if close:
+                prefix = "np." if hasattr(np, close[0]) else "sd."
+                hint = f"; did you mean {prefix}{close[0]}?"
+        raise _Reject(f"name {name!r} is not defined" + hint)
+
+    def lookup_function(self, name: str) -> Any:
+        return self.lookup(name)
+
+    def assign(self, name: str, value: Any) -> None:
+        self.local[name] = value
+
+
+def _closure_values(fn: types.FunctionType) -> dict[str, Any]:
+    if not fn.__closure__:
+        return {}
+    values = {}
+    for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+        try:
+            values[name] = cell.cell_contents
+        except ValueError:          # an empty cell: the name is not bound yet
+            pass
+    return values
+
+
+# ---------------------------------------------------------------------------
+# reading a function's source
+
+_FUNCTION_CACHE: dict[types.CodeType, tuple[Any, _Source]] = {}
+
+
+def _unwrap(fn: Any) -> types.FunctionType:
+    fn = inspect.unwrap(fn) if callable(fn) else fn
+    if isinstance(fn, types.MethodType):
+        raise TypeError("bound methods are not supported; pass a plain function")
+    if not isinstance(fn, types.FunctionType):
+        raise TypeError(f"expected a Python function, got {type(fn).__name__}")
+    return fn
+
+
+def _read_function(fn: types.FunctionType) -> tuple[Any, _Source]:
+    """The ``def`` (or ``lambda``) node of ``fn`` and its position mapping, cached."""
+    code = fn.__code__
+    cached = _FUNCTION_CACHE.get(code)
+    if cached is not None:
+        return cached
+    filename = code.co_filename
+    try:
+        lines, start = inspect.getsourcelines(fn)
+    except (OSError, TypeError) as err:
+        raise ParseError(f"cannot read the source of {fn.__name__}() ({err}); define it in "
+                         "a file or a notebook cell") from None
+    file_lines = linecache.getlines(filename)
+    file_text = "".join(file_lines) if file_lines else "\n" * (start - 1) + "".join(lines)
+    if fn.__name__ == "<lambda>":
+        result = _find_lambda(fn, file_text, filename, lines, start)
+    else:
+        result = _find_def(fn, lines, start, file_text, filename)
+    _FUNCTION_CACHE[code] = result
+    return result
+
+
+def _find_def(fn: types.FunctionType, lines: list[str], start: int, file_text: str,
+              filename: str) -> tuple[Any, _Source]:
+    text = "".join(lines)
+    indented = bool(lines) and lines[0][:1] in (" ", "\t")
+    # An indented def is parsed under "if 1:" so that columns stay those of the file.
+    parsed = ("if 1:\n" + text) if indented else text
+    line_offset = start - 2 if indented else start - 1
+    source = _Source(file_text, filename, parsed.splitlines(), line_offset)
+    try:
+        module = ast.parse(parsed)
+    except SyntaxError as err:
+        raise source.error(f"cannot parse {fn.__name__}(): {err.msg}",
+                           _FakeNode(err.lineno or 1, max((err.offset or 1) - 1, 0))) from None
+    except (RecursionError, MemoryError):
+        raise source.error(f"{fn.__name__}() is nested too deeply for Python's parser",
+                           _FakeNode(1, 0)) from None
+    body = module.body[0].body if indented else module.body
+    definition = next((node for node in body if isinstance(node, ast.FunctionDef)), None)
+    if definition is None:
+        raise source.error(f"cannot find the definition of {fn.__name__}()", _FakeNode(1, 0))
+    _validate(definition, source, statements=True)
+    _check_parameters(definition, source)
+    return definition, source
+
+
+def _find_lambda(fn: types.FunctionType, file_text: str, filename: str, lines: list[str],
+                 start: int) -> tuple[Any, _Source]:
+    names = list(fn.__code__.co_varnames[:fn.__code__.co_argcount])
+    lineno = fn.__code__.co_firstlineno
+    source = _Source(file_text, filename, file_text.splitlines())
+    try:
+        tree = ast.parse(file_text)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        text = "".join(lines).strip()
+        source = _Source(file_text, filename, text.splitlines(), start - 1)
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, RecursionError, MemoryError, ValueError):
+            raise ParseError(f"cannot read the source of this lambda; define the function "
+                             "with def", lineno=lineno, source=file_text,
+                             filename=filename) from None
+        lineno = 1
+    found = [node for node in ast.walk(tree) if isinstance(node, ast.Lambda)
+             and node.lineno == lineno and [a.arg for a in node.args.args] == names]
+    if len(found) > 1:
+        found = _pick_lambda(fn, found)
+    if len(found) != 1:
+        raise ParseError("cannot tell which lambda on this line is the function; define it "
+                         "with def", lineno=lineno + source.line_offset, col=0,
+                         source=file_text, filename=filename)
+    definition = found[0]
+    if definition.args.vararg or definition.args.kwarg:
+        raise source.error("*args and **kwargs parameters are not supported", definition)
+    _validate(definition, source, statements=True)
+    return definition, source
+
+
+def _pick_lambda(fn: types.FunctionType, found: list[ast.Lambda]) -> list[ast.Lambda]:
+    """Several lambdas with the same line and parameters: match columns of the code."""
+    columns = {position[2] for position in fn.__code__.co_positions()
+               if position[2] is not None}
+    return [node for node in found
+            if node.body.col_offset in columns] or found
+
+
+def _check_parameters(definition: ast.FunctionDef, source: _Source) -> None:
+    arguments = definition.args
+    for special in (arguments.vararg, arguments.kwarg):
+        if special is not None:
+            raise source.error("*args and **kwargs parameters are not supported", special)
+
+
+# ---------------------------------------------------------------------------
+# Python objects found in a function's globals or closure
+
+def _from_python(value: Any, name: str, depth: int = 0) -> Any:
+    """What a global (or closure, or default) value means to the walker."""
+    if value is np:
+        return _numpy_namespace(strict=True)
+    if value is math:
+        return _math_namespace()
+    if value is np.linalg:
+        return _linalg_namespace()
+    if isinstance(value, types.ModuleType) and value is sys.modules.get(__package__ or ""):
+        return _symdiff_namespace()
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float) and math.isnan(value):
+            raise _Reject(f"the constant {name!r} is nan")
+        return value
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.dtype.kind not in "biuf":
+            raise _Reject(f"the constant {name!r} has dtype {value.dtype}, which symdiff "
+                          "cannot use")
+        return value
+    if _is_expr(value):
+        return value
+    if isinstance(value, (tuple, list)) and depth < 8:
+        converted = [_from_python(item, name, depth + 1) for item in value]
+        return tuple(converted) if isinstance(value, tuple) else converted
+    known = _known_callable(value)
+    if known is not None:
+        return known
+    if isinstance(value, types.FunctionType):
+        return _UserFunction(value)
+    if isinstance(value, type):
+        raise _Reject(f"{name!r} is a class; symdiff can call table functions and the "
+                      "user's own functions")
+    raise _Reject(f"{name!r} is {_describe(value)}; symdiff can use numbers, NumPy "
+                  "arrays, the numpy and math modules and readable functions")
+
+
+def _known_callable(value: Any) -> _Known | None:
+    """``np.exp``, ``sd.sigmoid``, ``np.linalg.norm``... found by identity."""
+    known = _identity_table().get(id(value))
+    if known is not None and _IDENTITY_OBJECTS.get(id(value)) is value:
+        return known
+    return None
+
+
+_IDENTITY: dict[int, _Known] = {}
+_IDENTITY_OBJECTS: dict[int, Any] = {}
+
+
+def _identity_table() -> dict[int, _Known]:
+    if not _IDENTITY:
+        functions = _functions()
+        for name, builder in functions.items():
+            _IDENTITY[id(builder)] = _table_function(name)
+            _IDENTITY_OBJECTS[id(builder)] = builder
+            numpy_object = getattr(np, name, None)
+            if numpy_object is not None and callable(numpy_object):
+                _IDENTITY[id(numpy_object)] = _table_function(name)
+                _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
+        for alias, name in NUMPY_ALIASES.items():
+            numpy_object = getattr(np, alias, None)
+            if numpy_object is not None and name in functions:
+                _IDENTITY[id(numpy_object)] = _table_function(name)
+                _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
+        _IDENTITY[id(np.linalg.norm)] = _composite("norm")
+        _IDENTITY_OBJECTS[id(np.linalg.norm)] = np.linalg.norm
+        for name in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+                     "asin", "acos", "atan", "log1p", "expm1"):
+            target = TEXT_ALIASES.get(name, name)
+            if hasattr(math, name) and target in functions:
+                _IDENTITY[id(getattr(math, name))] = _table_function(target)
+                _IDENTITY_OBJECTS[id(getattr(math, name))] = getattr(math, name)
+    return _IDENTITY
+
+
+# ---------------------------------------------------------------------------
+# callables and namespaces
+
+_TABLE_CACHE: dict[str, _Known] = {}
+
+# Table functions that NumPy also has, with the same meaning: on constants only,
+# NumPy computes them (exactly as NumPy code run on constants would).
+_NOT_IN_NUMPY = frozenset(("sigmoid", "relu", "softplus", "softmax", "log_softmax",
+                           "logsumexp"))
+
+
+def _table_function(name: str) -> _Known:
+    known = _TABLE_CACHE.get(name)
+    if known is not None:
+        return known
+    builder = _functions()[name]
+    numpy_function = None if name in _NOT_IN_NUMPY else getattr(np, name, None)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if numpy_function is not None and not _has_expr(args) and not _has_expr(kwargs):
+            return numpy_function(*args, **kwargs)
+        return builder(*args, **kwargs)
+
+    known = _Known(name, call, _signature(builder))
+    _TABLE_CACHE[name] = known
+    return known
+
+
+def _composite(name: str) -> _Known:
+    builder = numpy_protocol.COMPOSITES[name]
+    numpy_function = np.linalg.norm if name == "norm" else getattr(np, name)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not _has_expr(args) and not _has_expr(kwargs):
+            return numpy_function(*args, **kwargs)
+        return builder(*args, **kwargs)
+
+    return _Known(name, call, _signature(builder))
+
+
+def _constant_builder(name: str) -> _Known:
+    numpy_function = getattr(np, name)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if _has_expr(args) or _has_expr(kwargs):
+            if name == "asarray" and len(args) == 1 and not kwargs:
+                return args[0]
+            raise _Reject(f"np.{name}() builds a constant: its arguments must be known while "
+                          "reading, not expressions")
+        for value in list(args) + list(kwargs.values()):
+            if isinstance(value, (_Known, _Method, _UserFunction, _Namespace)) and not (
+                    isinstance(value, _Known) and value.name in ("float64", "float32")):
+                raise _Reject(f"np.{name}(): unexpected argument {_describe(value)}")
+        args = tuple(_dtype_of(value) for value in args)
+        kwargs = {key: _dtype_of(value) for key, value in kwargs.items()}
+        result = numpy_function(*args, **kwargs)
+        if isinstance(result, np.ndarray) and result.size > MAX_CONSTANT_SIZE:
+            raise _Reject(f"np.{name}() would build a constant of {result.size} elements")
+        return result
+
+    return _Known(name, call, None)
+
+
+def _dtype_of(value: Any) -> Any:
+    if isinstance(value, _Known) and value.name in ("float64", "float32"):
+        return getattr(np, value.name)
+    return value
+
+
+def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+
+
+def _has_expr(value: Any) -> bool:
+    if _is_expr(value):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(_has_expr(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_expr(item) for item in value.values())
+    return False
+
+
+_NAMESPACES: dict[str, _Namespace] = {}
+
+
+def _numpy_namespace(strict: bool) -> _Namespace:
+    """``np``: in text every table name; in a function only what NumPy really has."""
+    key = "numpy-strict" if strict else "numpy"
+    if key in _NAMESPACES:
+        return _NAMESPACES[key]
+    members: dict[str, Any] = {}
+    for name in _functions():
+        if not strict or hasattr(np, name):
+            members[name] = _table_function(name)
+    for alias, name in NUMPY_ALIASES.items():
+        if name in _functions():
+            members[alias] = _table_function(name)
+    if not strict:
+        for alias, name in TEXT_ALIASES.items():
+            if name in _functions() and alias.islower():
+                members.setdefault(alias, _table_function(name))
+    for name in numpy_protocol.COMPOSITES:
+        if name != "norm":
+            members.setdefault(name, _composite(name))
+    for name in _CONSTANT_BUILDERS:
+        members.setdefault(name, _constant_builder(name))
+    members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
+    members["linalg"] = _linalg_namespace()
+    namespace = _Namespace("np", members)
+    _NAMESPACES[key] = namespace
+    return namespace
+
+
+def _linalg_namespace() -> _Namespace:
+    if "linalg" not in _NAMESPACES:
+        _NAMESPACES["linalg"] = _Namespace("np.linalg", {"norm": _composite("norm")})
+    return _NAMESPACES["linalg"]
+
+
+def _math_namespace() -> _Namespace:
+    if "math" not in _NAMESPACES:
+        members: dict[str, Any] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+        for name in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+                     "asin", "acos", "atan", "log1p", "expm1"):
+            target = TEXT_ALIASES.get(name, name)
+            if target in _functions():
+                members[name] = _table_function(target)
+        _NAMESPACES["math"] = _Namespace("math", members)
+    return _NAMESPACES["math"]
+
+
+def _symdiff_namespace() -> _Namespace:
+    if "symdiff" not in _NAMESPACES:
+        members: dict[str, Any] = {name: _table_function(name) for name in _functions()}
+        members.update(pi=math.pi, e=math.e)
+        _NAMESPACES["symdiff"] = _Namespace("sd", members)
+    return _NAMESPACES["symdiff"]
+
+
+def _text_function(name: str) -> _Known | None:
+    """A bare function name in text: builtins, table names and aliases."""
+    if name in TEXT_BUILTINS:
+        return _builtin(name, text=True)
+    if name in _functions():
+        return _table_function(name)
+    if name in TEXT_ALIASES and TEXT_ALIASES[name] in _functions():
+        return _table_function(TEXT_ALIASES[name])
+    return None
+
+
+def _builtin(name: str, *, text: bool) -> _Known:
+    """Builtins with NumPy's meaning where it is clear.
+
+    ``abs(x)`` is ``abs``; ``sum(x, axis=...)`` is ``np.sum`` (Python's ``sum``
+    over a tuple or list of values stays Python's); ``max(x)`` is ``np.max`` and
+    ``max(a, b, ...)`` is ``np.maximum`` folded (same for ``min``); SymPy's
+    ``Max``/``Min`` take two or more arguments likewise. The rest (``range``,
+    ``len``, ``zip``, ...) work on values known while reading.
+    """
+    functions = _functions()
+
+    def absolute(x: Any) -> Any:
+        return functions["abs"](x) if _is_expr(x) else abs(x)
+
+    def total(x: Any, *rest: Any, **kwargs: Any) -> Any:
+        if isinstance(x, (tuple, list)):
+            if kwargs:
+                raise _Reject("sum() over a tuple or list takes no keyword arguments")
+            return sum(x, *rest)
+        if rest:
+            raise _Reject("sum() with two positional arguments is ambiguous; write "
+                          "sum(x, axis=...)")
+        return _table_function("sum").call(x, **kwargs)
+
+    def extreme(kind: str) -> Callable[..., Any]:
+        pairwise = "maximum" if kind == "max" else "minimum"
+        sympy_style = name in ("Max", "Min")
+
+        def reduce(*args: Any, **kwargs: Any) -> Any:
+            if not args:
+                raise _Reject(f"{name}() needs at least one argument")
+            if len(args) == 1:
+                (x,) = args
+                if sympy_style and not kwargs:
+                    return x
+                if isinstance(x, (tuple, list)) and not _has_expr(x):
+                    return (max if kind == "max" else min)(x)
+                if isinstance(x, (tuple, list)):
+                    raise _Reject(f"{name}() over a list of expressions: use "
+                                  f"np.{pairwise}(a, b)")
+                return _table_function(kind).call(x, **kwargs)
+            if kwargs:
+                raise _Reject(f"{name}() with several arguments takes no keywords")
+            if not _has_expr(args):
+                return (max if kind == "max" else min)(args)
+            result = args[0]
+            for arg in args[1:]:
+                result = functions[pairwise](result, arg)
+            return result
+
+        return reduce
+
+    def static_only(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if _has_expr(args) or _has_expr(kwargs):
+                raise _Reject(f"{name}() needs values known while reading, not expressions")
+            return fn(*args, **kwargs)
+        return call
+
+    def length(x: Any) -> int:
+        if _is_expr(x):
+            shape = tuple(x.shape)
+            if not shape or not isinstance(shape[0], int):
+                raise _Reject("len() of an expression whose first dimension is not known")
+            return shape[0]
+        return len(x)
+
+    def python_range(*args: Any) -> range:
+        if _has_expr(args):
+            raise _Reject("range() needs integers known while reading (a loop is unrolled)")
+        return range(*(operator.index(arg) for arg in args))
+
+    implementations: dict[str, Callable[..., Any]] = {
+        "abs": absolute, "sum": total, "max": extreme("max"), "min": extreme("min"),
+        "Max": extreme("max"), "Min": extreme("min"),
+        "pow": lambda base, exponent: operator.pow(base, exponent),
+        "range": python_range, "len": length,
+        "zip": _sequence_builtin("zip"), "enumerate": _sequence_builtin("enumerate"),
+        "reversed": _sequence_builtin("reversed"), "float": static_only(float),
+        "int": static_only(int), "bool": static_only(bool), "round": static_only(round),
+    }
+    return _Known(name, implementations[name], None)
+
+
+def _sequence_builtin(name: str) -> Callable[..., Any]:
+    def call(*args: Any) -> list:
+        for arg in args:
+            if not isinstance(arg, (tuple, list, range)):
+                raise _Reject(f"{name}() works on tuples, lists and ranges here")
+        return {"zip": lambda: list(zip(*args)), "enumerate": lambda: list(enumerate(*args)),
+                "reversed": lambda: list(reversed(*args))}[name]()
+    return call
+
+
+# ---------------------------------------------------------------------------
+# operators on values
+
+def _check_operand(value: Any, symbol: str) -> None:
+    if _is_expr(value) or isinstance(value, (bool, int, float, np.ndarray, np.number,
+                                             np.bool_)):
+        if isinstance(value, np.ndarray) and value.dtype.kind not in "biuf":
+            raise _Reject(f"'{symbol}' on an array of dtype {value.dtype}")
+        return
+    if isinstance(value, _Known):
+        raise _Reject(f"{value.name} is a function; call it: {value.name}(...)")
+    raise _Reject(f"'{symbol}' cannot be applied to {_describe(value)}")
+
+
+def _apply_operator(fn: Callable[[Any, Any], Any], symbol: str, left: Any, right: Any,
+                    guard: Callable[..., Any] | None = None) -> Any:
+    """``left <symbol> right`` as Python computes it, with guards on constants."""
+    if symbol == "+" and isinstance(left, tuple) and isinstance(right, tuple):
+        return left + right           # shape arithmetic: x.shape + (1,)
+    _check_operand(left, symbol)
+    _check_operand(right, symbol)
+    python_numbers = (isinstance(left, (int, float)) and isinstance(right, (int, float)))
+    if python_numbers:
+        _check_integer_size(symbol, left, right)
+        try:
+            result = fn(left, right)
+        except ZeroDivisionError:
+            raise _Reject("division by zero in a constant expression") from None
+        except OverflowError:
+            raise _Reject(f"constant {left!r} {symbol} {right!r} overflows float64") from None
+        if isinstance(result, float) and not math.isfinite(result):
+            raise _Reject(f"constant {left!r} {symbol} {right!r} is not finite")
+        if isinstance(result, complex):
+            raise _Reject(f"constant {left!r} {symbol} {right!r} is complex")
+        return result
+    if guard is not None:
+        return guard(fn, left, right)
+    return fn(left, right)
+
+
+def _check_integer_size(symbol: str, left: Any, right: Any) -> None:
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return
+    if symbol == "**" and right > 0 and abs(left) > 1 \
+            and right * abs(left).bit_length() > MAX_INT_BITS:
+        raise _Reject(f"constant {left} ** {right} is too large for float64")
+    if symbol == "*" and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
+        raise _Reject(f"constant {left} * {right} is too large for float64")
+
+
+def _cmp_text(op: ast.cmpop) -> str:
+    return {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
+            ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not", ast.In: "in",
+            ast.NotIn: "not in"}[type(op)]
+
+
+# ---------------------------------------------------------------------------
+# messages
+
+def _suggest(name: str, candidates: Any) -> str:
+    """``"; did you mean 'sin'?"`` for the closest candidate, or ''."""
+    options = [c for c in candidates if isinstance(c, str) and not c.startswith("_")]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, _Known):
+        return f"the function {value.name}"
+    if isinstance(value, _Namespace):
+        return f"the namespace {value.name}"
+    if isinstance(value, _Method):
+        return f"the method .{value.name}"
+    if isinstance(value, _UserFunction):
+        return f"the function {value.fn.__name__}"
+    if value is None:
+        return "None"
+    if isinstance(value, tuple):
+        return "a tuple"
+    kind = type(value).__name__
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def _arity_message(function: _Known, err: TypeError, kwargs: dict) -> str:
+    message = f"{function.name}(): {err}"
+    if function.signature is not None and "unexpected keyword" in str(err):
+        names = [p for p in function.signature.parameters]
+        for key in kwargs:
+            if key not in names:
+                return f"{function.name}() has no argument {key!r}" + _suggest(key, names)
+    if function.signature is not None:
+        message += f"; the signature is {function.name}{function.signature}"
+    return message
+
+
+def _clean_message(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return text.splitlines()[0] if text else type(err).__name__
