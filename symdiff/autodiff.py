@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import DiffError
-from .ir import Const, Node, annotate, as_node, next_id, same_shape, toposort
+from .ir import Const, Node, annotate, as_node, gc_paused, next_id, same_shape, toposort
 from .ops.table import add, sum_, zeros_like
 
 
@@ -60,6 +60,11 @@ def _check_differentiable(node: Node, what: str) -> None:
 def backprop(outputs: Sequence[Node], cotangents: Sequence[Node],
              wrt: Sequence[Node]) -> GradTable:
     """Run the backward pass from ``outputs`` seeded with ``cotangents``."""
+    with gc_paused():
+        return _backprop(outputs, cotangents, wrt)
+
+
+def _backprop(outputs, cotangents, wrt) -> GradTable:
     wrt_ids = {w.id for w in wrt}
     order_all = toposort(outputs)
     depends: set[int] = set()   # nodes that depend on some wrt

@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import CompileError
 from .interpret import check_input
-from .ir import Node, Var, fmt_shape, meta, toposort
+from .ir import Node, Var, fmt_shape, gc_paused, meta, toposort
 from .printing import to_text, type_str
 
 # Ops whose result may share memory with an input: never written into, and copied
@@ -80,6 +80,11 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
     if cached is not None:
         _CACHE.move_to_end(key)
         return cached
+    with gc_paused():
+        return _compile(inputs, outputs, single, optimize, name, key)
+
+
+def _compile(inputs, outputs, single, optimize, name, key) -> Function:
     graph = outputs
     if optimize:
         from .rewrite import simplify
@@ -312,12 +317,12 @@ def _scalar_arg(value: Any, name: str) -> float:
 
 
 def _backward_comment(origin: Node, label: dict[int, str]) -> str:
-    """``d/d t3 where t3 = sigmoid t2``, or the forward expression when it is not computed."""
-    if origin.id in label and all(i.id in label for i in origin.inputs):
-        args = " ".join(label[i.id] for i in origin.inputs)
-        name = label[origin.id]
-        return f"d/d {name} where {name} = {origin.op.name} {args}"
-    return f"d/d {_short(to_text(origin), 60)}".replace("\n", " ")
+    """``d/d t3 where t3 = sigmoid t2`` (``?`` for values this function does not compute)."""
+    args = " ".join(label.get(i.id, "?") for i in origin.inputs)
+    name = label.get(origin.id)
+    if name is None:
+        return f"d/d ({origin.op.name} {args})"
+    return f"d/d {name} where {name} = {origin.op.name} {args}"
 
 
 def _input_check(v: Var) -> list[str]:
@@ -352,9 +357,9 @@ def _docstring(fname: str, inputs: list[Var], outputs: list[Node]) -> str:
     for o in outputs:
         g = meta(o, "grad_of")
         if g is not None:
-            what = f"d({_short(to_text(g[0]))}) / d{_short(to_text(g[1]))}"
+            what = f"d({_short(to_text(g[0], 500))}) / d{_short(to_text(g[1], 500))}"
         else:
-            what = _short(to_text(o))
+            what = _short(to_text(o, 500))
         lines.append(f"    {type_str(o)}: {what}")
     return "\n    ".join(line.replace('"""', "'''").replace("\\", "\\\\") for line in lines)
 

@@ -17,6 +17,8 @@ Conventions
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import numbers
 import weakref
@@ -273,6 +275,19 @@ def next_id() -> int:
     value = next(_ids)
     _ids = itertools.count(value)
     return value
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector while building a large graph: its full
+    scans over every live node would make graph work grow faster than linearly."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def make(op, inputs: Sequence[Node], attrs: dict | tuple = ()) -> Node:
