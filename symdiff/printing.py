@@ -40,15 +40,17 @@ def _const_text(value: np.ndarray) -> tuple[str, int]:
     return f"array(<{value.dtype} {value.shape}>)", P_ATOM
 
 
-def _render(outputs: list[Node], rule: Callable) -> list[str] | None:
-    """Print every output bottom-up; ``rule(node, child)`` prints one node."""
+def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT) -> list[str] | None:
+    """Print every output bottom-up; ``rule(node, child)`` prints one node.
+
+    None when some text would pass ``limit`` characters."""
     done: dict[int, tuple[str, int]] = {}
     for node in toposort(outputs):
         def child(n: Node, min_prec: int) -> str:
             text, prec = done[n.id]
             return f"({text})" if prec < min_prec else text
         text, prec = rule(node, child)
-        if len(text) > MAX_TEXT:
+        if len(text) > limit:
             return None
         done[node.id] = (text, prec)
     return [done[o.id][0] for o in outputs]
@@ -62,10 +64,16 @@ def _text_rule(node: Node, child) -> tuple[str, int]:
     return node.op.text(node, child)
 
 
-def to_text(node: Node) -> str:
-    """Python/SymPy syntax for an expression (its node listing when it is too big)."""
-    out = _render([node], _text_rule)
-    return out[0] if out is not None else format_graph([node])
+def to_text(node: Node, limit: int | None = None) -> str:
+    """Python/SymPy syntax for an expression (its node listing when it is too big).
+
+    With ``limit``, a text longer than that is cut short with "..." instead."""
+    out = _render([node], _text_rule, limit or MAX_TEXT)
+    if out is not None:
+        return out[0]
+    if limit is not None:
+        return f"{node.op.name}(...)"
+    return format_graph([node])
 
 
 def _latex_name(name: str) -> str:
@@ -87,7 +95,15 @@ def _latex_rule(node: Node, child) -> tuple[str, int]:
             text, prec = _const_text(value)
             return text, prec
         return r"\mathrm{const}", P_ATOM
-    return node.op.latex(node, child)
+    return node.op.latex(node, _latex_parens(child))
+
+
+def _latex_parens(child: Callable) -> Callable:
+    """``child`` with LaTeX's sized parentheses, ``\\left( ... \\right)``."""
+    def wrapped(n: Node, min_prec: int) -> str:
+        bare = child(n, 0)
+        return bare if child(n, min_prec) == bare else rf"\left({bare}\right)"
+    return wrapped
 
 
 def to_latex(node: Node) -> str:
