@@ -13,6 +13,10 @@ Rule signatures
   reverse-mode driver sums it back to the input's shape (in one place).
 - ``jvp(tangents, node) -> tangent``; ``tangents`` has ``None`` for inputs whose
   tangent is zero (at least one is not ``None``).
+- ``batch(args, batched, node) -> Node``: the node applied to inputs that may
+  carry an extra leading batch axis (``batched[i]`` says which do; at least one
+  does). The result has the batch axis first, or none when its value does not
+  depend on the batch (``shape_size``). See ``symdiff.batching``.
 - ``code(args, node) -> str``: a NumPy expression over the argument names;
   ``out(args, node, out) -> str`` the same call writing into buffer ``out``.
 - ``text(node, child) -> (str, precedence)`` and ``latex(node, child)``, where
@@ -49,6 +53,7 @@ class Op:
     code: Callable
     vjp: Callable | None = None
     jvp: Callable | None = None
+    batch: Callable | None = None
     out: Callable | None = None
     text: Callable | None = None
     latex: Callable | None = None

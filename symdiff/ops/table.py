@@ -56,6 +56,176 @@ def _is_const(node: Node, value: float) -> bool:
 
 
 # ================================================================================
+# Batching rules (symdiff.batching): an input may carry an extra leading batch axis
+# ================================================================================
+
+_ALL = ("slice", None, None, None)
+
+
+def _align(x: Node, ndim: int, out_ndim: int) -> Node:
+    """A batched operand of ``ndim`` axes lined up with a batched result of ``out_ndim``
+    axes: the axes it broadcasts over go after the batch axis, not before it."""
+    extra = out_ndim - ndim
+    return expand_dims(x, tuple(range(1, 1 + extra))) if extra > 0 else x
+
+
+def _example(x: Node, batched: bool) -> Node:
+    """One example of a batched operand, for rules that only read its shape."""
+    return make(_getitem, [x], {"index": (0,)}) if batched else x
+
+
+def _materialize(x: Node, like: Node) -> Node:
+    """An unbatched ``x`` repeated along the batch axis of the batched ``like``."""
+    size = like.shape[0]
+    if size is not None and None not in x.shape:
+        return broadcast_to(x, (size,) + x.shape)
+    lead = zeros_like(getitem(like, (slice(None),) + (0,) * (like.ndim - 1)))
+    return add(x, expand_dims(lead, tuple(range(1, 1 + x.ndim))) if x.ndim else lead)
+
+
+def _batch_elementwise(args, batched, node):
+    return make(node.op, [_align(a, i.ndim, node.ndim) if b else a
+                          for a, b, i in zip(args, batched, node.inputs)], node.attrs)
+
+
+def _batch_reduce(args, batched, node):
+    (x,) = args
+    axis = node.attr("axis")
+    axis = tuple(range(1, x.ndim)) if axis is None else tuple(a + 1 for a in axis)
+    return make(node.op, [x], {"axis": axis, "keepdims": node.attr("keepdims")})
+
+
+def _batch_axis(args, batched, node):
+    return make(node.op, args, {"axis": node.attr("axis") + 1})
+
+
+def _batch_matmul(args, batched, node):
+    (a, b), (ba, bb), (a0, b0) = args, batched, node.inputs
+    if ba and not bb and b0.ndim <= 2:
+        return matmul(a, b)           # (B, ..., k) @ (k[, m])
+    if bb and not ba and b0.ndim >= 2 and a0.ndim <= 2:
+        return matmul(a, b)           # (n, k) @ (B, ..., k, m)
+    if bb and not ba and b0.ndim == 1:
+        return matmul(b, a if a0.ndim == 1 else _mT(a))   # one GEMM: (B, k) @ (k, n)
+    if ba and bb and a0.ndim == 1 and b0.ndim == 1:
+        return sum_(multiply(a, b), (1,))
+    # General case: make both operands stacks of matrices whose batch axis comes first.
+    rank = max(a0.ndim, b0.ndim, 2) - 2
+    if a0.ndim == 1:
+        a = expand_dims(a, (a.ndim - 1,))
+    if b0.ndim == 1:
+        b = expand_dims(b, (b.ndim,))
+    if ba:
+        a = _align(a, max(a0.ndim, 2), rank + 2)
+    if bb:
+        b = _align(b, max(b0.ndim, 2), rank + 2)
+    out = matmul(a, b)
+    if a0.ndim == 1:
+        out = squeeze(out, (out.ndim - 2,))
+    if b0.ndim == 1:
+        out = squeeze(out, (out.ndim - 1,))
+    return out
+
+
+def _batch_outer(args, batched, node):
+    a, b = args
+    a = expand_dims(a, (a.ndim,)) if batched[0] else expand_dims(a, (1,))
+    b = expand_dims(b, (1,)) if batched[1] else b
+    return multiply(a, b)
+
+
+def _batch_reshape(args, batched, node):
+    (x,) = args
+    if None not in node.shape:
+        return reshape(x, (-1,) + node.shape)
+    if x.shape[0] is not None:
+        return reshape(x, (x.shape[0],) + node.attr("shape"))
+    example = make(_reshape, [_example(x, True)], node.attrs)
+    return make(_reshape_like, [x, _materialize(example, x)])
+
+
+def _batch_transpose(args, batched, node):
+    return make(_transpose, args, {"axes": (0,) + tuple(a + 1 for a in node.attr("axes"))})
+
+
+def _batch_shift_axes(args, batched, node):
+    """Ops whose only attribute is ``axis``, a tuple of axes (expand_dims, squeeze, ...)."""
+    return make(node.op, args, {"axis": tuple(a + 1 for a in node.attr("axis"))})
+
+
+def _batch_reshape_like(args, batched, node):
+    x, ref = args
+    ref = _example(ref, batched[1])
+    if not batched[0]:
+        return make(_reshape_like, [x, ref])
+    if x.shape[0] is not None and None not in ref.shape:
+        return reshape(x, (x.shape[0],) + ref.shape)
+    return make(_reshape_like, [x, _materialize(ref, x)])
+
+
+def _batch_broadcast_to(args, batched, node):
+    (x,) = args
+    shape = node.attr("shape")
+    x = _align(x, node.inputs[0].ndim, len(shape))
+    if x.shape[0] is not None:
+        return broadcast_to(x, (x.shape[0],) + shape)
+    return add(x, Const(np.zeros(shape), x.dtype if x.dtype.kind == "f" else None))
+
+
+def _batch_broadcast_like(args, batched, node):
+    x, ref = args
+    if batched[1]:
+        x = _align(x, node.inputs[0].ndim, node.ndim) if batched[0] else x
+        return broadcast_like(x, ref)
+    if not batched[0]:
+        return broadcast_like(x, ref)
+    x = _align(x, node.inputs[0].ndim, node.ndim)
+    if x.shape[0] is not None and None not in ref.shape:
+        return broadcast_to(x, (x.shape[0],) + ref.shape)
+    return add(x, zeros_like(ref))
+
+
+def _batch_getitem(args, batched, node):
+    return make(_getitem, args, {"index": (_ALL,) + node.attr("index")})
+
+
+def _batch_embed(args, batched, node):
+    g, ref = args
+    ref = _example(ref, batched[1])
+    if not batched[0]:
+        return make(_embed, [g, ref], dict(node.attrs))
+    return make(_embed, [g, _materialize(ref, g)], {"index": (_ALL,) + node.attr("index")})
+
+
+def _batch_concat(args, batched, node):
+    like = args[batched.index(True)]
+    parts = [a if b else _materialize(a, like) for a, b in zip(args, batched)]
+    return make(_concat, parts, {"axis": node.attr("axis") + 1})
+
+
+def _batch_concat_part(args, batched, node):
+    g, parts = args[0], [_example(p, b) for p, b in zip(args[1:], batched[1:])]
+    axis, part = node.attr("axis"), node.attr("part")
+    if not batched[0]:
+        return make(_concat_part, [g, *parts], dict(node.attrs))
+    # The parts give lengths only: a length-1 batch axis will do, except for the one
+    # whose shape is the result's.
+    parts = [_materialize(p, g) if i == part else expand_dims(p, (0,))
+             for i, p in enumerate(parts)]
+    return make(_concat_part, [g, *parts], {"axis": axis + 1, "part": part})
+
+
+def _batch_concat_pad(args, batched, node):
+    g, parts = args[0], [_example(p, b) for p, b in zip(args[1:], batched[1:])]
+    if not batched[0]:
+        return make(_concat_pad, [g, *parts], dict(node.attrs))
+    parts = [_materialize(p, g) for p in parts]
+    return make(_concat_pad, [g, *parts], {"axis": node.attr("axis") + 1,
+                                           "part": node.attr("part")})
+
+
+
+# ================================================================================
 # Elementwise
 # ================================================================================
 
@@ -101,6 +271,7 @@ def elementwise(name: str, impl: Callable, partials: Sequence | None, code, *, t
         name=name, impl=impl, infer=infer_elementwise(name, impl), code=code_fn, out=out_fn,
         vjp=None if nondiff else _elementwise_vjp(partials),
         jvp=None if nondiff else _elementwise_jvp(partials),
+        batch=_batch_elementwise,
         text=text, latex=latex, elementwise=True, domain=domain,
         cases=cases if cases is not None else UNARY_CASES, math=math, helper=helper,
         differentiable=not nondiff))
@@ -398,6 +569,7 @@ def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper=""):
     def code(args, node):
         return f"{code_name}({args[0]}{_axis_args(node)})"
     op = register(Op(name=name, impl=impl, infer=infer, code=code, vjp=vjp, jvp=jvp,
+                     batch=_batch_reduce,
                      text=call_text(name, "axis", "keepdims",
                                     defaults={"axis": None, "keepdims": False}),
                      latex=latex, cases=REDUCE_CASES, helper=helper))
@@ -530,6 +702,7 @@ def _axis_op(name, helper, vjp, jvp):
         name=name, impl=_run_helper(helper, fn_name), infer=_infer_same_float,
         code=lambda args, node: f"{fn_name}({args[0]}, axis={node.attr('axis')})",
         vjp=vjp, jvp=jvp, text=call_text(name, "axis"),
+        batch=_batch_axis,
         latex=lambda n, c: (rf"\operatorname{{{latex_name}}}\left({c(n.inputs[0], 0)}\right)",
                             P_ATOM),
         cases=SOFTMAX_CASES, helper=helper))
@@ -606,6 +779,7 @@ _matmul = register(Op(
     code=lambda args, node: f"{args[0]} @ {args[1]}",
     out=lambda args, node, buf: f"np.matmul({args[0]}, {args[1]}, out={buf})",
     vjp=_matmul_vjp,
+    batch=_batch_matmul,
     jvp=lambda t, node: _sum_terms([matmul(t[0], node.inputs[1]) if t[0] is not None else None,
                                     matmul(node.inputs[0], t[1]) if t[1] is not None else None]),
     text=infix_text("@", P_MUL),
@@ -662,6 +836,7 @@ _outer = register(Op(
     vjp=lambda g, node: (matmul(g, node.inputs[1]), matmul(node.inputs[0], g)),
     jvp=lambda t, node: _sum_terms([outer(t[0], node.inputs[1]) if t[0] is not None else None,
                                     outer(node.inputs[0], t[1]) if t[1] is not None else None]),
+    batch=_batch_outer,
     text=call_text("outer"),
     latex=lambda n, c: (rf"{c(n.inputs[0], P_MUL)} {c(n.inputs[1], P_MUL)}^\top", P_MUL),
     cases=(Case(((3,), (2,))),)))
@@ -700,6 +875,7 @@ _transpose = register(Op(
     code=_transpose_code,
     vjp=lambda g, node: (transpose(g, tuple(np.argsort(node.attr("axes")).tolist())),),
     jvp=lambda t, node: transpose(t[0], node.attr("axes")),
+    batch=_batch_transpose,
     text=_transpose_text,
     latex=lambda n, c: (f"{{{c(n.inputs[0], P_POW + 1)}}}^\\top", P_POW),
     cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)}))))
@@ -763,6 +939,7 @@ _reshape = register(Op(
     code=lambda args, node: f"np.reshape({args[0]}, {node.attr('shape')!r})",
     vjp=lambda g, node: (_reshape_back(g, node.inputs[0]),),
     jvp=lambda t, node: reshape(t[0], node.attr("shape")),
+    batch=_batch_reshape,
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.reshape({n.attr('shape')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((2, 3),), {"shape": (3, 2)}), Case(((2, 3),), {"shape": (-1,)}))))
@@ -785,6 +962,7 @@ _reshape_like = register(Op(
     code=lambda args, node: f"np.reshape({args[0]}, {args[1]}.shape)",
     vjp=lambda g, node: (_reshape_back(g, node.inputs[0]), None),
     jvp=lambda t, node: make(_reshape_like, [t[0], node.inputs[1]]),
+    batch=_batch_reshape_like,
     text=call_text("reshape_like"),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((2, 3), (3, 2))),), domain=((-2.0, 2.0), "const")))
@@ -808,6 +986,7 @@ _expand = register(Op(
     code=lambda args, node: f"np.expand_dims({args[0]}, {fmt_attr(node.attr('axis'))})",
     vjp=lambda g, node: (squeeze(g, node.attr("axis")),),
     jvp=lambda t, node: expand_dims(t[0], node.attr("axis")),
+    batch=_batch_shift_axes,
     text=call_text("expand_dims", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((3,),), {"axis": (0,)}), Case(((2, 3),), {"axis": (1, 3)}))))
 
@@ -834,6 +1013,7 @@ _squeeze = register(Op(
     code=lambda args, node: f"np.squeeze({args[0]}, {fmt_attr(node.attr('axis'))})",
     vjp=lambda g, node: (expand_dims(g, node.attr("axis")),),
     jvp=lambda t, node: squeeze(t[0], node.attr("axis")),
+    batch=_batch_shift_axes,
     text=call_text("squeeze", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((1, 3),), {"axis": (0,)}), Case(((2, 1, 3, 1),), {"axis": (1, 3)}))))
 
@@ -864,6 +1044,7 @@ _broadcast_to = register(Op(
     infer=_infer_broadcast_to,
     code=lambda args, node: f"np.broadcast_to({args[0]}, {node.attr('shape')!r})",
     vjp=lambda g, node: (g,), jvp=lambda t, node: broadcast_to(t[0], node.attr("shape")),
+    batch=_batch_broadcast_to,
     text=call_text("broadcast_to", "shape"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 3)}))))
 
@@ -894,6 +1075,7 @@ _broadcast_like = register(Op(
     code=lambda args, node: f"np.broadcast_to({args[0]}, {args[1]}.shape)",
     vjp=lambda g, node: (g, None),
     jvp=lambda t, node: broadcast_like(t[0], node.inputs[1]) if t[0] is not None else None,
+    batch=_batch_broadcast_like,
     text=call_text("broadcast_like"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((3,), (2, 3))), Case(((2, 1), (2, 3)))), domain=((-2.0, 2.0), "const")))
 
@@ -920,6 +1102,7 @@ _zeros_like = register(Op(
     infer=_infer_zeros_like,
     code=lambda args, node: (f"np.zeros({node.shape!r})" if None not in node.shape
                              else f"np.zeros({args[0]}.shape)"),
+    batch=lambda args, batched, node: zeros_like(_example(args[0], True)),
     vjp=lambda g, node: (None,), text=call_text("zeros_like"),
     latex=lambda n, c: ("0", P_ATOM), cases=(Case(((3,),)),), differentiable=False))
 
@@ -940,6 +1123,7 @@ _shape_size = register(Op(
     infer=_infer_size,
     code=lambda args, node: "float(" + " * ".join(
         f"{args[0]}.shape[{a}]" for a in node.attr("axis")) + ")",
+    batch=_batch_shift_axes,
     vjp=lambda g, node: (None,), text=call_text("shape_size", "axis"),
     latex=lambda n, c: (rf"\left|{c(n.inputs[0], 0)}\right|", P_ATOM),
     cases=(Case(((2, 3),), {"axis": (0, 1)}),), differentiable=False))
@@ -1044,6 +1228,7 @@ _getitem = register(Op(
     code=lambda args, node: f"{args[0]}[{_index_text(node.attr('index'))}]",
     vjp=lambda g, node: (make(_embed, [g, node.inputs[0]], {"index": node.attr("index")}),),
     jvp=lambda t, node: make(_getitem, [t[0]], {"index": node.attr("index")}),
+    batch=_batch_getitem,
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}[{_index_text(n.attr('index'))}]", P_ATOM),
     latex=lambda n, c: (f"{{{c(n.inputs[0], P_ATOM)}}}_{{[{_index_text(n.attr('index'))}]}}",
                         P_ATOM),
@@ -1077,6 +1262,7 @@ _embed = register(Op(
     infer=lambda inputs, attrs: (float_dtype(inputs[0].dtype), inputs[1].shape),
     code=None,
     vjp=lambda g, node: (make(_getitem, [g], {"index": node.attr("index")}), None),
+    batch=_batch_embed,
     jvp=lambda t, node: (make(_embed, [t[0], node.inputs[1]], {"index": node.attr("index")})
                          if t[0] is not None else None),
     text=lambda n, c: (f"embed({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
@@ -1132,6 +1318,7 @@ _concat = register(Op(
     infer=_infer_concat,
     code=lambda args, node: f"np.concatenate(({', '.join(args)},), axis={node.attr('axis')})",
     vjp=_concat_vjp,
+    batch=_batch_concat,
     jvp=lambda t, node: concatenate([ti if ti is not None else zeros_like(x)
                                      for ti, x in zip(t, node.inputs)], node.attr("axis")),
     text=lambda n, c: (f"concatenate([{', '.join(c(i, 0) for i in n.inputs)}], "
@@ -1158,6 +1345,7 @@ _concat_part = register(Op(
     name="concat_part", impl=_concat_part_impl,
     infer=lambda inputs, attrs: (inputs[0].dtype, inputs[1 + attrs["part"]].shape),
     code=_concat_part_code,
+    batch=_batch_concat_part,
     vjp=lambda g, node: (make(_concat_pad, [g, *node.inputs[1:]], dict(node.attrs)),)
     + (None,) * (len(node.inputs) - 1),
     jvp=lambda t, node: make(_concat_part, [t[0], *node.inputs[1:]], dict(node.attrs)),
@@ -1175,6 +1363,7 @@ def _concat_pad_impl(g, *parts, axis, part):
 
 _concat_pad = register(Op(
     name="concat_pad", impl=_concat_pad_impl,
+    batch=_batch_concat_pad,
     infer=lambda inputs, attrs: _infer_concat(inputs[1:], attrs),
     code=lambda args, node: "np.concatenate((" + ", ".join(
         args[0] if i == node.attr("part") else f"np.zeros({a}.shape)"
