@@ -430,3 +430,40 @@ class _MemoryPlan:
         return (node.op.name not in ("var", "const") and node.op.name not in VIEW_OPS
                 and node.id not in self.keep and node.shape != ()
                 and getattr(node.op, "block", None) is None)
+
+
+_MODULE_PRELUDE = '''import math
+
+import numpy as np
+from numpy import asarray, ndarray
+
+
+def _shape_error(name, value, shape):
+    raise ValueError(f"input {name!r}: expected shape {shape}, got {np.shape(value)}")
+
+
+def _scalar_arg(value, name):
+    array = np.asarray(value, np.float64)
+    if array.ndim != 0:
+        _shape_error(name, array, ())
+    return float(array)
+'''
+
+
+def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,
+                  doc: str = "", optimize: bool = True) -> str:
+    """A standalone Python module (NumPy only) defining ``name(*inputs)`` -> outputs."""
+    inputs, outputs = list(inputs), list(outputs)
+    _check_inputs(inputs, outputs)
+    with gc_paused():
+        graph = outputs
+        if optimize:
+            from .rewrite import simplify
+            graph = simplify(outputs)
+        source, namespace = generate(inputs, graph, name, single=False, documented=outputs)
+    constants = [f"{key} = np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
+                 for key, value in namespace.items()
+                 if isinstance(value, np.ndarray) and key not in ("np",)]
+    header = f'"""{doc}"""\n\n' if doc else ""
+    return (header + _MODULE_PRELUDE + ("\n" + "\n".join(constants) + "\n" if constants else "")
+            + "\n\n" + source)
