@@ -293,6 +293,14 @@ def _fn_text(name: str, sympy_name: str | None = None):
     return call_text(sympy_name or name)
 
 
+def _fn_latex(macro: str):
+    r"""A function call as SymPy prints it: ``\sin{\left(x \right)}``."""
+    def latex(node, child):
+        args = ", ".join(child(i, 0) for i in node.inputs)
+        return rf"{macro}{{\left({args} \right)}}", P_ATOM
+    return latex
+
+
 def _sympy_text(scalar_form: Callable, tensor_name: str):
     """Print 0-d nodes in a form SymPy reads, others as the symdiff function."""
     tensor = call_text(tensor_name)
@@ -308,13 +316,14 @@ def _declare_unary(name, impl, partial, *, np_name=None, sympy=None, latex=None,
                    math=None):
     np_name = np_name or f"np.{name}"
     op = elementwise(name, impl, (partial,), np_call(np_name), text=_fn_text(name, sympy),
-                     latex=call_latex(latex or rf"\operatorname{{{name}}}"),
+                     latex=_fn_latex(latex or rf"\operatorname{{{name}}}"),
                      domain=(domain,) if domain else (), math=math)
     FUNCTIONS[name] = _unary(op)
     return op
 
 
 _declare_unary("exp", np.exp, lambda out, x: out, latex=r"\exp", math="math.exp({0})")
+OPS["exp"].latex = lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW)
 _declare_unary("log", np.log, lambda out, x: divide(1.0, x), latex=r"\log", domain=(0.2, 3.0),
                math="math.log({0})")
 _declare_unary("sqrt", np.sqrt, lambda out, x: divide(0.5, out), latex=r"\sqrt",
@@ -340,7 +349,7 @@ _declare_unary("sign", np.sign, lambda out, x: zeros_like(x), latex=r"\operatorn
 # abs'(0) = 1 as in JAX (select(x >= 0, g, -g)).
 _declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal(x, 0.0)), 1.0),
                np_name="np.abs", sympy="Abs", domain="nonzero", math="abs({0})")
-OPS["abs"].latex = lambda node, child: (rf"\left|{child(node.inputs[0], 0)}\right|", P_ATOM)
+OPS["abs"].latex = lambda node, child: (rf"\left|{{{child(node.inputs[0], 0)}}}\right|", P_ATOM)
 OPS["sqrt"].latex = lambda node, child: (rf"\sqrt{{{child(node.inputs[0], 0)}}}", P_ATOM)
 
 # Functions with a more accurate NumPy form than their SymPy spelling; 0-d nodes
@@ -413,15 +422,24 @@ _pow = elementwise("pow", np.power,
                    (lambda a, n: f"{a[0]} ** {a[1]}",
                     lambda a, n, o: f"np.power({a[0]}, {a[1]}, out={o})"),
                    text=infix_text("**", P_POW, right_assoc=True),
-                   latex=lambda n, c: (f"{{{c(n.inputs[0], P_POW + 1)}}}^{{{c(n.inputs[1], 0)}}}",
+                   latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{{c(n.inputs[1], 0)}}}",
                                        P_POW),
                    domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="({0} ** {1})")
 
 
 def _latex_mul(node, child):
+    # Scalars multiply by juxtaposition as in SymPy (a dot only before a number),
+    # tensors elementwise with \odot; a column times a row is an outer product.
     a, b = node.inputs
-    sep = r" \odot " if a.ndim and b.ndim else r" \cdot "
-    return f"{child(a, P_MUL)}{sep}{child(b, P_MUL + 1)}"
+    if (a.op.name == "expand_dims" and a.attr("axis") == (1,) and a.inputs[0].ndim == 1
+            and b.ndim == 1):
+        return rf"{child(a.inputs[0], P_MUL)} {child(b, P_POW + 1)}^{{\top}}"
+    left, right = child(a, P_MUL), child(b, P_MUL + 1)
+    if a.ndim and b.ndim:
+        return rf"{left} \odot {right}"
+    if right[:1].isdigit() or right[:1] in "-." or left[-1:] == "}" and right[:1] == "{":
+        return rf"{left} \cdot {right}"
+    return f"{left} {right}"
 
 
 add = public("add")(_binary(_add))
@@ -838,7 +856,7 @@ _outer = register(Op(
                                     outer(node.inputs[0], t[1]) if t[1] is not None else None]),
     batch=_batch_outer,
     text=call_text("outer"),
-    latex=lambda n, c: (rf"{c(n.inputs[0], P_MUL)} {c(n.inputs[1], P_MUL)}^\top", P_MUL),
+    latex=lambda n, c: (rf"{c(n.inputs[0], P_MUL)} {c(n.inputs[1], P_POW + 1)}^{{\top}}", P_MUL),
     cases=(Case(((3,), (2,))),)))
 
 
@@ -877,7 +895,7 @@ _transpose = register(Op(
     jvp=lambda t, node: transpose(t[0], node.attr("axes")),
     batch=_batch_transpose,
     text=_transpose_text,
-    latex=lambda n, c: (f"{{{c(n.inputs[0], P_POW + 1)}}}^\\top", P_POW),
+    latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{\\top}}", P_POW),
     cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)}))))
 
 
