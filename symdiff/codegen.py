@@ -61,8 +61,15 @@ class Function:
         return f"<symdiff.Function {self.name}({params})>"
 
     def _repr_html_(self) -> str:
+        # Highlighted with Pygments when it is there (it comes with IPython).
         from html import escape
-        return f"<pre><code class='language-python'>{escape(self.source)}</code></pre>"
+        try:
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:
+            return f"<pre><code class='language-python'>{escape(self.source)}</code></pre>"
+        return highlight(self.source, PythonLexer(), HtmlFormatter(noclasses=True))
 
 
 def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
