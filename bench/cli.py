@@ -43,6 +43,10 @@ def parse_args(argv):
         help=f"subset of {','.join(NAMES)} (hand is always run)",
     )
     parser.add_argument(
+        "--static-shapes", action="store_true",
+        help="declare the lengths of every symdiff input (default: only where needed)",
+    )
+    parser.add_argument(
         "--source", action="store_true", help="print symdiff's generated source per workload"
     )
     parser.add_argument(
@@ -178,12 +182,17 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = dict(QUICK if args.quick else FULL)
     contenders = load_contenders(args.contender_names)
+    if args.static_shapes and contenders["symdiff"].available:
+        contenders["symdiff"].static_shapes = True
     for name, c in contenders.items():
         state = f"version {c.version}" if c.available else f"n/a ({c.error})"
         print(f"{name:9s} {state}", flush=True)
     results = {
         "machine": harness.machine_facts(contenders),
-        "settings": {**settings, "quick": args.quick, "only": args.only},
+        "settings": {
+            **settings, "quick": args.quick, "only": args.only,
+            "static_shapes": args.static_shapes,
+        },
         "contenders": {
             name: {"available": c.available, "version": c.version, "error": c.error,
                    "notes": c.notes}

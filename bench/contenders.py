@@ -75,6 +75,7 @@ class Hand(Contender):
 class Symdiff(Contender):
     name = "symdiff"
     dist = "symdiff"
+    static_shapes = False  # True: declare every input's lengths (--static-shapes)
 
     def __init__(self):
         super().__init__()
@@ -85,20 +86,25 @@ class Symdiff(Contender):
             if not hasattr(symdiff, needed):
                 raise ImportError(f"symdiff has no attribute '{needed}' yet")
 
-    def variable(self, name, value):
+    def variable(self, name, value, static):
+        """A variable of the value's rank; its lengths are declared only if static."""
         sd = self.sd
-        ndim = np.ndim(value)
-        if ndim == 0:
+        shape = np.shape(value)
+        if not shape:
             return sd.scalar(name)
-        if ndim == 1:
-            return sd.vector(name)
-        if ndim == 2:
-            return sd.matrix(name)
-        return sd.tensor(name, shape=(None,) * ndim)
+        declared = shape if static else None
+        if len(shape) == 1:
+            return sd.vector(name, shape=declared)
+        if len(shape) == 2:
+            return sd.matrix(name, shape=declared)
+        return sd.tensor(name, shape=declared or (None,) * len(shape))
 
     def build(self, workload, inputs):
         sd = self.sd
-        variables = {name: self.variable(name, value) for name, value in inputs.items()}
+        static = self.static_shapes or workload.static_shapes
+        variables = {
+            name: self.variable(name, value, static) for name, value in inputs.items()
+        }
         cost = workload.model(sd, **variables)
         wrt = [variables[name] for name in workload.wrt]
         if workload.kind == "hessian":

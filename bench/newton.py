@@ -36,7 +36,7 @@ def hand_derivatives(w, X, y):
 
 
 def compile_symdiff(sd):
-    w, X, y = sd.vector("w"), sd.matrix("X"), sd.vector("y")
+    w, X, y = sd.vector("w", shape=D), sd.matrix("X"), sd.vector("y")
     z = X @ w
     loss = sd.mean(sd.softplus(z) - y * z) + 0.5 * LAM * sd.sum(w**2)
     return sd.function([w, X, y], [loss, sd.grad(loss, w), sd.hessian(loss, w)])

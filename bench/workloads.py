@@ -38,6 +38,7 @@ class Workload:
     kind: str = "value_and_grad"  # or "hessian"
     target: float | None = None  # symdiff time / hand time
     first_call_target_ms: float | None = None
+    static_shapes: bool = False  # symdiff variables declare their lengths
     reference_label: str = "hand-written NumPy"
     known: dict = field(default_factory=dict)  # output index -> published value
     rtol: float = 1e-7
@@ -292,6 +293,7 @@ WORKLOADS = [
         model=rosenbrock_model,
         hand=rosenbrock_hessian_hand,
         kind="hessian",
+        static_shapes=True,  # sd.hessian builds on an identity of the length of x
         target=2.0,
         reference_label="analytic tridiagonal Hessian",
     ),
