@@ -1,11 +1,68 @@
-"""Graph rewrites (simplification and stabilization) run before code generation."""
+"""Graph rewrites: simplification, numerical stabilization and specialization.
+
+``simplify(expr_or_list)`` runs the phases of ``rules.PHASES`` in order --
+canonicalize (constant folding, identities, like terms and powers, canonical
+operand order), stabilize (``log(sigmoid x) -> -softplus(-x)``, NaN-safe
+``where`` gradients...), specialize (``x**2 -> square(x)``, ``sum(x*y) -> x @ y``)
+-- and repeats the round until nothing changes (at most ``MAX_ROUNDS``), so the
+result is a fixpoint: ``simplify(simplify(e)) is simplify(e)``.
+
+Rules are data (``rules.py``), the engine is ``engine.py``, patterns are
+``pattern.py``. Dead code needs no rule: a graph is what its outputs reach, and
+code is generated from a topological walk of the outputs, so a subexpression a
+rewrite disconnects (``f(x) * 0 -> 0``) is never computed.
+"""
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 from ..ir import Node
+from .engine import Phase, Rule, RewriteCycleError, Trace, count_ops, rule, rule_fn
+from .pattern import P, Hole, X, Y, Z
+from .rules import CANONICALIZE, PHASES, SPECIALIZE, STABILIZE
+
+MAX_ROUNDS = 8
+
+__all__ = ["simplify", "run", "Trace", "Phase", "Rule", "rule", "rule_fn", "P", "Hole",
+           "RewriteCycleError", "PHASES", "CANONICALIZE", "STABILIZE", "SPECIALIZE",
+           "count_ops", "all_rules"]
 
 
-def simplify(expr: Node | Sequence[Node]):
-    """Simplify an expression or a list of expressions (currently the identity)."""
-    return expr if isinstance(expr, Node) else list(expr)
+def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
+        max_rounds: int = MAX_ROUNDS) -> tuple[list[Node], Trace]:
+    """Rewrite ``outputs`` with ``phases`` (default: all) to a fixpoint; also the trace."""
+    phases = PHASES if phases is None else list(phases)
+    outputs = list(outputs)
+    trace = Trace(nodes_before=count_ops(outputs))
+    start = time.perf_counter()
+    for _ in range(max_rounds):
+        before = outputs
+        for phase in phases:
+            outputs = phase.run(outputs, trace)
+        trace.rounds += 1
+        if all(a is b for a, b in zip(before, outputs)):
+            break
+    trace.seconds = time.perf_counter() - start
+    trace.nodes_after = count_ops(outputs)
+    return outputs, trace
+
+
+def simplify(expr: Node | Sequence[Node], *, trace: bool = False):
+    """Simplify an expression (returns an expression) or a list of them (returns a list).
+
+    With ``trace=True`` also return the ``Trace``: which rules fired, how often,
+    and the number of op nodes before and after.
+    """
+    single = isinstance(expr, Node)
+    outputs, tr = run([expr] if single else list(expr))
+    result = outputs[0] if single else outputs
+    return (result, tr) if trace else result
+
+
+def all_rules() -> list[tuple[str, str]]:
+    """(phase, rule name) for every rule, factor rules included."""
+    from .rules import FACTOR_RULES
+    out = [(phase.name, r.name) for phase in PHASES for r in phase.rules]
+    out += [(STABILIZE.name, r.name) for r in FACTOR_RULES]
+    return out

@@ -1,0 +1,349 @@
+"""Sums and products read as multisets: collecting like terms and powers.
+
+Conventions
+- A sum tree (``add``, ``sub``, ``neg``, multiplication by a constant) is read as
+  ``c0 + sum_i k_i * t_i``; a product tree (``mul``, ``div``, ``neg``, ``pow``
+  with a constant exponent, ``square``, ``sqrt``) as ``k * prod_j b_j ** e_j``.
+  Constants are the scalar values ``pattern.const_value`` sees (through
+  broadcasts); the engine restores the node's shape after a rewrite.
+- Reading descends at most ``CAP`` operands (linear time on long chains), and
+  into a power only with an integer outer exponent, so ``(x*y)**0.5`` is not
+  split into ``x**0.5 * y**0.5`` (different for negative x and y).
+- Merging powers of one base (``x**a * x**b -> x**(a+b)``, ``x/x -> 1``) holds
+  wherever both sides are finite, as in SymPy for commutative symbols.
+- The canonical rebuild: terms and factors sorted (constants first, then by node
+  id, so equal subexpressions merge), the coefficient outermost (``k * (a / b)``,
+  ``-(a*b)``, ``k / b``), sums as positives then subtractions, the constant term
+  first when positive (``1 + x``, ``1 - s``) and subtracted when negative
+  (``exp(x) - 1``).
+- A rebuild replaces the node only when it has fewer operations, or as many but
+  moves a constant or a negation to its canonical place; otherwise the node is
+  left alone, so sharing in the graph is kept.
+- Factor rules (stabilize) rewrite a sub-multiset of a product's factors, the
+  associative-commutative matching a tree pattern cannot do:
+  ``g * exp(x) * (1 + exp(x))**-1 -> g * sigmoid(x)``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..ir import Const, Node
+from ..ops import FUNCTIONS
+from .pattern import Pattern, build, const_value
+
+CAP = 32
+
+add, subtract, multiply = FUNCTIONS["add"], FUNCTIONS["subtract"], FUNCTIONS["multiply"]
+divide, negative, power, sqrt = (FUNCTIONS["divide"], FUNCTIONS["negative"], FUNCTIONS["power"],
+                                 FUNCTIONS["sqrt"])
+
+
+def key(node: Node) -> tuple:
+    """The canonical order of commutative operands: constants first, then by age."""
+    return (0 if node.op.name == "const" else 1, node.id)
+
+
+def _const(value: float, like: Node) -> Const:
+    return Const(value, like.dtype if like.dtype.kind == "f" else "float64")
+
+
+# -- sums ---------------------------------------------------------------------------------
+
+@dataclass
+class SumForm:
+    c0: float
+    terms: list            # [node, coefficient], in first-seen order
+    size: int              # operations the tree spends
+    moved: bool            # a constant or a negation not in canonical place
+
+
+def read_sum(node: Node) -> SumForm:
+    terms: dict[int, list] = {}
+    c0, size, moved, consts = 0.0, 0, False, 0
+    # (node, coefficient, is the root, a constant here is in canonical place)
+    stack = [(node, 1.0, True, False)]
+    while stack:
+        n, k, top, spot = stack.pop()
+        v = const_value(n)
+        if v is not None:
+            c0 += k * v
+            consts += 1
+            moved = moved or not spot
+            continue
+        name = n.op.name
+        room = len(terms) + len(stack) < CAP
+        if room and name in ("add", "sub"):
+            a, b = n.inputs
+            size += 1
+            stack.append((b, -k if name == "sub" else k, False, top and name == "sub"))
+            stack.append((a, k, False, top))
+            continue
+        if room and name == "neg":
+            size += 1
+            moved = moved or not top
+            stack.append((n.inputs[0], -k, False, False))
+            continue
+        if room and name == "mul":
+            a, b = n.inputs
+            va, vb = const_value(a), const_value(b)
+            if va is not None or vb is not None:
+                size += 1
+                moved = moved or va is None
+                stack.append((b, k * va, False, False) if va is not None
+                             else (a, k * vb, False, False))
+                continue
+        entry = terms.get(n.id)
+        if entry is None:
+            terms[n.id] = [n, k]
+        else:
+            entry[1] += k
+    if consts > 1:
+        moved = True
+    return SumForm(c0, list(terms.values()), size, moved)
+
+
+def rebuild_sum(form: SumForm, like: Node) -> tuple[Node, int]:
+    """The canonical node for a sum and the number of operations it spends."""
+    terms = sorted(((t, k) for t, k in form.terms if k != 0), key=lambda tk: key(tk[0]))
+    pos = [(t, k) for t, k in terms if k > 0]
+    neg = [(t, -k) for t, k in terms if k < 0]
+    size = 0
+
+    def scaled(t, k):
+        nonlocal size
+        if k == 1:
+            return t
+        size += 1
+        return multiply(_const(k, like), t)
+
+    expr = _const(form.c0, like) if form.c0 > 0 else None
+    for t, k in pos:
+        s = scaled(t, k)
+        if expr is None:
+            expr = s
+        else:
+            expr = add(expr, s)
+            size += 1
+    for t, k in neg:
+        if expr is None:
+            expr = scaled(t, -k) if k != 1 else negative(t)
+            size += k == 1
+        else:
+            expr = subtract(expr, scaled(t, k))
+            size += 1
+    if form.c0 < 0:
+        if expr is None:
+            expr = _const(form.c0, like)
+        else:
+            expr = subtract(expr, _const(-form.c0, like))
+            size += 1
+    if expr is None:
+        expr = _const(0.0, like)
+    return expr, size
+
+
+def collect_terms(node: Node) -> Node | None:
+    """``2*x + 3*x -> 5*x``, ``x - x -> 0``, ``-a + b -> b - a``: a sum in canonical form."""
+    if node.dtype.kind != "f":
+        return None
+    form = read_sum(node)
+    if form.size == 0:
+        return None
+    new, size = rebuild_sum(form, node)
+    if new is node or size > form.size or (size == form.size and not form.moved):
+        return None
+    return new
+
+
+# -- products ------------------------------------------------------------------------------
+
+@dataclass
+class ProductForm:
+    coef: float
+    factors: list          # [base, exponent], in first-seen order
+    size: int
+    moved: bool
+
+
+def read_product(node: Node) -> ProductForm | None:
+    factors: dict[int, list] = {}
+    coef, size, moved, consts = 1.0, 0, False, 0
+    # (node, exponent, is the root, a constant here is in canonical place)
+    stack = [(node, 1.0, True, False)]
+    while stack:
+        n, e, top, spot = stack.pop()
+        v = const_value(n)
+        if v is not None:
+            if v == 0 and e < 0:
+                return None
+            coef *= v ** e
+            consts += 1
+            moved = moved or not spot
+            continue
+        name = n.op.name
+        room = len(factors) + len(stack) < CAP
+        if room and float(e).is_integer():
+            if name in ("mul", "div"):
+                a, b = n.inputs
+                size += 1
+                stack.append((b, -e if name == "div" else e, False, False))
+                stack.append((a, e, False, top))
+                continue
+            if name == "neg":
+                size += 1
+                coef *= (-1.0) ** e
+                moved = moved or not top
+                stack.append((n.inputs[0], e, False, False))
+                continue
+            if name == "pow":
+                ve = const_value(n.inputs[1])
+                if ve is not None:
+                    size += 1
+                    stack.append((n.inputs[0], e * ve, False, False))
+                    continue
+            if name in ("square", "sqrt"):
+                size += 1
+                stack.append((n.inputs[0], e * (2.0 if name == "square" else 0.5), False, False))
+                continue
+        entry = factors.get(n.id)
+        if entry is None:
+            factors[n.id] = [n, e]
+        else:
+            entry[1] += e
+            moved = True
+    if consts > 1:
+        moved = True
+    if not np.isfinite(coef):
+        return None
+    return ProductForm(coef, list(factors.values()), size, moved)
+
+
+def _power(base: Node, e: float, like: Node) -> tuple[Node, int]:
+    if e == 1:
+        return base, 0
+    if e == 0.5:
+        return sqrt(base), 1
+    return power(base, _const(e, like)), 1
+
+
+def rebuild_product(form: ProductForm, like: Node) -> tuple[Node, int]:
+    if form.coef == 0:
+        return _const(0.0, like), 0
+    factors = sorted(((b, e) for b, e in form.factors if e != 0), key=lambda be: key(be[0]))
+    size = 0
+
+    def chain(items):
+        nonlocal size
+        out = None
+        for b, e in items:
+            p, s = _power(b, e, like)
+            size += s
+            out = p if out is None else multiply(out, p)
+            size += out is not p
+        return out
+
+    num = chain([(b, e) for b, e in factors if e > 0])
+    den = chain([(b, -e) for b, e in factors if e < 0])
+    coef = form.coef
+    if den is not None:
+        if num is None and coef != 1:
+            num, coef = _const(coef, like), 1.0
+        expr = divide(num if num is not None else _const(1.0, like), den)
+        size += 1
+    else:
+        expr = num
+    if expr is None:
+        return _const(coef, like), size
+    if coef == -1:
+        expr = negative(expr)
+        size += 1
+    elif coef != 1:
+        expr = multiply(_const(coef, like), expr)
+        size += 1
+    return expr, size
+
+
+def collect_powers(node: Node) -> Node | None:
+    """``x*x*x -> x**3``, ``2*(3*x) -> 6*x``, ``x/x -> 1``: a product in canonical form."""
+    if node.dtype.kind != "f":
+        return None
+    form = read_product(node)
+    if form is None or form.size == 0:
+        return None
+    new, size = rebuild_product(form, node)
+    if new is node or size > form.size or (size == form.size and not form.moved):
+        return None
+    return new
+
+
+# -- factor rules ------------------------------------------------------------------------
+
+@dataclass
+class FactorRule:
+    """Rewrite some factors of a product: ``[(pattern, exponent), ...] -> template``
+    (the replacement enters with exponent 1), or ``fn(form, like) -> form | None``."""
+    name: str
+    factors: Sequence[tuple] = ()
+    replacement: object = None
+    guard: Callable[[dict], bool] | None = None
+    fn: Callable | None = None
+
+    def apply(self, form: ProductForm, like: Node) -> ProductForm | None:
+        if self.fn is not None:
+            return self.fn(form, like)
+        live = [(i, b, e) for i, (b, e) in enumerate(form.factors) if e != 0]
+        for env, used in _match_factors(self.factors, live, {}, ()):
+            if self.guard is not None and not self.guard(env):
+                continue
+            try:
+                new = build(self.replacement, env, like)
+            except Exception:   # a replacement that does not type-check does not apply
+                continue
+            factors = [list(f) for i, f in enumerate(form.factors) if i not in used]
+            factors.append([new, 1.0])
+            return ProductForm(form.coef, factors, form.size, True)
+        return None
+
+
+def _match_factors(patterns, live, env, used):
+    if not patterns:
+        yield env, used
+        return
+    (pattern, exponent), rest = patterns[0], patterns[1:]
+    for i, base, e in live:
+        if i in used or e != exponent:
+            continue
+        for env1 in pattern.match(base, env):
+            yield from _match_factors(rest, live, env1, used + (i,))
+
+
+def factor_rewrite(rules: Sequence[FactorRule]) -> Callable[[Node], tuple | None]:
+    """A product normalizer that applies ``rules``; fires only when one of them does."""
+    def rewrite(node: Node):
+        if node.dtype.kind != "f":
+            return None
+        form = read_product(node)
+        if form is None or len(form.factors) < 1:
+            return None
+        fired = []
+        for _ in range(8):
+            for r in rules:
+                new = r.apply(form, node)
+                if new is not None:
+                    form = new
+                    fired.append(r.name)
+                    break
+            else:
+                break
+        if not fired:
+            return None
+        expr, _ = rebuild_product(form, node)
+        return expr, fired
+    return rewrite
+
+
+def is_pattern(x) -> bool:
+    return isinstance(x, Pattern)

@@ -1,0 +1,357 @@
+"""The rewrite engine: named rules applied bottom-up to a fixpoint.
+
+Conventions
+- A ``Rule`` is data: a name that states the math (``"log(exp(x)) -> x"``), a
+  pattern (see ``pattern.py``), a replacement (a template, or a function of the
+  match returning a node or ``None`` to decline), and named guards (functions of
+  the match). A rule whose pattern is ``None`` is tried on every node of the ops
+  it lists (``ops=``) or on every node; its replacement then does the matching.
+- A ``Phase`` is a named list of rules. ``Phase.run(outputs)`` rewrites the graph
+  bottom-up: a node's inputs are brought to normal form first, the node is
+  rebuilt on them (with ``make``, so the graph stays hash-consed), then the first
+  rule that matches replaces it, and the replacement is itself brought to normal
+  form. The walk uses an explicit stack (no recursion): a chain of 100,000 nodes
+  rewrites in linear time.
+- A replacement always has the type of the node it replaces: the engine checks
+  the dtype and broadcasts a replacement whose shape is smaller (``broadcast_to``
+  for static shapes; ``broadcast_like`` a node certainly of the same shape
+  otherwise); a replacement that cannot be made to fit is declined.
+- Annotations survive: a new replacement (and every node a rule creates) gets
+  the replaced node's ``origin`` (which forward step a derivative node
+  differentiates); a new replacement root also gets its ``grad_of``.
+- A ``Trace`` counts the rules that fired and the graph size before and after.
+  A rule set that cycles (a node rewritten back into itself) raises
+  ``RewriteCycleError`` naming the rules of the cycle; a global cap on firings
+  stops rule sets that grow without end.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from ..errors import SymdiffError
+from ..ir import Const, Node, annotate, broadcast_shapes, make, meta, next_id, same_shape, \
+    toposort
+from ..ops import FUNCTIONS
+from .pattern import Pattern, build
+
+MAX_FIRES_PER_NODE = 50
+
+
+class RewriteCycleError(SymdiffError, RuntimeError):
+    """A rule set keeps rewriting a node back into an earlier form."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    """A named condition on a match (``m.x`` is the node bound to hole ``x``)."""
+    name: str
+    test: Callable[["Match"], bool]
+
+    def __call__(self, m: "Match") -> bool:
+        return bool(self.test(m))
+
+
+class Match:
+    """The bindings of a successful match: ``m.X`` or ``m["X"]``; ``m.node`` is the root."""
+
+    __slots__ = ("node", "env")
+
+    def __init__(self, node: Node, env: dict) -> None:
+        self.node, self.env = node, env
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.env[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.env[name]
+
+
+@dataclass(eq=False)
+class Rule:
+    """``name``: the math; ``pattern >> replacement`` when ``guards`` all hold."""
+    name: str
+    pattern: Pattern | None
+    replacement: Any
+    guards: tuple = ()
+    ops: tuple | None = None        # root ops a pattern-less rule is tried on (None: all)
+
+    @property
+    def root_ops(self) -> tuple | None:
+        if self.pattern is not None and hasattr(self.pattern, "op"):
+            return (self.pattern.op,)
+        return self.ops
+
+    def apply(self, node: Node) -> Node | None:
+        """The replacement of ``node``, or None when the rule does not apply."""
+        envs = self.pattern.match(node, {}) if self.pattern is not None else iter([{}])
+        for env in envs:
+            m = Match(node, env)
+            if not all(g(m) for g in self.guards):
+                continue
+            if callable(self.replacement) and not isinstance(self.replacement, (Pattern, Node)):
+                out = self.replacement(m)
+            else:
+                out = build(self.replacement, env, node)
+            if out is not None and out is not node:
+                return out
+        return None
+
+
+def rule(name: str, pattern_and_replacement: tuple, *guards: Guard) -> Rule:
+    """``rule("x * 1 -> x", X * 1 >> X)``: a rule from ``pattern >> replacement``."""
+    pattern, replacement = pattern_and_replacement
+    return Rule(name, pattern, replacement, tuple(guards))
+
+
+def rule_fn(name: str, fn: Callable[[Match], Node | None], ops: Iterable[str] | None = None,
+            *guards: Guard) -> Rule:
+    """A rule whose replacement does its own matching, tried on nodes of ``ops``."""
+    return Rule(name, None, fn, tuple(guards), tuple(ops) if ops is not None else None)
+
+
+@dataclass
+class Trace:
+    """What a rewrite did: rule name -> times fired, and the graph size around it."""
+    fired: Counter = field(default_factory=Counter)
+    nodes_before: int = 0
+    nodes_after: int = 0
+    rounds: int = 0
+    seconds: float = 0.0
+    declined: Counter = field(default_factory=Counter)   # replacements of the wrong type
+
+    def __str__(self) -> str:
+        lines = [f"{self.nodes_before} -> {self.nodes_after} nodes in {self.rounds} round(s), "
+                 f"{self.seconds * 1e3:.1f} ms"]
+        for name, count in self.fired.most_common():
+            lines.append(f"  {count:5d}  {name}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from html import escape
+        rows = "".join(f"<tr><td>{escape(k)}</td><td>{v}</td></tr>"
+                       for k, v in self.fired.most_common())
+        return (f"<p>{self.nodes_before} &rarr; {self.nodes_after} nodes</p>"
+                f"<table><tr><th>rule</th><th>fired</th></tr>{rows}</table>")
+
+
+def count_ops(outputs: Sequence[Node]) -> int:
+    """The number of op nodes (not variables or constants) the outputs need."""
+    return sum(1 for n in toposort(outputs) if n.inputs)
+
+
+class Phase:
+    """A named list of rules, applied together to a fixpoint."""
+
+    def __init__(self, name: str, rules: Sequence[Rule]) -> None:
+        self.name = name
+        self.rules = list(rules)
+        names = [r.name for r in self.rules]
+        if len(set(names)) != len(names):
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"phase {name}: duplicate rule names {dup}")
+        self._index: dict[str, list[Rule]] = {}
+        self._generic = [r for r in self.rules if r.root_ops is None]
+
+    def rules_for(self, op_name: str) -> list[Rule]:
+        found = self._index.get(op_name)
+        if found is None:
+            found = [r for r in self.rules if r.root_ops is None or op_name in r.root_ops]
+            self._index[op_name] = found
+        return found
+
+    def __repr__(self) -> str:
+        return f"<Phase {self.name}: {len(self.rules)} rules>"
+
+    def run(self, outputs: Sequence[Node], trace: Trace | None = None) -> list[Node]:
+        return _Rewriter(self, trace if trace is not None else Trace()).run(outputs)
+
+
+class _Rewriter:
+    def __init__(self, phase: Phase, trace: Trace) -> None:
+        self.phase = phase
+        self.trace = trace
+        self.done: dict[int, Node] = {}     # node id -> its normal form
+        self.fires = 0
+
+    def run(self, outputs: Sequence[Node]) -> list[Node]:
+        self.budget = MAX_FIRES_PER_NODE * (len(toposort(outputs)) + 100)
+        return [self.settle(o) for o in outputs]
+
+    def settle(self, root: Node) -> Node:
+        done = self.done
+        stack: list[Node] = [root]
+        opened: set[int] = set()            # nodes whose inputs or replacement are pending
+        waiting: dict[int, tuple] = {}      # node id -> (replacement, rule name, rebuilt)
+        while stack:
+            node = stack[-1]
+            if node.id in done:
+                stack.pop()
+                continue
+            pending = waiting.get(node.id)
+            if pending is not None:
+                repl, _, rebuilt = pending
+                stack.pop()
+                done[node.id] = done[rebuilt.id] = done[repl.id]
+                del waiting[node.id]
+                opened.discard(node.id)
+                continue
+            todo = [i for i in node.inputs if i.id not in done]
+            if todo:
+                if node.id in opened:
+                    self._cycle(node, waiting)
+                opened.add(node.id)
+                stack.extend(reversed(todo))
+                for i in todo:
+                    if i.id in opened:
+                        self._cycle(i, waiting)
+                continue
+            stack.pop()
+            inputs = [done[i.id] for i in node.inputs]
+            rebuilt = node
+            if any(a is not b for a, b in zip(inputs, node.inputs)):
+                rebuilt = make(node.op, inputs, node.attrs)
+                _inherit(node, rebuilt)
+                if rebuilt.id in done:
+                    done[node.id] = done[rebuilt.id]
+                    opened.discard(node.id)
+                    continue
+            repl, name = self.rewrite(rebuilt)
+            if repl is None:
+                done[node.id] = done[rebuilt.id] = rebuilt
+                opened.discard(node.id)
+                continue
+            if repl.id in opened or repl.id in waiting:
+                self._cycle(repl, waiting, name)
+            opened.add(node.id)
+            waiting[node.id] = (repl, name, rebuilt)
+            stack.append(node)
+            stack.append(repl)
+        return done[root.id]
+
+    def rewrite(self, node: Node) -> tuple[Node | None, str | None]:
+        for r in self.phase.rules_for(node.op.name):
+            mark = next_id()
+            try:
+                out = r.apply(node)
+            except SymdiffError:
+                out = None      # a replacement that does not type-check does not apply
+            if out is None:
+                continue
+            extra: Sequence[str] = ()
+            if isinstance(out, tuple):      # (node, names of the sub-rules that fired)
+                out, extra = out
+            fitted = fit(out, node)
+            if fitted is None:
+                self.trace.declined[r.name] += 1
+                continue
+            if fitted is node:
+                continue
+            self.fires += 1
+            if self.fires > self.budget:
+                raise RewriteCycleError(
+                    f"phase {self.phase.name}: more than {self.budget} rewrites; the rules "
+                    f"keep growing the graph (last: {r.name!r})")
+            self.trace.fired[r.name] += 1
+            for sub in extra:
+                self.trace.fired[sub] += 1
+            _annotate_new(node, fitted, mark)
+            return fitted, r.name
+        return None, None
+
+    def _cycle(self, node: Node, waiting: dict, last: str | None = None):
+        names = sorted({name for _, name, _ in waiting.values()} | ({last} if last else set()))
+        raise RewriteCycleError(f"phase {self.phase.name}: the rules {names} rewrite a node "
+                                f"({node.op.name}) back into itself")
+
+
+def _inherit(old: Node, new: Node) -> None:
+    items = {k: meta(old, k) for k in ("origin", "grad_of")}
+    items = {k: v for k, v in items.items() if v is not None}
+    if items:
+        annotate(new, **items)
+
+
+def _annotate_new(old: Node, new: Node, mark: int) -> None:
+    """Give the nodes a rule created the origin (and the root the grad_of) of ``old``."""
+    if new.id < mark:
+        return
+    _inherit(old, new)
+    origin = meta(old, "origin")
+    if origin is None:
+        return
+    stack, seen = [new], set()
+    while stack:
+        n = stack.pop()
+        if n.id in seen or n.id < mark:
+            continue
+        seen.add(n.id)
+        annotate(n, origin=origin)
+        stack.extend(n.inputs)
+
+
+# -- making a replacement fit ----------------------------------------------------------
+
+SMALL = 64   # constants up to this many elements are folded; larger ones stay broadcasts
+
+
+def fit(new: Node, old: Node) -> Node | None:
+    """``new`` with the dtype and shape of ``old``, or None when it cannot be made to fit."""
+    if new.dtype != old.dtype:
+        if new.op.name == "const":
+            new = Const(new.value.astype(old.dtype))
+        else:
+            return None
+    if len(new.shape) == len(old.shape) and all(
+            b is None or a == b for a, b in zip(new.shape, old.shape)):
+        return new      # the same shape, or one known more precisely
+    try:
+        if broadcast_shapes(new.shape, old.shape) != old.shape or new.ndim > old.ndim:
+            return None
+    except SymdiffError:
+        return None
+    if None not in old.shape:
+        if new.op.name == "const" and int(np.prod(old.shape)) <= SMALL:
+            return Const(np.broadcast_to(new.value, old.shape).copy())
+        return FUNCTIONS["broadcast_to"](new, old.shape)
+    ref = same_shape_ref(old)
+    if ref is None:
+        return None
+    return FUNCTIONS["broadcast_like"](new, ref)
+
+
+def same_shape_ref(node: Node, limit: int = 64) -> Node | None:
+    """A node certainly of ``node``'s shape at run time, cheaper than ``node``: found by
+    walking down elementwise ops (whose operands of the same static shape have the
+    same run-time shape) and the references of ``*_like`` ops. Variables first."""
+    found: list[Node] = []
+    stack, seen = list(_shape_sources(node)), {node.id}
+    while stack and len(seen) < limit:
+        n = stack.pop()
+        if n.id in seen:
+            continue
+        seen.add(n.id)
+        if same_shape(n.shape, node.shape) and n.op.name != "const":
+            if n.op.name == "var":
+                return n
+            found.append(n)
+        stack.extend(_shape_sources(n))
+    return found[0] if found else None
+
+
+def _shape_sources(node: Node) -> list[Node]:
+    name = node.op.name
+    if node.op.elementwise:
+        return [i for i in node.inputs if same_shape(i.shape, node.shape)]
+    if name in ("broadcast_like", "reshape_like"):
+        return [node.inputs[1]]
+    if name == "zeros_like":
+        return [node.inputs[0]]
+    return []

@@ -1,0 +1,570 @@
+"""The rule sets, one list per phase: canonicalize, stabilize, specialize.
+
+Each rule's name is the math it states. Rules keep the type of what they
+replace (the engine checks dtype and restores shapes), and preserve values
+wherever both sides are finite; the stabilize rules exist to make the right-hand
+side finite where the left-hand side overflows or divides by zero.
+
+NaN-safe ``where``
+    The adjoint of ``where(c, a, b)`` with respect to ``a`` is
+    ``where(c, g, 0)``; the chain rule then multiplies it by the derivative of
+    ``a``'s computation, evaluated everywhere, also where ``c`` is false: for
+    ``where(x > 0, sqrt(x), 0)`` at ``x = 0`` that is ``0 * inf = nan`` (JAX and
+    autograd give nan; users write the "double where" by hand). The factor rule
+    ``where(c, g, 0) * f'(x) -> where(c, g * f'(x'), 0)`` with
+    ``x' = where(c, x, safe)`` does it for them: when ``c`` compares a node ``x``
+    with a constant ``k`` (``x > k``, ``k < x``...), the factors of the product
+    that depend on ``x`` through an op that can overflow or divide by zero are
+    moved inside the ``where`` and recomputed at ``x'``, which equals ``x``
+    where ``c`` holds and a value satisfying ``c`` (``k + 1`` for ``x > k``)
+    elsewhere. Where ``c`` holds nothing changes; where it does not, the result
+    is 0 as it should be, and the masked branch is computed at a harmless point.
+    ``where(c, 0, g)`` is handled the same way with a value violating ``c``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import SymdiffError
+from ..ir import Const, Node, make, same_shape, toposort
+from ..ops import FUNCTIONS, OPS
+from . import algebra
+from .algebra import FactorRule, ProductForm, collect_powers, collect_terms, factor_rewrite, key
+from .engine import SMALL, Guard, Match, Phase, fit, rule, rule_fn, same_shape_ref
+from .pattern import COMMUTATIVE, A, B, C, G, P, X, Y, Z, const_value
+
+F = FUNCTIONS
+
+
+# -- guards ----------------------------------------------------------------------------------
+
+def _guard(name):
+    def deco(fn):
+        return Guard(name, fn)
+    return deco
+
+
+@_guard("x is floating point")
+def floating(m: Match) -> bool:
+    return m.node.dtype.kind == "f"
+
+
+def same_type_as_node(hole: str) -> Guard:
+    return Guard(f"{hole} has the node's shape and dtype",
+                 lambda m: m[hole].dtype == m.node.dtype and same_shape(m[hole].shape,
+                                                                        m.node.shape))
+
+
+def vector(hole: str) -> Guard:
+    return Guard(f"{hole} is a vector", lambda m: m[hole].ndim == 1)
+
+
+def matrix(hole: str) -> Guard:
+    return Guard(f"{hole} is a matrix", lambda m: m[hole].ndim == 2)
+
+
+# -- canonicalize: constant folding -----------------------------------------------------------
+
+def fold_constants(m: Match) -> Node | None:
+    """f(c1, c2, ...) -> c: evaluate an op on constants with its NumPy implementation."""
+    node = m.node
+    if not node.inputs or any(i.op.name != "const" for i in node.inputs):
+        return None
+    if node.size is None or node.size > SMALL:
+        return None
+    with np.errstate(all="ignore"):
+        try:
+            value = np.asarray(node.op.impl(*(i.value for i in node.inputs), **dict(node.attrs)))
+        except Exception:
+            return None
+    if value.shape != node.shape or (value.dtype.kind == "f" and not np.all(np.isfinite(value))):
+        return None
+    return Const(value.astype(node.dtype))
+
+
+# -- canonicalize: structure ------------------------------------------------------------------
+
+def sort_operands(m: Match) -> Node | None:
+    """a + b -> b + a when b comes first in the canonical order (constants, then age)."""
+    node = m.node
+    a, b = node.inputs
+    if key(b) < key(a):
+        return make(node.op, (b, a), node.attrs)
+    return None
+
+
+_BROADCASTS = ("broadcast_to", "broadcast_like")
+
+
+def _unbroadcast_input(node: Node) -> Node | None:
+    """The operand of an explicit broadcast an elementwise op can do implicitly."""
+    name = node.op.name
+    if name in _BROADCASTS:
+        return node.inputs[0]
+    if name == "expand_dims":
+        axes = node.attr("axis")
+        if axes == tuple(range(len(axes))):     # leading axes only
+            return node.inputs[0]
+    return None
+
+
+def drop_broadcasts(m: Match) -> Node | None:
+    """f(broadcast(a), b) -> f(a, b): elementwise ops broadcast their operands themselves."""
+    node = m.node
+    inputs = list(node.inputs)
+    changed = False
+    for k, i in enumerate(inputs):
+        inner = _unbroadcast_input(i)
+        if inner is None:
+            continue
+        trial = inputs[:k] + [inner] + inputs[k + 1:]
+        try:
+            shape = algebra_shape(trial)
+        except SymdiffError:
+            continue
+        if same_shape(shape, node.shape):
+            inputs, changed = trial, True
+    return make(node.op, inputs, node.attrs) if changed else None
+
+
+def algebra_shape(inputs) -> tuple:
+    from ..ir import broadcast_shapes
+    return broadcast_shapes(*(i.shape for i in inputs))
+
+
+def scalar_constant_broadcast(m: Match) -> Node | None:
+    """broadcast(c * ones(k)) -> broadcast(c): a uniform constant broadcasts as a scalar."""
+    x = m.node.inputs[0]
+    v = const_value(x)
+    if x.op.name != "const" or x.ndim == 0 or v is None:
+        return None
+    return make(m.node.op, (Const(v, x.dtype),) + m.node.inputs[1:], m.node.attrs)
+
+
+def nested_broadcast(m: Match) -> Node | None:
+    """broadcast(broadcast(x)) -> broadcast(x)."""
+    node, inner = m.node, m.node.inputs[0]
+    if inner.op.name not in _BROADCASTS:
+        return None
+    return make(node.op, (inner.inputs[0],) + node.inputs[1:], node.attrs)
+
+
+def useless_broadcast(m: Match) -> Node | None:
+    """broadcast(x) -> x when x has the target shape already."""
+    x = m.node.inputs[0]
+    return x if same_shape(x.shape, m.node.shape) else None
+
+
+def cheaper_reference(m: Match) -> Node | None:
+    """zeros_like(f(v)) -> zeros_like(v): depend on as little as possible (the reference
+    only gives a shape; a static shape needs no reference at all)."""
+    node = m.node
+    ref_index = 0 if node.op.name == "zeros_like" else 1
+    ref = node.inputs[ref_index]
+    if ref.op.name in ("var", "const"):
+        return None
+    if node.op.name == "zeros_like" and None not in node.shape:
+        return Const(0.0, node.dtype)       # the engine broadcasts it to the shape
+    better = same_shape_ref(ref)
+    if better is None or better.op.name != "var":
+        return None
+    inputs = list(node.inputs)
+    inputs[ref_index] = better
+    return make(node.op, inputs, node.attrs)
+
+
+def transpose_transpose(m: Match) -> Node | None:
+    """transpose(transpose(x, p), q) -> transpose(x, p∘q), and x when that is the identity."""
+    node, inner = m.node, m.node.inputs[0]
+    if inner.op.name != "transpose":
+        return None
+    p, q = inner.attr("axes"), node.attr("axes")
+    return F["transpose"](inner.inputs[0], tuple(p[a] for a in q))
+
+
+def _reduced_count(node: Node) -> float | None:
+    x = node.inputs[0]
+    axis = node.attr("axis")
+    axes = range(x.ndim) if axis is None else axis
+    dims = [x.shape[a] for a in axes]
+    return None if None in dims else float(np.prod(dims))
+
+
+def sum_of_broadcast_scalar(m: Match) -> Node | None:
+    """sum(broadcast(c)) -> c * n, n the number of elements summed."""
+    node = m.node
+    v = const_value(node.inputs[0])
+    if v is None:
+        return None
+    n = _reduced_count(node)
+    if n is None:
+        return None
+    return Const(v * n, node.dtype)
+
+
+def sum_of_scalar(m: Match) -> Node | None:
+    """sum(x, axis=()) -> x: a reduction over no axes."""
+    node = m.node
+    axis = node.attr("axis")
+    x = node.inputs[0]
+    if (axis == () or x.ndim == 0) and same_shape(x.shape, node.shape) \
+            and x.dtype == node.dtype:
+        return x
+    return None
+
+
+def sum_of_sum(m: Match) -> Node | None:
+    """sum(sum(x, a), b) -> sum(x, a ∪ b) (without keepdims inside)."""
+    node, inner = m.node, m.node.inputs[0]
+    if inner.op.name != "sum" or inner.attr("keepdims"):
+        return None
+    x = inner.inputs[0]
+    a = inner.attr("axis")
+    a = tuple(range(x.ndim)) if a is None else a
+    kept = [i for i in range(x.ndim) if i not in a]
+    b = node.attr("axis")
+    b = tuple(range(inner.ndim)) if b is None else b
+    axes = tuple(sorted(set(a) | {kept[i] for i in b}))
+    if node.attr("keepdims"):
+        return None
+    return F["sum"](x, axes, False)
+
+
+def sum_of_scaled(m: Match) -> Node | None:
+    """sum(k * x) -> k * sum(x), sum(-x) -> -sum(x): the sum is linear."""
+    node, inner = m.node, m.node.inputs[0]
+    axis, keep = node.attr("axis"), node.attr("keepdims")
+    if inner.op.name == "neg":
+        return F["negative"](F["sum"](inner.inputs[0], axis, keep))
+    if inner.op.name != "mul":
+        return None
+    a, b = inner.inputs
+    k = const_value(a)
+    if k is None or a.ndim > 0 or not same_shape(b.shape, inner.shape):
+        return None
+    return F["multiply"](Const(k, node.dtype), F["sum"](b, axis, keep))
+
+
+def squeeze_expand(m: Match) -> Node | None:
+    """squeeze(expand_dims(x, a), a) -> x and expand_dims(squeeze(x, a), a) -> x."""
+    node, inner = m.node, m.node.inputs[0]
+    pair = {"squeeze": "expand_dims", "expand_dims": "squeeze"}[node.op.name]
+    if inner.op.name == pair and inner.attr("axis") == node.attr("axis"):
+        x = inner.inputs[0]
+        return x if same_shape(x.shape, node.shape) else None
+    return None
+
+
+def reshape_reshape(m: Match) -> Node | None:
+    """reshape(reshape(x, s1), s2) -> reshape(x, s2)."""
+    node, inner = m.node, m.node.inputs[0]
+    if inner.op.name != "reshape":
+        return None
+    return F["reshape"](inner.inputs[0], node.attr("shape"))
+
+
+def like_terms(m: Match) -> Node | None:
+    return collect_terms(m.node)
+
+
+def like_powers(m: Match) -> Node | None:
+    return collect_powers(m.node)
+
+
+def zero(m: Match) -> Node:
+    return Const(0.0, m.node.dtype)
+
+
+def one(m: Match) -> Node:
+    return Const(1.0, m.node.dtype)
+
+
+CANONICALIZE = Phase("canonicalize", [
+    rule_fn("f(c1, c2, ...) -> c (constant folding)", fold_constants),
+    rule("x + 0 -> x", X + 0 >> X),
+    rule("x - 0 -> x", X - 0 >> X),
+    rule("0 - x -> -x", 0 - X >> -X),
+    rule("x * 1 -> x", X * 1 >> X),
+    rule("x * 0 -> 0", X * 0 >> zero, floating),
+    rule("x / 1 -> x", X / 1 >> X),
+    rule("0 / x -> 0", 0 / X >> zero, floating),
+    rule("x ** 1 -> x", X ** 1 >> X),
+    rule("x ** 0 -> 1", X ** 0 >> one, floating),
+    rule("x - x -> 0", X - X >> zero, floating),
+    rule("x / x -> 1", X / X >> one, floating),
+    rule("-(-x) -> x", -(-X) >> X),
+    rule("x + (-y) -> x - y", X + (-Y) >> X - Y),
+    rule("x - (-y) -> x + y", X - (-Y) >> X + Y),
+    rule("-(x - y) -> y - x", -(X - Y) >> Y - X),
+    rule("exp(log(x)) -> x", P.exp(P.log(X)) >> X),
+    rule("log(exp(x)) -> x", P.log(P.exp(X)) >> X),
+    rule("g * where(c, 1, 0) -> where(c, g, 0)", G * P.where(C, 1, 0) >> P.where(C, G, 0),
+         same_type_as_node("G")),
+    rule("g * where(c, 0, 1) -> where(c, 0, g)", G * P.where(C, 0, 1) >> P.where(C, 0, G),
+         same_type_as_node("G")),
+    rule_fn("f(broadcast(a), b) -> f(a, b)", drop_broadcasts,
+            [n for n, op in OPS.items() if op.elementwise]),
+    rule_fn("broadcast(x) -> x when x has the shape", useless_broadcast, _BROADCASTS),
+    rule_fn("broadcast(c * ones) -> broadcast(c)", scalar_constant_broadcast, _BROADCASTS),
+    rule_fn("broadcast(broadcast(x)) -> broadcast(x)", nested_broadcast, _BROADCASTS),
+    rule_fn("zeros_like(f(v)) -> zeros_like(v)", cheaper_reference,
+            ("zeros_like", "broadcast_like")),
+    rule_fn("transpose(transpose(x)) -> x", transpose_transpose, ("transpose",)),
+    rule_fn("sum(broadcast(c)) -> c * n", sum_of_broadcast_scalar, ("sum",)),
+    rule_fn("sum(x, axis=()) -> x", sum_of_scalar, ("sum",)),
+    rule_fn("sum(sum(x, a), b) -> sum(x, a + b)", sum_of_sum, ("sum",)),
+    rule_fn("sum(k * x) -> k * sum(x)", sum_of_scaled, ("sum",)),
+    rule_fn("squeeze(expand_dims(x)) -> x", squeeze_expand, ("squeeze", "expand_dims")),
+    rule_fn("reshape(reshape(x)) -> reshape(x)", reshape_reshape, ("reshape",)),
+    rule_fn("2*x + 3*x -> 5*x (collect like terms)", like_terms, ("add", "sub", "neg")),
+    rule_fn("x * x**2 / x -> x**2 (collect powers)", like_powers, ("mul", "div", "neg", "pow")),
+    rule_fn("a + b -> b + a (canonical operand order)", sort_operands, sorted(COMMUTATIVE)),
+])
+
+
+# -- stabilize -------------------------------------------------------------------------------
+
+_CMP_SAFE = {  # condition -> (a value satisfying it, a value violating it), k the constant
+    "greater": (1.0, -1.0), "greater_equal": (1.0, -1.0),
+    "less": (-1.0, 1.0), "less_equal": (-1.0, 1.0),
+}
+_MIRROR = {"greater": "less", "greater_equal": "less_equal", "less": "greater",
+           "less_equal": "greater_equal"}
+UNSAFE = {"div", "log", "log1p", "sqrt", "pow", "arcsin", "arccos", "tan", "exp", "expm1",
+          "sinh", "cosh"}
+_SUBGRAPH_LIMIT = 400
+
+
+def _compared(c: Node) -> tuple[Node, float, float] | None:
+    """For c = (x op k) with k a scalar constant: x, a value making c true, one making it false."""
+    name = c.op.name
+    if name not in _CMP_SAFE:
+        return None
+    a, b = c.inputs
+    ka, kb = const_value(a), const_value(b)
+    if kb is not None and ka is None:
+        x, k, op = a, kb, name
+    elif ka is not None and kb is None:
+        x, k, op = b, ka, _MIRROR[name]
+    else:
+        return None
+    if x.dtype.kind != "f" or not same_shape(x.shape, c.shape):
+        return None
+    true_step, false_step = _CMP_SAFE[op]
+    return x, k + true_step, k + false_step
+
+
+def _risky_on(d: Node, e: float, x: Node, c: Node) -> bool:
+    """Whether factor d**e depends on x through an op that can overflow or divide by 0
+    (not counting x's safe version ``where(c, ...)``)."""
+    stack, seen, depends, unsafe = [d], set(), False, e < 0 or not float(e).is_integer()
+    while stack:
+        n = stack.pop()
+        if n.id in seen:
+            continue
+        seen.add(n.id)
+        if len(seen) > _SUBGRAPH_LIMIT:
+            return False
+        if n is x:
+            depends = True
+            continue
+        if n.op.name == "where" and n.inputs[0] is c:
+            continue
+        if n.op.name in UNSAFE:
+            unsafe = True
+        stack.extend(n.inputs)
+    return depends and unsafe
+
+
+def _substitute(d: Node, x: Node, x_safe: Node) -> Node:
+    """d with x replaced by x_safe (rebuilding only what depends on x)."""
+    new: dict[int, Node] = {x.id: x_safe}
+    for n in toposort([d]):
+        if n.id in new or not n.inputs:
+            continue
+        inputs = [new.get(i.id, i) for i in n.inputs]
+        if any(a is not b for a, b in zip(inputs, n.inputs)):
+            new[n.id] = make(n.op, inputs, n.attrs)
+    return new.get(d.id, d)
+
+
+def nan_safe_where(form: ProductForm, like: Node) -> ProductForm | None:
+    """where(c, g, 0) * f'(x) -> where(c, g * f'(x'), 0), x' = where(c, x, safe)."""
+    for index, (w, e) in enumerate(form.factors):
+        if w.op.name != "where" or e != 1:
+            continue
+        c, a, b = w.inputs
+        if const_value(b) == 0 and const_value(a) is None:
+            g, taken_when_true = a, True
+        elif const_value(a) == 0 and const_value(b) is None:
+            g, taken_when_true = b, False
+        else:
+            continue
+        found = _compared(c)
+        if found is None:
+            continue
+        x, value_true, value_false = found
+        risky = [k for k, (d, ed) in enumerate(form.factors)
+                 if k != index and ed != 0 and _risky_on(d, ed, x, c)]
+        if not risky:
+            continue
+        safe = Const(value_true if taken_when_true else value_false, x.dtype)
+        x_safe = (F["where"](c, x, safe) if taken_when_true else F["where"](c, safe, x))
+        inner = g
+        for k in risky:
+            d, ed = form.factors[k]
+            d_safe = _substitute(d, x, x_safe)
+            p, _ = algebra._power(d_safe, ed, like)
+            inner = F["multiply"](inner, p)
+        if not same_shape(algebra_shape([c, inner]), algebra_shape([w] + [form.factors[k][0]
+                                                                          for k in risky])):
+            continue
+        zero_ = Const(0.0, inner.dtype)
+        new_w = F["where"](c, inner, zero_) if taken_when_true else F["where"](c, zero_, inner)
+        factors = [list(f) for k, f in enumerate(form.factors) if k != index and k not in risky]
+        factors.append([new_w, 1.0])
+        return ProductForm(form.coef, factors, form.size, True)
+    return None
+
+
+def nan_safe_branches(m: Match) -> Node | None:
+    """where(c, f(x), g(x)) -> where(c, f(x'), g(x'')), x' = where(c, x, safe): each branch
+    computed where it is harmless (its derivative too: the gradient graph reuses it)."""
+    node = m.node
+    c, a, b = node.inputs
+    found = _compared(c)
+    if found is None:
+        return None
+    x, value_true, value_false = found
+    out = []
+    for branch, taken_when_true in ((a, True), (b, False)):
+        if branch is not x and _risky_on(branch, 1.0, x, c):
+            safe = Const(value_true if taken_when_true else value_false, x.dtype)
+            x_safe = F["where"](c, x, safe) if taken_when_true else F["where"](c, safe, x)
+            branch = _substitute(branch, x, x_safe)
+        out.append(branch)
+    if out[0] is a and out[1] is b:
+        return None
+    return make(node.op, (c, out[0], out[1]), node.attrs)
+
+
+def _softmax_guard(env) -> bool:
+    s = env["S"]
+    x = env["X"]
+    if x.ndim == 1 and s.attr("axis") in (None, (0,)):
+        return True
+    return bool(s.attr("keepdims")) and s.attr("axis") is not None and len(s.attr("axis")) == 1
+
+
+def _softmax_axis(env) -> int:
+    axis = env["S"].attr("axis")
+    return 0 if axis is None else axis[0]
+
+
+def _softmax_factor(form: ProductForm, like: Node) -> ProductForm | None:
+    """exp(x) / sum(exp(x), axis) -> softmax(x, axis)."""
+    live = [(i, b, e) for i, (b, e) in enumerate(form.factors) if e != 0]
+    for i, num, e in live:
+        if e != 1 or num.op.name != "exp":
+            continue
+        for j, den, f in live:
+            if f != -1 or den.op.name != "sum" or den.inputs[0] is not num:
+                continue
+            env = {"S": den, "X": num.inputs[0]}
+            if not _softmax_guard(env):
+                continue
+            s = F["softmax"](num.inputs[0], _softmax_axis(env))
+            factors = [list(fc) for k, fc in enumerate(form.factors) if k not in (i, j)]
+            factors.append([s, 1.0])
+            return ProductForm(form.coef, factors, form.size, True)
+    return None
+
+
+FACTOR_RULES = [
+    FactorRule("exp(x) / (1 + exp(x)) -> sigmoid(x)",
+               [(P.exp(X), 1.0), (1 + P.exp(X), -1.0)], P.sigmoid(X)),
+    FactorRule("1 / (1 + exp(-x)) -> sigmoid(x)", [(1 + P.exp(-X), -1.0)], P.sigmoid(X)),
+    FactorRule("exp(x) / sum(exp(x)) -> softmax(x)", fn=_softmax_factor),
+    FactorRule("where(c, g, 0) * f'(x) -> where(c, g * f'(x'), 0), x' = where(c, x, safe)",
+               fn=nan_safe_where),
+]
+
+
+def _stable_factors():
+    rewrite = factor_rewrite(FACTOR_RULES)
+
+    def apply(m: Match):
+        return rewrite(m.node)      # (node, names of the factor rules that fired) or None
+    return apply
+
+
+STABILIZE = Phase("stabilize", [
+    rule("log(sigmoid(x)) -> -softplus(-x)", P.log(P.sigmoid(X)) >> -P.softplus(-X)),
+    rule("log(1 - sigmoid(x)) -> -softplus(x)", P.log(1 - P.sigmoid(X)) >> -P.softplus(X)),
+    rule("log(1 + exp(x)) -> softplus(x)", P.log(1 + P.exp(X)) >> P.softplus(X)),
+    rule("log(sum(exp(x))) -> logsumexp(x)",
+         P.log(P.sum(P.exp(X), axis=A, keepdims=B)) >> P.logsumexp(X, axis=A, keepdims=B)),
+    rule("log(softmax(x)) -> log_softmax(x)",
+         P.log(P.softmax(X, axis=A)) >> P.log_softmax(X, axis=A)),
+    rule("exp(x) - 1 -> expm1(x)", P.exp(X) - 1 >> P.expm1(X)),
+    rule("log(1 + x) -> log1p(x)", P.log(1 + X) >> P.log1p(X)),
+    rule_fn("where(c, f(x), y) -> where(c, f(where(c, x, safe)), y)", nan_safe_branches,
+            ("where",)),
+    rule("x * (y - z / x) -> x * y - z", X * (Y - Z / X) >> X * Y - Z),
+    rule("x * (z / x - y) -> z - x * y", X * (Z / X - Y) >> Z - X * Y),
+    rule("x * (y + z / x) -> x * y + z", X * (Y + Z / X) >> X * Y + Z),
+    rule_fn("stable products (factor rules)", _stable_factors(),
+            ("mul", "div", "neg")),
+])
+
+
+# -- specialize ------------------------------------------------------------------------------
+
+def dot_of_vectors(m: Match) -> Node | None:
+    """sum(x * y) -> x @ y for two vectors of one length."""
+    node, inner = m.node, m.node.inputs[0]
+    if inner.op.name != "mul" or node.attr("keepdims"):
+        return None
+    a, b = inner.inputs
+    if a.ndim == 1 and b.ndim == 1 and same_shape(a.shape, b.shape) \
+            and node.attr("axis") in (None, (0,)):
+        return F["matmul"](a, b)
+    return None
+
+
+def matrix_vector(m: Match) -> Node | None:
+    """sum(A * v, axis=1) -> A @ v for a matrix A and a vector v."""
+    node, inner = m.node, m.node.inputs[0]
+    if inner.op.name != "mul" or node.attr("keepdims") or node.attr("axis") != (1,):
+        return None
+    for a, v in (inner.inputs, inner.inputs[::-1]):
+        if a.ndim == 2 and v.ndim == 1 and same_shape(a.shape, inner.shape):
+            return F["matmul"](a, v)
+    return None
+
+
+def outer_product(m: Match) -> Node | None:
+    """expand_dims(g, 1) * b -> outer(g, b) for vectors g and b."""
+    node = m.node
+    for e, b in (node.inputs, node.inputs[::-1]):
+        if e.op.name == "expand_dims" and e.attr("axis") == (1,) and e.inputs[0].ndim == 1 \
+                and b.ndim == 1:
+            return F["outer"](e.inputs[0], b)
+    return None
+
+
+SPECIALIZE = Phase("specialize", [
+    rule("x ** 2 -> square(x)", X ** 2 >> P.square(X)),
+    rule("x * x -> square(x)", X * X >> P.square(X)),
+    rule("x ** 0.5 -> sqrt(x)", X ** 0.5 >> P.sqrt(X)),
+    rule("g * (1 / x) -> g / x", G * (1 / X) >> G / X),
+    rule("sigmoid(x) * sigmoid(-x) -> s * (1 - s)",
+         P.sigmoid(X) * P.sigmoid(-X) >> P.sigmoid(X) * (1 - P.sigmoid(X))),
+    rule("a.T @ b.T -> (b @ a).T", P.transpose(A) @ P.transpose(B) >> P.transpose(B @ A),
+         matrix("A"), matrix("B")),
+    rule_fn("sum(x * y) -> x @ y", dot_of_vectors, ("sum",)),
+    rule_fn("sum(A * v, axis=1) -> A @ v", matrix_vector, ("sum",)),
+    rule_fn("expand_dims(g, 1) * b -> outer(g, b)", outer_product, ("mul",)),
+])
+
+PHASES = [CANONICALIZE, STABILIZE, SPECIALIZE]
