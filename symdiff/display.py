@@ -140,9 +140,10 @@ def _output_note(node: Node, index: int, names: Mapping[int, str]) -> str:
 # networkx and DOT
 # ==================================================================================
 
-def to_networkx(outputs: Node | Sequence[Node]):
+def to_networkx(outputs: Node | Sequence[Node], *, before: Node | Sequence[Node] | None = None):
     """The graph as an ``nx.DiGraph``: one node per IR node (keyed by ``Node.id``),
-    edges from each input to its consumer.
+    edges from each input to its consumer. With ``before`` (the graph a rewrite
+    started from), op nodes that are not in it count as rewritten.
 
     Node attributes: ``name``, ``op``, ``label``, ``shape``, ``dtype``, ``type``,
     ``kind`` (input, const, forward, derivative), ``rewritten`` (the rule name or
@@ -158,11 +159,14 @@ def to_networkx(outputs: Node | Sequence[Node]):
     out_index: dict[int, int] = {}
     for k, o in enumerate(outs):
         out_index.setdefault(o.id, k)
+    old = {n.id for n in toposort(_as_list(before))} if before is not None else None
     graph = nx.DiGraph()
     for node in toposort(outs):
         kind = node_kind(node)
         origin = meta(node, "origin")
         rule = rewrite_rule(node)
+        if rule is None and old is not None and node.inputs and node.id not in old:
+            rule = "simplify"
         is_output = node.id in out_index
         note = _output_note(node, out_index[node.id], names) if is_output else ""
         graph.add_node(
@@ -211,11 +215,12 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(outputs: Node | Sequence[Node], *, legend: bool = True) -> str:
+def to_dot(outputs: Node | Sequence[Node], *, legend: bool = True,
+           before: Node | Sequence[Node] | None = None) -> str:
     """The graph in Graphviz's DOT language, styled as the SVG view: fill by kind,
     a bold double border on outputs, shapes in the labels, hover text in tooltips,
     and an SVG ``class`` on every node (``node derivative output`` ...)."""
-    graph = to_networkx(outputs)
+    graph = to_networkx(outputs, before=before)
     lines = ["digraph symdiff {",
              '  graph [rankdir=TB, fontname="Helvetica", fontsize=10, nodesep=0.25, '
              'ranksep=0.35];',
@@ -270,20 +275,23 @@ class GraphView:
 
     ``engine`` is ``"auto"`` (Graphviz's ``dot`` if installed, else the built-in
     layout), ``"dot"`` or ``"python"``. ``.svg`` is the drawing, ``.dot`` the DOT
-    text, ``.graph`` the networkx graph.
+    text, ``.graph`` the networkx graph. ``before``: the graph a rewrite started
+    from, to mark the nodes the rewrite made.
     """
 
-    def __init__(self, outputs: Node | Sequence[Node], engine: str = "auto") -> None:
+    def __init__(self, outputs: Node | Sequence[Node], engine: str = "auto", *,
+                 before: Node | Sequence[Node] | None = None) -> None:
         if engine not in ("auto", "dot", "python"):
             raise ValueError(f"engine must be 'auto', 'dot' or 'python', not {engine!r}")
         self.outputs = _as_list(outputs)
-        self.graph = to_networkx(self.outputs)
+        self.before = before
+        self.graph = to_networkx(self.outputs, before=before)
         self.engine = engine
         self._svg: str | None = None
 
     @property
     def dot(self) -> str:
-        return to_dot(self.outputs)
+        return to_dot(self.outputs, before=self.before)
 
     @property
     def svg(self) -> str:
@@ -337,11 +345,13 @@ class GraphView:
         return f"<symdiff.GraphView: {self.graph.number_of_nodes()} nodes ({parts})>"
 
 
-def show(outputs: Node | Sequence[Node], engine: str = "auto") -> GraphView:
+def show(outputs: Node | Sequence[Node], engine: str = "auto", *,
+         before: Node | Sequence[Node] | None = None) -> GraphView:
     """A graph view of ``outputs`` (e.g. ``[cost, *grads]``): SVG in Jupyter, with
     forward, derivative and rewritten nodes coloured apart, inputs and outputs
-    marked, types in the labels and the full definition on hover."""
-    return GraphView(outputs, engine)
+    marked, types in the labels and the full definition on hover. Pass ``before``
+    (the unsimplified outputs) to mark the nodes that simplification made."""
+    return GraphView(outputs, engine, before=before)
 
 
 def _strip_prolog(svg: str) -> str:
@@ -760,3 +770,99 @@ def explain(cost: Node, wrt: Node | Sequence[Node], at: Mapping[Any, Any] | None
             if r.adjoint is not None:
                 r.grad_value = next(rest)
     return result
+
+
+# ==================================================================================
+# What simplification did
+# ==================================================================================
+
+def _count_ops(outputs: Sequence[Node]) -> int:
+    return sum(1 for n in toposort(outputs) if n.inputs)
+
+
+@dataclass
+class SimplifyReport:
+    """``simplify_report``'s result: the graph before and after, and the rules that
+    fired (name -> count, most frequent first)."""
+    before: list[Node]
+    after: list[Node]
+    fired: dict[str, int]
+    nodes_before: int
+    nodes_after: int
+    rounds: int | None = None
+    seconds: float | None = None
+    single: bool = True
+
+    @property
+    def result(self) -> Node | list[Node]:
+        """The simplified expression (a list for a list)."""
+        return self.after[0] if self.single else list(self.after)
+
+    def show(self, engine: str = "auto") -> GraphView:
+        """The simplified graph, with the nodes simplification made marked as rewritten."""
+        return show(self.after, engine, before=self.before)
+
+    def _summary(self) -> str:
+        text = f"simplify: {self.nodes_before} -> {self.nodes_after} op nodes"
+        extra = []
+        if self.rounds is not None:
+            extra.append(f"{self.rounds} round{'s' if self.rounds != 1 else ''}")
+        if self.seconds is not None:
+            extra.append(f"{self.seconds * 1e3:.1f} ms")
+        fired = sum(self.fired.values())
+        extra.append(f"{fired} rewrite{'s' if fired != 1 else ''}")
+        return text + " (" + ", ".join(extra) + ")"
+
+    def _pairs(self) -> list[tuple[str, str]]:
+        return [(_short(to_text(b), 300), _short(to_text(a), 300))
+                for b, a in zip(self.before, self.after)]
+
+    def __str__(self) -> str:
+        lines = [self._summary()]
+        if self.fired:
+            lines.append("rules fired:")
+            lines += [f"  {count:5d}  {name}" for name, count in self.fired.items()]
+        for k, (b, a) in enumerate(self._pairs()):
+            label = "" if self.single else f" [{k}]"
+            lines += [f"before{label}: {b}", f"after{label}:  {a}"]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<symdiff.SimplifyReport: {self.nodes_before} -> {self.nodes_after} op nodes>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td style='text-align:left'><code>{html.escape(name)}</code></td>"
+                       f"<td>{count}</td></tr>" for name, count in self.fired.items())
+        table = (f"<table><thead><tr><th style='text-align:left'>rule</th><th>fired</th>"
+                 f"</tr></thead><tbody>{rows}</tbody></table>" if rows
+                 else "<p>No rule fired.</p>")
+        pairs = "".join(f"<tr><td style='text-align:left'><code>{html.escape(b)}</code></td>"
+                        f"<td style='text-align:left'><code>{html.escape(a)}</code></td></tr>"
+                        for b, a in self._pairs())
+        return (f"<div class='symdiff-simplify'><p><b>{html.escape(self._summary())}</b></p>"
+                f"{table}<table><thead><tr><th style='text-align:left'>before</th>"
+                f"<th style='text-align:left'>after</th></tr></thead><tbody>{pairs}</tbody>"
+                f"</table></div>")
+
+
+def simplify_report(expr: Node | Sequence[Node]) -> SimplifyReport:
+    """Simplify ``expr`` and report what happened: the rules that fired, how often,
+    and the number of op nodes before and after. ``.result`` is the simplified
+    expression, ``.show()`` its graph with the rewritten nodes marked."""
+    from . import rewrite
+
+    single = isinstance(expr, Node)
+    before = _as_list(expr)
+    trace = None
+    try:
+        after, trace = rewrite.simplify(before, trace=True)
+    except TypeError:   # a simplify that keeps no trace
+        after = rewrite.simplify(before)
+    after = _as_list(after)
+    fired: dict[str, int] = {}
+    counts = getattr(trace, "fired", None) or {}
+    for name, count in sorted(counts.items(), key=lambda item: (-item[1], str(item[0]))):
+        fired[str(name)] = int(count)
+    return SimplifyReport(before, after, fired, _count_ops(before), _count_ops(after),
+                          rounds=getattr(trace, "rounds", None),
+                          seconds=getattr(trace, "seconds", None), single=single)

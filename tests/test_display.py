@@ -349,3 +349,28 @@ def test_explain_through_a_condition():
     np.testing.assert_allclose(e.row(x).grad_value, 3.0)
     cond = [r for r in e.rows if r.op == "greater"]
     assert cond and cond[0].adjoint is None and cond[0].gradient.startswith("0")
+
+
+# -- the simplification report ----------------------------------------------------------------
+
+def test_simplify_report_counts_rules_and_marks_rewritten_nodes():
+    from symdiff.display import simplify_report
+    x = sd.scalar("x")
+    g = sd.grad(x ** 2 * sd.sin(x), x)
+    report = simplify_report(g)
+    assert report.nodes_before == len([n for n in toposort([g]) if n.inputs])
+    assert report.nodes_after <= report.nodes_before
+    assert report.result is report.after[0]
+    np.testing.assert_allclose(sd.evaluate(report.result, {"x": 0.3}),
+                               sd.evaluate(g, {"x": 0.3}))
+    assert all(isinstance(k, str) and v > 0 for k, v in report.fired.items())
+    text = str(report)
+    assert "op nodes" in text and "before:" in text and "after:" in text
+    assert "<table" in report._repr_html_()
+    view = report.show(engine="python")
+    new = {n.id for n in toposort([report.result])} - {n.id for n in toposort([g])}
+    marked = {n for n, d in view.graph.nodes(data=True) if d["rewritten"]}
+    assert marked == {n for n in new if view.graph.nodes[n]["expr"].inputs}
+    classes = {el.get("id"): el.get("class").split() for el in _svg_nodes(view.svg)}
+    for n in marked:
+        assert "rewritten" in classes[f"n{n}"]
