@@ -11,10 +11,9 @@ Conventions
   The mode is the one with the smaller batch: reverse when ``y`` has fewer elements
   than ``x``, forward otherwise. A Hessian is thus forward-over-reverse (the
   Jacobian of the gradient, batched ``jvp`` of ``grad``), as in ``jax.hessian``.
-- The identity is a constant, so the batch needs a static size: the number of
-  elements of ``x`` (forward) or of ``y`` (reverse). When only one of them is known,
-  that mode is used; when neither is, ``DiffError`` says so (``jvp``, ``vjp`` and
-  ``hvp`` work with unknown lengths).
+- The identity is a constant when its size is static; when a length is unknown it
+  is built at run time (``eye_like``), so Jacobians and Hessians work with unknown
+  lengths too (for ``"auto"``, a mode whose batch size is static is preferred).
 - ``hvp(cost, x, v)`` is forward-over-reverse, ``jvp(grad(cost, x), x, v)``: a small
   constant multiple of the gradient's cost, and no Hessian is ever formed.
 """
@@ -28,8 +27,9 @@ import numpy as np
 from .autodiff import grad, jvp, vjp
 from .batching import batch
 from .errors import DiffError
-from .ir import Const, Node, Var, as_node, fmt_shape
-from .ops.table import reshape, transpose
+from .ir import Const, Node, Var, make
+from .ops import OPS
+from .ops.table import add, expand_dims, eye_like, reshape, transpose, zeros_like
 
 __all__ = ["jacobian", "hessian", "hvp"]
 
@@ -56,10 +56,10 @@ def hessian(cost: Node, x: Node | Sequence[Node]) -> Node | list[list[Node]]:
     ``x[i].shape + x[j].shape``.
     """
     if isinstance(x, Node):
-        return jacobian(grad(cost, x), x, mode="fwd" if _size(x) is not None else "auto")
+        return jacobian(grad(cost, x), x, mode="fwd")
     xs = list(x)
     gs = grad(cost, xs)
-    return [[jacobian(g, xj) for xj in xs] for g in gs]
+    return [[jacobian(g, xj, mode="fwd") for xj in xs] for g in gs]
 
 
 def hvp(cost: Node, x: Node | Sequence[Node], v: Any) -> Node | list[Node]:
@@ -78,51 +78,42 @@ def _jacobian(y: Node, x: Node, mode: str) -> Node:
         raise DiffError(f"jacobian: x must be an expression, not {type(x).__name__}")
     if mode not in ("auto", "fwd", "rev"):
         raise DiffError(f"jacobian: mode must be 'auto', 'fwd' or 'rev', not {mode!r}")
-    n, m = _size(x), _size(y)
+    n, m = x.size, y.size
     if mode == "auto":
-        if n is None and m is None:
-            raise DiffError(f"jacobian: static shapes are needed (the identity it is built from "
-                            f"is a constant), but y has shape {fmt_shape(y.shape)} and x "
-                            f"{fmt_shape(x.shape)}; use sd.jvp or sd.vjp, or declare the "
-                            f"lengths")
-        mode = "rev" if n is None or (m is not None and m < n) else "fwd"
+        # The smaller batch; a batch of unknown size only when both are unknown.
+        mode = "rev" if m is not None and (n is None or m < n) else "fwd"
     if mode == "fwd":
-        if n is None:
-            raise DiffError(f"jacobian: forward mode needs x of static shape, not "
-                            f"{fmt_shape(x.shape)}")
         tangent = Var(_placeholder_name("tangent"), x.shape, x.dtype)
-        lines = batch(jvp(y, x, tangent), {tangent: _identity(n, x)})   # (n,) + y.shape
+        lines = batch(jvp(y, x, tangent), {tangent: _identity(x)})     # (n,) + y.shape
         jac = transpose(lines, tuple(range(1, lines.ndim)) + (0,))      # y.shape + (n,)
-        return jac if x.ndim == 1 else reshape(jac, y.shape + x.shape)
-    if m is None:
-        raise DiffError(f"jacobian: reverse mode needs y of static shape, not "
-                        f"{fmt_shape(y.shape)}")
+        return jac if x.ndim == 1 else _reshape(jac, y, x)
     cotangent = Var(_placeholder_name("cotangent"), y.shape, y.dtype)
-    rows = batch(vjp(y, x, cotangent), {cotangent: _identity(m, y)})    # (m,) + x.shape
-    if y.ndim == 1:
-        return rows
-    if None in x.shape:
-        if x.ndim != 1:
-            raise DiffError(f"jacobian: x of shape {fmt_shape(x.shape)} needs a static shape "
-                            f"here")
-        return reshape(rows, y.shape + (-1,))
-    return reshape(rows, y.shape + x.shape)
+    rows = batch(vjp(y, x, cotangent), {cotangent: _identity(y)})      # (m,) + x.shape
+    return rows if y.ndim == 1 else _reshape(rows, y, x)
 
 
-def _size(node: Node) -> int | None:
-    return node.size
-
-
-def _identity(n: int, like: Node) -> Const:
-    """The rows of the n-by-n identity, each shaped like ``like``."""
+def _identity(like: Node) -> Node:
+    """The rows of the identity of size ``like.size``, each shaped like ``like``: a
+    constant when the size is static, built at run time otherwise."""
+    if like.size is None:
+        return eye_like(like)
     dtype = like.dtype if like.dtype.kind == "f" else np.dtype("float64")
-    return Const(np.eye(n, dtype=dtype).reshape((n,) + like.shape))
+    return Const(np.eye(like.size, dtype=dtype).reshape((like.size,) + like.shape))
+
+
+def _reshape(jac: Node, y: Node, x: Node) -> Node:
+    """A Jacobian with its y or x axes flattened, reshaped to ``y.shape + x.shape``."""
+    shape = y.shape + x.shape
+    if shape.count(None) == 0:
+        return reshape(jac, shape)
+    if shape.count(None) == 1:
+        return reshape(jac, tuple(-1 if d is None else d for d in shape))
+    # Several unknown lengths: take them from a reference of the right shape.
+    ref = add(expand_dims(zeros_like(y), tuple(range(y.ndim, y.ndim + x.ndim))),
+              zeros_like(x))
+    return make(OPS["reshape_like"], [jac, ref])
 
 
 def _placeholder_name(kind: str) -> str:
     # A variable that the identity replaces before anything is compiled.
     return f"__symdiff_{kind}_{next(_placeholders)}"
-
-
-def _as_tangent(v: Any, like: Node) -> Node:
-    return as_node(v, like)

@@ -1131,6 +1131,35 @@ def zeros_like(x):
     return make(_zeros_like, [x])
 
 
+def _eye_like_impl(x):
+    n = int(np.size(x))
+    return np.eye(n, dtype=float_dtype(np.asarray(x).dtype)).reshape((n,) + np.shape(x))
+
+
+def _eye_like_code(args, node):
+    x = args[0]
+    return f"np.eye({x}.size, dtype=np.{node.dtype.name}).reshape(({x}.size,) + {x}.shape)"
+
+
+# The rows of the identity, each shaped like x: the tangents (or cotangents) that
+# Jacobians are batched over, built at run time when the length of x is unknown.
+_eye_like = register(Op(
+    name="eye_like", impl=_eye_like_impl,
+    infer=lambda inputs, attrs: (float_dtype(inputs[0].dtype),
+                                 (inputs[0].size,) + inputs[0].shape),
+    code=_eye_like_code, vjp=lambda g, node: (None,),
+    batch=lambda args, batched, node: make(_eye_like, [_example(args[0], True)]),
+    text=call_text("eye_like"), latex=lambda n, c: ("I", P_ATOM),
+    cases=(Case(((3,),)), Case(((2, 3),))), differentiable=False))
+
+
+@public("eye_like")
+def eye_like(x):
+    """The rows of the identity matrix of size ``x.size``, each shaped like ``x``."""
+    (x,) = _nodes([x])
+    return make(_eye_like, [x])
+
+
 def _infer_size(inputs, attrs):
     return np.dtype("float64"), ()
 
