@@ -305,6 +305,9 @@ def parse_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     unrolled and ``if`` is decided when the condition is known while reading
     (shapes are). Errors are ``ParseError`` at the position in ``fn``'s file.
     """
+    known = _known_callable(fn)
+    if known is not None:            # sd.grad(np.sin), sd.grad(np.sum)
+        return known.call(*args, **kwargs)
     context = _Context()
     user_fn = _UserFunction(_unwrap(fn))
     definition, source = _read_function(user_fn.fn)
@@ -403,31 +406,27 @@ def _read_span(text: str, source: _Source, scope: Any, context: _Context) -> Any
 
 def _syntax_error(err: SyntaxError, text: str, source: _Source) -> ParseError:
     message = err.msg or "invalid syntax"
+    # SyntaxError counts columns in characters, 1-based.
+    lineno, col = err.lineno or 1, max((err.offset or 1) - 1, 0)
     if message.startswith("invalid syntax"):
-        statement = _statement_kind(text)
-        if statement:
-            message = f"{statement} is not allowed in an expression"
+        statement = _statement_in(text)
+        if statement is not None:
+            message = f"{_construct(statement)} is not allowed in an expression"
+            lineno, col = statement.lineno, statement.col_offset
     if "too many nested parentheses" in message:
         message += " (Python's parser allows 200 levels)"
-    # SyntaxError counts columns in characters, 1-based.
-    lineno = err.lineno or 1
-    col = max((err.offset or 1) - 1, 0) + (source.first_col if lineno == 1 else 0)
+    col += source.first_col if lineno == 1 else 0
     return ParseError(message, lineno=lineno + source.line_offset, col=col,
                       source=source.text, filename=source.filename)
 
 
-def _statement_kind(text: str) -> str:
-    """Name the statement in ``text`` if it parses as one, else ''."""
+def _statement_in(text: str) -> ast.stmt | None:
+    """The first statement in ``text`` if it parses as statements, else None."""
     try:
         module = ast.parse(text, mode="exec")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
-        return ""
-    for statement in module.body:
-        if not isinstance(statement, ast.Expr):
-            if type(statement) in _REFUSED:
-                return _REFUSED[type(statement)][0]
-            return f"a statement ({type(statement).__name__.lower()})"
-    return ""
+        return None
+    return next((node for node in module.body if not isinstance(node, ast.Expr)), None)
 
 
 @dataclass
@@ -566,7 +565,8 @@ def _validate(tree: ast.AST, source: _Source, *, statements: bool) -> None:
                 raise source.error(f"the name {node.id!r} is not allowed", node)
         elif isinstance(node, ast.Attribute):
             if node.attr.startswith("_"):
-                raise source.error(f"the attribute {node.attr!r} is not allowed", node)
+                raise source.error(f"the attribute {node.attr!r} is not allowed",
+                                   _attribute_position(node))
         elif isinstance(node, ast.Call):
             if isinstance(node.func, ast.Name) and node.func.id in _FORBIDDEN_CALLS:
                 raise source.error(f"calling {node.func.id}() is not allowed: symdiff reads "
@@ -608,12 +608,27 @@ def _check_literal(node: ast.Constant, parent: Any, source: _Source) -> None:
         raise source.error("integer constant too large for float64", node)
 
 
+_STATEMENT_NAMES = {ast.Assign: "an assignment", ast.AugAssign: "an assignment",
+                    ast.AnnAssign: "an assignment", ast.Return: "a return statement",
+                    ast.If: "an if statement", ast.For: "a for loop", ast.Pass: "pass",
+                    ast.Raise: "a raise statement", ast.Assert: "an assert statement",
+                    ast.Break: "break", ast.Continue: "continue"}
+
+
 def _construct(node: ast.AST) -> str:
     kind = type(node)
     if kind in _REFUSED:
         return _REFUSED[kind][0]
+    if kind in _STATEMENT_NAMES:
+        return _STATEMENT_NAMES[kind]
     name = kind.__name__
     return "an " + name if name[0] in "AEIOU" else "a " + name
+
+
+def _attribute_position(node: ast.Attribute) -> Any:
+    """Errors about ``owner.name`` point at ``name``, not at the start of the owner."""
+    return _FakeNode(node.end_lineno or node.lineno,
+                     (node.end_col_offset or 0) - len(node.attr.encode("utf-8")))
 
 
 def _operator_position(binop: Any, source: _Source) -> Any:
@@ -800,9 +815,7 @@ class _Walker:
 
     def eval_Attribute(self, node: ast.Attribute) -> Any:
         owner = self.eval(node.value)
-        # Errors point at the attribute's name, not at the start of the owner.
-        name_at = _FakeNode(node.end_lineno or node.lineno,
-                            (node.end_col_offset or 0) - len(node.attr.encode("utf-8")))
+        name_at = _attribute_position(node)
         try:
             return self.attribute(owner, node.attr, name_at)
         except _Reject as err:
@@ -1119,7 +1132,10 @@ def _closure_values(fn: types.FunctionType) -> dict[str, Any]:
 _FUNCTION_CACHE: dict[types.CodeType, tuple[Any, _Source]] = {}
 
 
-def _unwrap(fn: Any) -> types.FunctionType:
+def _unwrap(fn: Any) -> Any:
+    """The function to read: decorators are looked through; table functions kept."""
+    if _known_callable(fn) is not None:
+        return fn
     fn = inspect.unwrap(fn) if callable(fn) else fn
     if isinstance(fn, types.MethodType):
         raise TypeError("bound methods are not supported; pass a plain function")
@@ -1167,7 +1183,11 @@ def _find_def(fn: types.FunctionType, lines: list[str], start: int, file_text: s
         raise source.error(f"{fn.__name__}() is nested too deeply for Python's parser",
                            _FakeNode(1, 0)) from None
     body = module.body[0].body if indented else module.body
-    definition = next((node for node in body if isinstance(node, ast.FunctionDef)), None)
+    definition = next((node for node in body
+                       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
+    if isinstance(definition, ast.AsyncFunctionDef):
+        raise source.error(f"{fn.__name__}() is an async function; symdiff reads plain "
+                           "functions", definition)
     if definition is None:
         raise source.error(f"cannot find the definition of {fn.__name__}()", _FakeNode(1, 0))
     _validate(definition, source, statements=True)
@@ -1469,7 +1489,14 @@ def _builtin(name: str, *, text: bool) -> _Known:
     def absolute(x: Any) -> Any:
         return functions["abs"](x) if _is_expr(x) else abs(x)
 
+    def check_keywords(kwargs: dict) -> None:
+        for key in kwargs:
+            if key not in ("axis", "keepdims"):
+                raise _Reject(f"{name}() has no argument {key!r}"
+                              + _suggest(key, ["axis", "keepdims"]))
+
     def total(x: Any, *rest: Any, **kwargs: Any) -> Any:
+        check_keywords(kwargs)
         if isinstance(x, (tuple, list)):
             if kwargs:
                 raise _Reject("sum() over a tuple or list takes no keyword arguments")
@@ -1484,6 +1511,7 @@ def _builtin(name: str, *, text: bool) -> _Known:
         sympy_style = name in ("Max", "Min")
 
         def reduce(*args: Any, **kwargs: Any) -> Any:
+            check_keywords(kwargs)
             if not args:
                 raise _Reject(f"{name}() needs at least one argument")
             if len(args) == 1:

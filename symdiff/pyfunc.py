@@ -89,7 +89,9 @@ class GradFunction:
                             "functions; differentiate the expression instead "
                             "(sd.grad(sd.grad(cost, x), x))")
         self._target = frontend._unwrap(fn)
-        self._signature = inspect.signature(self._target)
+        known = frontend._known_callable(self._target)
+        self._signature = (known.signature if known is not None and known.signature
+                           else inspect.signature(self._target))
         self._positional = [p.name for p in self._signature.parameters.values()
                             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         self._single = isinstance(argnums, numbers.Integral)
