@@ -227,6 +227,9 @@ g_ = sd.vector("g", 3)
 TENSOR_LATEX = [
     (W_ @ v_ + b_, r"W v + b"),
     (W_.T @ g_, r"W^{\top} g"),
+    (g_ @ W_, r"W^{\top} g"),
+    (v_ @ W_.T, r"W v"),
+    (sd.outer(sd.sigmoid(W_ @ v_) * g_, v_), r"\right) v^{\top}"),
     (sd.sigmoid(W_ @ v_ + b_), r"\sigma"),
     (sd.sigmoid(W_ @ v_ + b_) * g_, r"\odot"),
     (sd.sum(sd.tanh(W_ @ v_) ** 2), r"\sum"),

@@ -433,7 +433,9 @@ def _latex_mul(node, child):
     a, b = node.inputs
     if (a.op.name == "expand_dims" and a.attr("axis") == (1,) and a.inputs[0].ndim == 1
             and b.ndim == 1):
-        return rf"{child(a.inputs[0], P_MUL)} {child(b, P_POW + 1)}^{{\top}}"
+        v = a.inputs[0]
+        v_text = child(v, P_MUL if v.op.name == "matmul" else P_MUL + 1)
+        return rf"{v_text} {child(b, P_POW + 1)}^{{\top}}"
     left, right = child(a, P_MUL), child(b, P_MUL + 1)
     if a.ndim and b.ndim:
         return rf"{left} \odot {right}"
@@ -792,6 +794,20 @@ def _matmul_vjp(g, node):
     return matmul(g, _mT(b)), matmul(_mT(a), g)
 
 
+def _latex_matmul(node, child):
+    # Matrix products chain by juxtaposition; other products are parenthesized. A row
+    # vector times a matrix is written as the textbook does: g @ W = W^T g.
+    a, b = node.inputs
+
+    def side(n):
+        return child(n, P_MUL if n.op.name == "matmul" else P_MUL + 1)
+    if a.ndim == 1 and b.ndim == 2:
+        if b.op.name == "transpose":
+            return f"{side(b.inputs[0])} {side(a)}", P_MUL
+        return rf"{child(b, P_POW + 1)}^{{\top}} {side(a)}", P_MUL
+    return f"{side(a)} {side(b)}", P_MUL
+
+
 _matmul = register(Op(
     name="matmul", impl=np.matmul, infer=_infer_matmul,
     code=lambda args, node: f"{args[0]} @ {args[1]}",
@@ -801,7 +817,7 @@ _matmul = register(Op(
     jvp=lambda t, node: _sum_terms([matmul(t[0], node.inputs[1]) if t[0] is not None else None,
                                     matmul(node.inputs[0], t[1]) if t[1] is not None else None]),
     text=infix_text("@", P_MUL),
-    latex=lambda n, c: (f"{c(n.inputs[0], P_MUL)} {c(n.inputs[1], P_MUL + 1)}", P_MUL),
+    latex=lambda n, c: _latex_matmul(n, c),
     cases=(Case(((3,), (3,))), Case(((2, 3), (3,))), Case(((3,), (3, 2))),
            Case(((2, 3), (3, 4))), Case(((2, 2, 3), (3, 2))), Case(((2, 3), (2, 3, 2)))),
 ))
@@ -856,7 +872,8 @@ _outer = register(Op(
                                     outer(node.inputs[0], t[1]) if t[1] is not None else None]),
     batch=_batch_outer,
     text=call_text("outer"),
-    latex=lambda n, c: (rf"{c(n.inputs[0], P_MUL)} {c(n.inputs[1], P_POW + 1)}^{{\top}}", P_MUL),
+    latex=lambda n, c: (rf"{c(n.inputs[0], P_MUL + 1)} {c(n.inputs[1], P_POW + 1)}^{{\top}}",
+                        P_MUL),
     cases=(Case(((3,), (2,))),)))
 
 
