@@ -247,3 +247,18 @@ def test_jacobian_errors():
         sd.hessian(sd.sin(x), x)                       # not a scalar cost
     with pytest.raises(sd.DiffError):
         sd.jacobian(sd.sin(x), sd.vector("k", 3, dtype="int64"))
+
+
+def test_repeated_grad_of_scalar_functions_stays_small_after_simplification():
+    """grad applied n times (simplified each time) matches SymPy and does not blow up."""
+    sympy = pytest.importorskip("sympy")
+    x, sx = sd.scalar("x"), sympy.Symbol("x")
+    cases = [(sd.sin(x) * sd.exp(x), sympy.sin(sx) * sympy.exp(sx)),
+             (1 / (1 + x ** 2), 1 / (1 + sx ** 2)),
+             (sd.tanh(x), sympy.tanh(sx))]
+    for expr, sym in cases:
+        for n in range(1, 7):
+            expr = sd.simplify(sd.grad(expr, x))
+            want = float(sympy.diff(sym, sx, n).subs(sx, 0.37))
+            assert float(sd.evaluate(expr, {"x": 0.37})) == pytest.approx(want, rel=1e-9)
+        assert node_count(expr) <= 100, (str(sym), node_count(expr))
