@@ -44,7 +44,7 @@ import re
 import sys
 import types
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -85,7 +85,7 @@ TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 # Builtins that a function may call; their meaning is given in _builtin().
 FUNCTION_BUILTINS = ("abs", "sum", "max", "min", "pow", "range", "len", "zip",
                      "enumerate", "reversed", "float", "int", "bool", "round")
-TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow")
+TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow", "Heaviside")
 
 # Calls that get a pointed refusal rather than "unknown function".
 _FORBIDDEN_CALLS = frozenset((
@@ -164,13 +164,12 @@ _COMPARISONS: dict[type, tuple[str, Callable[[Any, Any], Any]]] = {
     ast.Is: ("", operator.is_), ast.IsNot: ("", operator.is_not),
     ast.In: ("", lambda a, b: a in b), ast.NotIn: ("", lambda a, b: a not in b),
 }
-_EXPRESSION_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp,
-                     ast.IfExp, ast.Call, ast.keyword, ast.Name, ast.Constant,
-                     ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List,
-                     ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
-_STATEMENT_NODES = (ast.Module, ast.arguments, ast.arg, ast.Assign, ast.AugAssign,
-                    ast.AnnAssign, ast.Return, ast.If, ast.For, ast.Pass, ast.Break,
-                    ast.Continue, ast.Expr, ast.Raise, ast.Assert)
+_ALLOWED_EXPRESSION_KINDS = frozenset((
+    ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call, ast.keyword,
+    ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List))
+_ALLOWED_STATEMENT_KINDS = _ALLOWED_EXPRESSION_KINDS | frozenset((
+    ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.If, ast.For, ast.Pass,
+    ast.Break, ast.Continue, ast.Expr, ast.Raise, ast.Assert))
 
 
 # ---------------------------------------------------------------------------
@@ -285,7 +284,10 @@ def parse(text: str, **shapes: Any) -> Any:
         raise TypeError(f"parse() takes a string, not {type(text).__name__}")
     bindings = {name: _binding(name, value) for name, value in shapes.items()}
     scope = _TextScope(bindings)
-    value = _read_text(text, scope, _Context())
+    try:
+        value = _read_text(text, scope, _Context())
+    except RecursionError:
+        raise _out_of_stack(text, None) from None
     if isinstance(value, (bool, int, float, np.number, np.bool_, np.ndarray)):
         return Const(value)
     if not _is_expr(value):
@@ -312,8 +314,17 @@ def parse_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     user_fn = _UserFunction(_unwrap(fn))
     definition, source = _read_function(user_fn.fn)
     walker = _Walker(source, None, context)
-    result = walker.call_user(definition, user_fn, list(args), kwargs, top=True)
-    return result
+    try:
+        return walker.call_user(definition, user_fn, list(args), kwargs, top=True)
+    except RecursionError:
+        raise _out_of_stack(source.text, source.filename) from None
+
+
+def _out_of_stack(text: str, filename: str | None) -> ParseError:
+    # The nesting limit keeps the walker well inside Python's stack, unless the
+    # caller was already deep in it.
+    return ParseError("expression nested too deeply for the Python stack left at this "
+                      "call", source=text, filename=filename)
 
 
 # ---------------------------------------------------------------------------
@@ -362,7 +373,7 @@ class _TextScope:
 
     def lookup_function(self, name: str) -> Any:
         if name in self.bindings:
-            return self.bindings[name]
+            raise _Reject(f"{name!r} is given as a variable, not a function")
         known = _text_function(name)
         if known is not None:
             return known
@@ -543,58 +554,76 @@ def _validate(tree: ast.AST, source: _Source, *, statements: bool) -> None:
 
     Iterative pre-order walk, so the first refusal in reading order is reported.
     The subtrees of ``raise`` and of ``assert``'s message are not read (they are
-    only reported, never evaluated), nor are decorators and annotations.
+    only reported, never evaluated), nor are decorators and annotations. The
+    root may be a ``def`` or a ``lambda`` (the function being read).
     """
-    allowed = _EXPRESSION_NODES + (_STATEMENT_NODES if statements else ())
-    stack: list[tuple[ast.AST, ast.AST | None]] = [(tree, None)]
+    allowed = _ALLOWED_STATEMENT_KINDS if statements else _ALLOWED_EXPRESSION_KINDS
+    stack: list[ast.AST] = list(reversed(_children(tree)))
     while stack:
-        node, parent = stack.pop()
+        node = stack.pop()
         kind = type(node)
-        if kind in _REFUSED and not (statements and parent is None):
-            name, hint = _REFUSED[kind]
-            message = f"{name} is not supported" + (f"; {hint}" if hint else "")
-            raise source.error(message, node)
-        if kind in _REFUSED_OPERATORS:
-            raise source.error(_REFUSED_OPERATORS[kind], _operator_position(parent, source))
-        if not isinstance(node, allowed) and not (statements and parent is None):
+        if kind not in allowed:
+            if kind in _REFUSED:
+                name, hint = _REFUSED[kind]
+                raise source.error(f"{name} is not supported" + (f"; {hint}" if hint else ""),
+                                   node)
             raise source.error(f"{_construct(node)} is not supported", node)
-        if isinstance(node, ast.Constant):
-            _check_literal(node, parent, source)
-        elif isinstance(node, ast.Name):
+        if kind is ast.Constant:
+            _check_literal(node, source)
+        elif kind is ast.Name:
             if node.id.startswith("__"):
                 raise source.error(f"the name {node.id!r} is not allowed", node)
-        elif isinstance(node, ast.Attribute):
+        elif kind is ast.BinOp or kind is ast.UnaryOp:
+            if type(node.op) in _REFUSED_OPERATORS:
+                raise source.error(_REFUSED_OPERATORS[type(node.op)],
+                                   _operator_position(node, source))
+        elif kind is ast.Attribute:
             if node.attr.startswith("_"):
                 raise source.error(f"the attribute {node.attr!r} is not allowed",
                                    _attribute_position(node))
-        elif isinstance(node, ast.Call):
+        elif kind is ast.Call:
             if isinstance(node.func, ast.Name) and node.func.id in _FORBIDDEN_CALLS:
                 raise source.error(f"calling {node.func.id}() is not allowed: symdiff reads "
                                    "code, it does not run it", node.func)
             for keyword in node.keywords:
                 if keyword.arg is None:
                     raise source.error("**kwargs in a call is not supported", keyword.value)
-        children = _children(node)
-        stack.extend((child, node) for child in reversed(children))
+        stack.extend(reversed(_children(node)))
+
+
+# The fields of a node that hold sub-expressions or statements worth checking:
+# operators and contexts are checked on their parent, decorators, annotations
+# and default values are never read (defaults are taken as the values Python
+# computed for them).
+_SKIPPED_FIELDS = frozenset(("ctx", "op", "ops", "decorator_list", "returns", "annotation",
+                             "type_comment", "args", "type_params"))
 
 
 def _children(node: ast.AST) -> list[ast.AST]:
-    if isinstance(node, ast.Raise):
+    kind = type(node)
+    if kind is ast.Raise:
         return []
-    if isinstance(node, ast.Assert):
+    if kind is ast.Assert:
         return [node.test]
-    if isinstance(node, (ast.FunctionDef, ast.Lambda)):
-        return list(node.body) if isinstance(node.body, list) else [node.body]
-    if isinstance(node, ast.AnnAssign):
-        return [node.target] + ([node.value] if node.value is not None else [])
-    if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+    if kind is ast.Expr and type(node.value) is ast.Constant:
         return []     # docstrings and other bare constants: no effect
-    if isinstance(node, ast.arguments):
-        return []
-    return list(ast.iter_child_nodes(node))
+    if kind is ast.AnnAssign:
+        return [node.target] + ([node.value] if node.value is not None else [])
+    if kind is ast.Call:
+        return [node.func, *node.args, *node.keywords]
+    children: list[ast.AST] = []
+    for name in kind._fields:
+        if name in _SKIPPED_FIELDS:
+            continue
+        value = getattr(node, name, None)
+        if type(value) is list:
+            children.extend(value)
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    return children
 
 
-def _check_literal(node: ast.Constant, parent: Any, source: _Source) -> None:
+def _check_literal(node: ast.Constant, source: _Source) -> None:
     value = node.value
     if isinstance(value, (str, bytes)):
         raise source.error("strings are not allowed in an expression", node)
@@ -1535,6 +1564,21 @@ def _builtin(name: str, *, text: bool) -> _Known:
 
         return reduce
 
+    def heaviside(x: Any, h0: Any = None) -> Any:
+        # SymPy's step function, as str() prints 0-d comparisons: Heaviside(a - b, 0)
+        # is a > b and Heaviside(a - b, 1) is a >= b; H(0) is 1/2 by default.
+        if not _has_expr((x, h0)):
+            return np.heaviside(x, 0.5 if h0 is None else h0)
+        if _is_expr(h0):
+            raise _Reject("Heaviside(): the value at 0 must be a number")
+        if h0 == 0:
+            return functions["greater"](x, 0)
+        if h0 == 1:
+            return functions["greater_equal"](x, 0)
+        at_zero = 0.5 if h0 is None else h0
+        return functions["where"](functions["greater"](x, 0), 1.0,
+                                  functions["where"](functions["less"](x, 0), 0.0, at_zero))
+
     def static_only(fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
             if _has_expr(args) or _has_expr(kwargs):
@@ -1557,7 +1601,7 @@ def _builtin(name: str, *, text: bool) -> _Known:
 
     implementations: dict[str, Callable[..., Any]] = {
         "abs": absolute, "sum": total, "max": extreme("max"), "min": extreme("min"),
-        "Max": extreme("max"), "Min": extreme("min"),
+        "Max": extreme("max"), "Min": extreme("min"), "Heaviside": heaviside,
         "pow": lambda base, exponent: operator.pow(base, exponent),
         "range": python_range, "len": length,
         "zip": _sequence_builtin("zip"), "enumerate": _sequence_builtin("enumerate"),

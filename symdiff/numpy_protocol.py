@@ -54,11 +54,6 @@ def _functions() -> dict[str, Callable[..., Any]]:
     return FUNCTIONS
 
 
-def _is_expr(value: Any) -> bool:
-    from .ir import Node
-    return isinstance(value, Node)
-
-
 # ---------------------------------------------------------------------------
 # composites: NumPy functions built from several primitives
 

@@ -127,6 +127,16 @@ def test_errors_from_the_core_carry_the_position():
         sd.parse("sum(v, axis=3)", v=(4,))
 
 
+def test_deep_caller_stack_gives_a_parse_error_not_a_recursion_error():
+    def down(n):
+        if n == 0:
+            return sd.parse("sin(" * 150 + "x" + ")" * 150)
+        return down(n - 1)
+    with pytest.raises(sd.ParseError, match="nested too deeply"):
+        down(800)
+    sd.parse("sin(" * 150 + "x" + ")" * 150)      # fine from a shallow stack
+
+
 def test_parse_takes_a_string():
     with pytest.raises(TypeError, match="string"):
         sd.parse(b"x")
