@@ -398,7 +398,7 @@ negative = public("negative", "neg")(_unary(_neg))
 
 _add = elementwise("add", np.add, (lambda out, a, b: 1, lambda out, a, b: 1),
                    infix_code("+", "np.add"), text=infix_text("+", P_ADD),
-                   latex=lambda n, c: (f"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD + 1)}",
+                   latex=lambda n, c: (f"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD)}",
                                        P_ADD),
                    cases=BINARY_CASES, math="({0} + {1})")
 _sub = elementwise("sub", np.subtract, (lambda out, a, b: 1, lambda out, a, b: -1),
@@ -436,7 +436,10 @@ def _latex_mul(node, child):
         v = a.inputs[0]
         v_text = child(v, P_MUL if v.op.name == "matmul" else P_MUL + 1)
         return rf"{v_text} {child(b, P_POW + 1)}^{{\top}}"
-    left, right = child(a, P_MUL), child(b, P_MUL + 1)
+    # a (b c) = a b c: a product on the right needs no parentheses (not so a quotient)
+    left = child(a, P_MUL)
+    right = child(b, P_MUL if b.op.name == "mul" and (a.ndim and b.ndim or not b.ndim)
+                  else P_MUL + 1)
     if a.ndim and b.ndim:
         return rf"{left} \odot {right}"
     if right[:1].isdigit() or right[:1] in "-." or left[-1:] == "}" and right[:1] == "{":
