@@ -398,7 +398,7 @@ negative = public("negative", "neg")(_unary(_neg))
 
 _add = elementwise("add", np.add, (lambda out, a, b: 1, lambda out, a, b: 1),
                    infix_code("+", "np.add"), text=infix_text("+", P_ADD),
-                   latex=lambda n, c: (f"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD)}",
+                   latex=lambda n, c: (_latex_add(c(n.inputs[0], P_ADD), c(n.inputs[1], P_ADD)),
                                        P_ADD),
                    cases=BINARY_CASES, math="({0} + {1})")
 _sub = elementwise("sub", np.subtract, (lambda out, a, b: 1, lambda out, a, b: -1),
@@ -425,6 +425,11 @@ _pow = elementwise("pow", np.power,
                    latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{{c(n.inputs[1], 0)}}}",
                                        P_POW),
                    domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="({0} ** {1})")
+
+
+def _latex_add(left: str, right: str) -> str:
+    # x + -y is written x - y (the sign belongs to the right operand's first term)
+    return f"{left} - {right[1:].lstrip()}" if right.startswith("-") else f"{left} + {right}"
 
 
 def _latex_mul(node, child):
