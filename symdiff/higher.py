@@ -11,9 +11,10 @@ Conventions
   The mode is the one with the smaller batch: reverse when ``y`` has fewer elements
   than ``x``, forward otherwise. A Hessian is thus forward-over-reverse (the
   Jacobian of the gradient, batched ``jvp`` of ``grad``), as in ``jax.hessian``.
-- The identity is a constant when its size is static; when a length is unknown it
-  is built at run time (``eye_like``), so Jacobians and Hessians work with unknown
-  lengths too (for ``"auto"``, a mode whose batch size is static is preferred).
+- The identity is a constant when its size is static (and it is not huge); when a
+  length is unknown it is built at run time (``eye_like``), so Jacobians and
+  Hessians work with unknown lengths too (for ``"auto"``, a mode whose batch size
+  is static is preferred).
 - ``hvp(cost, x, v)`` is forward-over-reverse, ``jvp(grad(cost, x), x, v)``: a small
   constant multiple of the gradient's cost, and no Hessian is ever formed.
 """
@@ -92,10 +93,15 @@ def _jacobian(y: Node, x: Node, mode: str) -> Node:
     return rows if y.ndim == 1 else _reshape(rows, y, x)
 
 
+# Identities with more elements than this are built at run time rather than kept as a
+# constant in the graph (and in every compiled function): 8 MB of float64.
+CONST_IDENTITY_LIMIT = 1 << 20
+
+
 def _identity(like: Node) -> Node:
     """The rows of the identity of size ``like.size``, each shaped like ``like``: a
-    constant when the size is static, built at run time otherwise."""
-    if like.size is None:
+    constant when the size is static and small, built at run time otherwise."""
+    if like.size is None or like.size ** 2 > CONST_IDENTITY_LIMIT:
         return eye_like(like)
     dtype = like.dtype if like.dtype.kind == "f" else np.dtype("float64")
     return Const(np.eye(like.size, dtype=dtype).reshape((like.size,) + like.shape))

@@ -262,3 +262,13 @@ def test_repeated_grad_of_scalar_functions_stays_small_after_simplification():
             want = float(sympy.diff(sym, sx, n).subs(sx, 0.37))
             assert float(sd.evaluate(expr, {"x": 0.37})) == pytest.approx(want, rel=1e-9)
         assert node_count(expr) <= 100, (str(sym), node_count(expr))
+
+
+def test_a_large_identity_is_built_at_run_time(monkeypatch):
+    import symdiff.higher as higher
+    monkeypatch.setattr(higher, "CONST_IDENTITY_LIMIT", 10)
+    x = sd.vector("x", 5)
+    H = sd.hessian(rosenbrock(x), x)
+    assert any(n.op.name == "eye_like" for n in toposort([H]))
+    xv = np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(sd.function([x], H)(xv), rosenbrock_hessian(xv), atol=1e-9)
