@@ -60,7 +60,7 @@ MAX_TERMS = 100_000      # terms of an input split because Python's parser canno
 
 
 # ---------------------------------------------------------------------------
-# access to the core (imported lazily: the package imports this module)
+# the op table
 
 def _functions() -> dict[str, Callable[..., Any]]:
     from .ops import FUNCTIONS
@@ -236,11 +236,9 @@ class _Source:
             col += self.first_col
         return lineno + self.line_offset, col
 
-    def error(self, message: str, node: Any = None, *, col: int | None = None) -> ParseError:
-        lineno, node_col = self.position(node) if node is not None else (None, None)
-        if col is not None:
-            node_col = col
-        return ParseError(message, lineno=lineno, col=node_col, source=self.text,
+    def error(self, message: str, node: Any = None) -> ParseError:
+        lineno, col = self.position(node) if node is not None else (None, None)
+        return ParseError(message, lineno=lineno, col=col, source=self.text,
                           filename=self.filename)
 
     def located(self, node: Any) -> str:
@@ -282,6 +280,7 @@ def parse(text: str, **shapes: Any) -> Any:
     """
     if not isinstance(text, str):
         raise TypeError(f"parse() takes a string, not {type(text).__name__}")
+    _refresh_tables()
     bindings = {name: _binding(name, value) for name, value in shapes.items()}
     scope = _TextScope(bindings)
     try:
@@ -307,6 +306,7 @@ def parse_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     unrolled and ``if`` is decided when the condition is known while reading
     (shapes are). Errors are ``ParseError`` at the position in ``fn``'s file.
     """
+    _refresh_tables()
     known = _known_callable(fn)
     if known is not None:            # sd.grad(np.sin), sd.grad(np.sum)
         return known.call(*args, **kwargs)
@@ -400,6 +400,8 @@ def _read_span(text: str, source: _Source, scope: Any, context: _Context) -> Any
         tree = ast.parse(text, mode="eval")
     except SyntaxError as err:
         raise _syntax_error(err, text, source) from None
+    except ValueError as err:        # e.g. a NUL character, on some Python versions
+        raise source.error(str(err), _FakeNode(1, 0)) from None
     except (RecursionError, MemoryError):
         terms = _split_flat(text)
         if terms is None:
@@ -1303,6 +1305,11 @@ def _from_python(value: Any, name: str, depth: int = 0) -> Any:
     known = _known_callable(value)
     if known is not None:
         return known
+    module = (getattr(value, "__module__", None) or "").split(".")[0]
+    if callable(value) and module in _LIBRARIES:
+        qualified = f"{module}.{getattr(value, '__name__', name)}"
+        raise _Reject(f"{name!r} ({qualified}) is not a function symdiff knows; "
+                      "symdiff.ops.FUNCTIONS lists those it does")
     if isinstance(value, types.FunctionType):
         return _UserFunction(value)
     if isinstance(value, type):
@@ -1310,6 +1317,13 @@ def _from_python(value: Any, name: str, depth: int = 0) -> Any:
                       "user's own functions")
     raise _Reject(f"{name!r} is {_describe(value)}; symdiff can use numbers, NumPy "
                   "arrays, the numpy and math modules and readable functions")
+
+
+_MATH_FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh",
+                   "asin", "acos", "atan", "log1p", "expm1")
+
+# Functions of these packages are not inlined: they are not the user's code.
+_LIBRARIES = frozenset(("numpy", "scipy", "symdiff", "math", "builtins", "jax", "torch"))
 
 
 def _known_callable(value: Any) -> _Known | None:
@@ -1341,11 +1355,10 @@ def _identity_table() -> dict[int, _Known]:
                 _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
         _IDENTITY[id(np.linalg.norm)] = _composite("norm")
         _IDENTITY_OBJECTS[id(np.linalg.norm)] = np.linalg.norm
-        for name in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh",
-                     "asin", "acos", "atan", "log1p", "expm1"):
+        for name in _MATH_FUNCTIONS:
             target = TEXT_ALIASES.get(name, name)
-            if hasattr(math, name) and target in functions:
-                _IDENTITY[id(getattr(math, name))] = _table_function(target)
+            if target in functions:
+                _IDENTITY[id(getattr(math, name))] = _table_function(target, getattr(math, name))
                 _IDENTITY_OBJECTS[id(getattr(math, name))] = getattr(math, name)
     return _IDENTITY
 
@@ -1353,7 +1366,7 @@ def _identity_table() -> dict[int, _Known]:
 # ---------------------------------------------------------------------------
 # callables and namespaces
 
-_TABLE_CACHE: dict[str, _Known] = {}
+_TABLE_CACHE: dict[tuple, _Known] = {}
 
 # Table functions that NumPy also has, with the same meaning: on constants only,
 # NumPy computes them (exactly as NumPy code run on constants would).
@@ -1361,21 +1374,40 @@ _NOT_IN_NUMPY = frozenset(("sigmoid", "relu", "softplus", "softmax", "log_softma
                            "logsumexp"))
 
 
-def _table_function(name: str) -> _Known:
-    known = _TABLE_CACHE.get(name)
+def _table_function(name: str, on_constants: Callable[..., Any] | None = None) -> _Known:
+    """The table's ``name``; on constants only, NumPy's function of that name (or
+    ``on_constants``, e.g. ``math.sqrt``) computes the value, as the code would."""
+    key = (name, on_constants)
+    known = _TABLE_CACHE.get(key)
     if known is not None:
         return known
     builder = _functions()[name]
-    numpy_function = None if name in _NOT_IN_NUMPY else getattr(np, name, None)
+    if on_constants is None and name not in _NOT_IN_NUMPY:
+        on_constants = getattr(np, name, None)
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        if numpy_function is not None and not _has_expr(args) and not _has_expr(kwargs):
-            return numpy_function(*args, **kwargs)
+        if on_constants is not None and not _has_expr(args) and not _has_expr(kwargs):
+            return on_constants(*args, **kwargs)
         return builder(*args, **kwargs)
 
     known = _Known(name, call, _signature(builder))
-    _TABLE_CACHE[name] = known
+    _TABLE_CACHE[key] = known
     return known
+
+
+def _refresh_tables() -> None:
+    """Forget the tables built from the op table if it has gained entries since."""
+    size = len(_functions())
+    if _TABLE_SIZE and _TABLE_SIZE[0] == size:
+        return
+    _TABLE_CACHE.clear()
+    _NAMESPACES.clear()
+    _IDENTITY.clear()
+    _IDENTITY_OBJECTS.clear()
+    _TABLE_SIZE[:] = [size]
+
+
+_TABLE_SIZE: list[int] = []
 
 
 def _composite(name: str) -> _Known:
@@ -1476,11 +1508,10 @@ def _linalg_namespace() -> _Namespace:
 def _math_namespace() -> _Namespace:
     if "math" not in _NAMESPACES:
         members: dict[str, Any] = {"pi": math.pi, "e": math.e, "inf": math.inf}
-        for name in ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh",
-                     "asin", "acos", "atan", "log1p", "expm1"):
+        for name in _MATH_FUNCTIONS:
             target = TEXT_ALIASES.get(name, name)
             if target in _functions():
-                members[name] = _table_function(target)
+                members[name] = _table_function(target, getattr(math, name))
         _NAMESPACES["math"] = _Namespace("math", members)
     return _NAMESPACES["math"]
 

@@ -10,6 +10,7 @@ flow over values known in advance.
 import math
 
 import numpy as np
+from numpy import exp as np_exp
 
 N_TERMS = 4
 COEFFS = (0.5, -1.0, 2.0, 0.25)
@@ -176,6 +177,35 @@ def trig_mix(x, y):
     return np.sin(x) * np.cos(y) + np.arctan(x * y) + np.tanh(x - y) ** 2 + np.exp(-x ** 2)
 
 
+def control_flow(x):
+    """for/else, continue, break, enumerate over a tuple, assert, len."""
+    total = 0.0
+    for i in range(10):
+        if i % 2 == 0:
+            continue
+        elif i > 7:
+            break
+        total = total + x[i % 3] * i
+    else:
+        total = total * 100.0
+    assert x.ndim == 1, "a vector"
+    for j, w in enumerate((0.5, 0.25)):
+        total += w * x[j]
+    return total + np.sum(np_exp(x)) / len(x) + math.pi * x[0] ** 2
+
+
+def nested_helpers(x, y):
+    return inner_product(scaled(x), y) + inner_product(x, x)
+
+
+def scaled(v, factor=2.0):
+    return v * factor
+
+
+def inner_product(a, b):
+    return np.sum(a * b)
+
+
 CASES = {
     "mlp_tanh": (mlp_tanh, [(3, 2), (3,), (2, 3), (2,), (2,)], (0, 1, 2, 3)),
     "mlp_relu": (mlp_relu, [(4, 3), (4,), (2, 4), (3,), (2,)], (0, 1, 2)),
@@ -204,6 +234,8 @@ CASES = {
     "unpack_and_augment": (unpack_and_augment, [(2,)], 0),
     "ridge": (ridge, [(3,), (5, 3), (5,)], 0),
     "trig_mix": (trig_mix, [(), ()], (0, 1)),
+    "control_flow": (control_flow, [(3,)], 0),
+    "nested_helpers": (nested_helpers, [(3,), (3,)], (0, 1)),
 }
 
 

@@ -330,6 +330,13 @@ def expression_index(x):
     return x[np.argmax(x)]  # MARK-index
 
 
+def library_function(x):
+    return np.sum(scipy_like(x))  # MARK-library
+
+
+scipy_like = np.linalg.det
+
+
 BAD_FUNCTIONS = [
     (runs_os, "MARK-runs-os", "__import__", r"calling __import__\(\) is not allowed"),
     (uses_lambda, "MARK-lambda", "lambda", r"a lambda is not supported"),
@@ -367,6 +374,8 @@ BAD_FUNCTIONS = [
     (wrong_arity, "MARK-arity", "np.exp", r"exp\(\): too many positional arguments"),
     (class_call, "MARK-class", "pathlib", r"pathlib.*module"),
     (expression_index, "MARK-index", "argmax", r"np\.argmax is not supported"),
+    (library_function, "MARK-library", "scipy_like", r"numpy\.det\) is not a function "
+                                                     r"symdiff knows"),
 ]
 
 
