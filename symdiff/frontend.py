@@ -85,7 +85,7 @@ TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 # Builtins that a function may call; their meaning is given in _builtin().
 FUNCTION_BUILTINS = ("abs", "sum", "max", "min", "pow", "range", "len", "zip",
                      "enumerate", "reversed", "float", "int", "bool", "round")
-TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow", "Heaviside")
+TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow", "Heaviside", "float")
 
 # Calls that get a pointed refusal rather than "unknown function".
 _FORBIDDEN_CALLS = frozenset((
@@ -612,6 +612,8 @@ def _children(node: ast.AST) -> list[ast.AST]:
     if kind is ast.AnnAssign:
         return [node.target] + ([node.value] if node.value is not None else [])
     if kind is ast.Call:
+        if _is_float_literal(node):
+            return [node.func]     # float('inf'): the one string allowed, read by float
         return [node.func, *node.args, *node.keywords]
     children: list[ast.AST] = []
     for name in kind._fields:
@@ -623,6 +625,18 @@ def _children(node: ast.AST) -> list[ast.AST]:
         elif isinstance(value, ast.AST):
             children.append(value)
     return children
+
+
+_FLOAT_WORDS = frozenset(("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity",
+                          "nan"))
+
+
+def _is_float_literal(node: ast.Call) -> bool:
+    """``float('inf')``, ``float('-inf')``, ``float('nan')``: how str() prints them."""
+    return (isinstance(node.func, ast.Name) and node.func.id == "float" and not node.keywords
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+            and node.args[0].value.strip().lower() in _FLOAT_WORDS)
 
 
 def _check_literal(node: ast.Constant, source: _Source) -> None:
@@ -1528,6 +1542,8 @@ def _text_function(name: str) -> _Known | None:
     """A bare function name in text: builtins, table names and aliases."""
     if name in TEXT_BUILTINS:
         return _builtin(name, text=True)
+    if name == "array":            # str() prints small constant arrays as array([...])
+        return _constant_builder("array")
     if name in _functions():
         return _table_function(name)
     if name in TEXT_ALIASES and TEXT_ALIASES[name] in _functions():

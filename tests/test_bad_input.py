@@ -79,6 +79,7 @@ BAD_TEXT = [
     ("(y := 2) * y", 1, 1, r"the walrus operator ':=' is not supported"),
     ("'abc'", 1, 0, r"strings are not allowed"),
     ("x * 'abc'", 1, 4, r"strings are not allowed"),
+    ("float('1e5') * x", 1, 6, r"strings are not allowed"),
     ("{1: x}", 1, 0, r"a dict literal is not supported"),
     ("{1, x}", 1, 0, r"a set literal is not supported"),
     ("maximum(*x)", 1, 8, r"a starred expression is not supported"),

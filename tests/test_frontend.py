@@ -155,6 +155,8 @@ ROUND_TRIP = [
     sd.broadcast_to(x_, (3,)), sd.cosh(x_) * sd.tanh(x_) - sd.sinh(x_),
     sd.where(x_ >= 1, x_, 0.0), sd.where(x_ < 2, x_, 1.0), sd.where(x_ <= x_ ** 2, 1.0, x_),
     sd.where(v_ > 0, v_, 0.0), sd.where(x_ == 1, 0.0, x_), (x_ > 0) * 3.0,
+    sd.constant(np.arange(3.0)) * v_, sd.constant(np.ones((2, 3))) @ v_, x_ * np.inf,
+    x_ - np.inf, x_ + np.nan,
 ]
 
 
