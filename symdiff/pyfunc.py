@@ -230,7 +230,9 @@ def _flatten(value: Any, name: str, leaves: list, *, differentiate: bool,
 def _variables(structure: Structure, name: str, inputs: list[Var]) -> Any:
     """The variables standing for an argument of this structure."""
     if structure[0] == "leaf":
-        variable = Var(name, structure[1], np.dtype(structure[2]))
+        # Parameter names the generated code needs for itself get a trailing underscore.
+        safe = name + "_" if name in codegen.RESERVED else name
+        variable = Var(safe, structure[1], np.dtype(structure[2]))
         inputs.append(variable)
         return variable
     parts = [_variables(part, f"{name}_{i}", inputs) for i, part in enumerate(structure[1])]

@@ -269,6 +269,19 @@ def test_bad_argnums():
         sd.grad(f_xy)(np.ones(2))
 
 
+def reserved_names(t0, math, asarray, *, scale=2.0):
+    return scale * np.sum(t0 * math * asarray)
+
+
+def test_parameter_names_that_generated_code_uses_and_keyword_only_parameters():
+    g = sd.grad(reserved_names, argnums=(0, 1, 2))(1.0, 2.0, np.array([3.0, 1.0]))
+    np.testing.assert_allclose(g[0], 16.0)
+    np.testing.assert_allclose(g[1], 8.0)
+    np.testing.assert_allclose(g[2], [4.0, 4.0])
+    g = sd.grad(reserved_names)(1.0, 2.0, np.array([3.0, 1.0]), scale=1.0)
+    np.testing.assert_allclose(g, 8.0)
+
+
 def test_float32_arguments_keep_their_dtype():
     g = sd.grad(fn_corpus.l2_norm)(np.array([3.0, 4.0], dtype=np.float32))
     assert g.dtype == np.float32
