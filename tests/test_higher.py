@@ -272,3 +272,11 @@ def test_a_large_identity_is_built_at_run_time(monkeypatch):
     assert any(n.op.name == "eye_like" for n in toposort([H]))
     xv = np.linspace(-1, 1, 5)
     np.testing.assert_allclose(sd.function([x], H)(xv), rosenbrock_hessian(xv), atol=1e-9)
+
+
+def test_hvp_through_reshape_and_concatenate_of_unknown_length():
+    """Their VJPs take the shape from x, whose tangent alone must not break forward mode."""
+    x, v = sd.vector("x"), sd.vector("v")
+    cost = sd.sum(x.reshape((-1, 1)) * 2.0) + sd.sum(sd.concatenate([x, x]) ** 2)
+    Hv = sd.function([x, v], sd.hvp(cost, x, v))
+    np.testing.assert_allclose(Hv(np.ones(3), np.arange(3.0)), 4 * np.arange(3.0))

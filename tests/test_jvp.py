@@ -65,6 +65,19 @@ def test_jvp_matches_finite_differences(name, k, dynamic):
     check_grads(node, env, modes=("fwd",))
 
 
+@pytest.mark.parametrize("name,k,dynamic", CASES)
+def test_forward_over_reverse_matches_finite_differences(name, k, dynamic):
+    """jvp of each op's VJP graph (what hvp and hessian compute) against finite
+    differences of the VJP's values: the JVP rules of the ops that VJPs are made of."""
+    node, env = build(name, k, dynamic)
+    if node.dtype.kind != "f":
+        pytest.skip("not a floating-point result")
+    wrt = float_vars(node)
+    u = np.random.default_rng(k).standard_normal(np.shape(sd.evaluate(node, env)))
+    grads = sd.vjp(node, wrt, Const(u))
+    check_grads(grads, env, modes=("fwd",), rtol=1e-4, atol=1e-6)
+
+
 @pytest.mark.parametrize("name,k", [(n, k) for n, k, d in CASES if not d])
 def test_jvp_has_the_type_of_its_output(name, k):
     node, env = build(name, k)

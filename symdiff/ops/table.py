@@ -1004,7 +1004,8 @@ _reshape_like = register(Op(
     infer=lambda inputs, attrs: (inputs[0].dtype, inputs[1].shape),
     code=lambda args, node: f"np.reshape({args[0]}, {args[1]}.shape)",
     vjp=lambda g, node: (_reshape_back(g, node.inputs[0]), None),
-    jvp=lambda t, node: make(_reshape_like, [t[0], node.inputs[1]]),
+    jvp=lambda t, node: (make(_reshape_like, [t[0], node.inputs[1]]) if t[0] is not None
+                         else None),
     batch=_batch_reshape_like,
     text=call_text("reshape_like"),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
@@ -1420,7 +1421,8 @@ _concat_part = register(Op(
     batch=_batch_concat_part,
     vjp=lambda g, node: (make(_concat_pad, [g, *node.inputs[1:]], dict(node.attrs)),)
     + (None,) * (len(node.inputs) - 1),
-    jvp=lambda t, node: make(_concat_part, [t[0], *node.inputs[1:]], dict(node.attrs)),
+    jvp=lambda t, node: (make(_concat_part, [t[0], *node.inputs[1:]], dict(node.attrs))
+                         if t[0] is not None else None),
     text=lambda n, c: (f"concat_part({', '.join(c(i, 0) for i in n.inputs)}, "
                        f"axis={n.attr('axis')}, part={n.attr('part')})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
@@ -1442,7 +1444,8 @@ _concat_pad = register(Op(
         for i, a in enumerate(args[1:])) + f",), axis={node.attr('axis')})",
     vjp=lambda g, node: (make(_concat_part, [g, *node.inputs[1:]], dict(node.attrs)),)
     + (None,) * (len(node.inputs) - 1),
-    jvp=lambda t, node: make(_concat_pad, [t[0], *node.inputs[1:]], dict(node.attrs)),
+    jvp=lambda t, node: (make(_concat_pad, [t[0], *node.inputs[1:]], dict(node.attrs))
+                         if t[0] is not None else None),
     text=lambda n, c: (f"concat_pad({', '.join(c(i, 0) for i in n.inputs)}, "
                        f"axis={n.attr('axis')}, part={n.attr('part')})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
