@@ -280,3 +280,28 @@ def test_hvp_through_reshape_and_concatenate_of_unknown_length():
     cost = sd.sum(x.reshape((-1, 1)) * 2.0) + sd.sum(sd.concatenate([x, x]) ** 2)
     Hv = sd.function([x, v], sd.hvp(cost, x, v))
     np.testing.assert_allclose(Hv(np.ones(3), np.arange(3.0)), 4 * np.arange(3.0))
+
+
+def _op_cases():
+    from symdiff.ops import OPS
+    return [(name, k) for name, op in sorted(OPS.items()) if op.differentiable
+            for k in range(len(op.cases))]
+
+
+@pytest.mark.parametrize("name,k", _op_cases())
+def test_jacobian_of_every_op_matches_finite_differences(name, k):
+    """Both modes, static and unknown lengths: batching, jvp and vjp together."""
+    from test_jvp import build
+    for dynamic in (False, True):
+        node, env = build(name, k, dynamic)
+        if node.dtype.kind != "f":
+            return
+        wrt = [n for n in toposort([node]) if n.op.name == "var" and n.dtype.kind == "f"]
+        for x in wrt:
+            def f(value):
+                return sd.evaluate(node, {**env, x.name: value})
+            numeric = numeric_jacobian(f, env[x.name])
+            for mode in ("fwd", "rev"):
+                J = sd.evaluate(sd.jacobian(node, x, mode=mode), env)
+                np.testing.assert_allclose(J, numeric, rtol=1e-6, atol=1e-8,
+                                           err_msg=f"{name} {mode} d/d{x.name}")
