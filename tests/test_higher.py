@@ -305,3 +305,20 @@ def test_jacobian_of_every_op_matches_finite_differences(name, k):
                 J = sd.evaluate(sd.jacobian(node, x, mode=mode), env)
                 np.testing.assert_allclose(J, numeric, rtol=1e-6, atol=1e-8,
                                            err_msg=f"{name} {mode} d/d{x.name}")
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_third_derivatives_are_the_jacobian_of_the_hessian(mode):
+    """d³/dx³ of sum(sin(x) * x[::-1]): a Jacobian of a graph that is already batched."""
+    x = sd.vector("x", 3)
+    T = sd.jacobian(sd.hessian(sd.sum(sd.sin(x) * x[::-1]), x), x, mode=mode)
+    assert T.shape == (3, 3, 3)
+    xv = np.array([0.3, -0.8, 1.1])
+    want = np.zeros((3, 3, 3))
+    for i in range(3):
+        j = 2 - i                       # d/dx_i d/dx_j (sin(x_i) x_j) terms
+        want[i, i, i] += -np.cos(xv[i]) * xv[j]
+        want[i, i, j] += -np.sin(xv[i])
+        want[i, j, i] += -np.sin(xv[i])
+        want[j, i, i] += -np.sin(xv[i])
+    np.testing.assert_allclose(sd.function([x], T)(xv), want, rtol=1e-12, atol=1e-14)
