@@ -162,11 +162,15 @@ def call_text(name: str, *attr_names: str, defaults: dict | None = None) -> Call
     return text
 
 
-def infix_text(symbol: str, prec: int, right_assoc: bool = False) -> Callable:
+def infix_text(symbol: str, prec: int, right_assoc: bool = False,
+               associative: bool = False) -> Callable:
+    """Print ``a SYMBOL b``. For an associative op (+, *), a right operand of the same
+    precedence needs no parentheses either: ``a*(b*c)`` prints as ``a*b*c``, which
+    reads back as the same function."""
     def text(node, child):
         a, b = node.inputs
         left = child(a, prec + 1 if right_assoc else prec)
-        right = child(b, prec if right_assoc else prec + 1)
+        right = child(b, prec if right_assoc or associative else prec + 1)
         sep = " " if prec <= P_ADD or symbol == "@" else ""
         return f"{left}{sep}{symbol}{sep}{right}", prec
     return text

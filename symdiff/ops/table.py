@@ -397,7 +397,7 @@ negative = public("negative", "neg")(_unary(_neg))
 # -- binary ----------------------------------------------------------------------------
 
 _add = elementwise("add", np.add, (lambda out, a, b: 1, lambda out, a, b: 1),
-                   infix_code("+", "np.add"), text=infix_text("+", P_ADD),
+                   infix_code("+", "np.add"), text=infix_text("+", P_ADD, associative=True),
                    latex=lambda n, c: (_latex_add(c(n.inputs[0], P_ADD), c(n.inputs[1], P_ADD)),
                                        P_ADD),
                    cases=BINARY_CASES, math="({0} + {1})")
@@ -407,7 +407,7 @@ _sub = elementwise("sub", np.subtract, (lambda out, a, b: 1, lambda out, a, b: -
                                        P_ADD),
                    cases=BINARY_CASES, math="({0} - {1})")
 _mul = elementwise("mul", np.multiply, (lambda out, a, b: b, lambda out, a, b: a),
-                   infix_code("*", "np.multiply"), text=infix_text("*", P_MUL),
+                   infix_code("*", "np.multiply"), text=infix_text("*", P_MUL, associative=True),
                    latex=lambda n, c: (_latex_mul(n, c), P_MUL), cases=BINARY_CASES,
                    math="({0} * {1})")
 _div = elementwise("div", np.divide,
@@ -424,7 +424,7 @@ _pow = elementwise("pow", np.power,
                    text=infix_text("**", P_POW, right_assoc=True),
                    latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{{c(n.inputs[1], 0)}}}",
                                        P_POW),
-                   domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="({0} ** {1})")
+                   domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="math.pow({0}, {1})")
 
 
 def _latex_add(left: str, right: str) -> str:
@@ -477,13 +477,13 @@ _max2 = elementwise("maximum", np.maximum,
                     np_call("np.maximum"), text=_sympy_text(
                         lambda n, c: (f"Max({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
                         "maximum"),
-                    latex=call_latex(r"\max"), cases=BINARY_CASES, math="max({0}, {1})")
+                    latex=call_latex(r"\max"), cases=BINARY_CASES)
 _min2 = elementwise("minimum", np.minimum,
                     (lambda out, a, b: _tie(b, a), lambda out, a, b: _tie(a, b)),
                     np_call("np.minimum"), text=_sympy_text(
                         lambda n, c: (f"Min({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
                         "minimum"),
-                    latex=call_latex(r"\min"), cases=BINARY_CASES, math="min({0}, {1})")
+                    latex=call_latex(r"\min"), cases=BINARY_CASES)
 maximum = public("maximum")(_binary(_max2))
 minimum = public("minimum")(_binary(_min2))
 
@@ -492,9 +492,34 @@ minimum = public("minimum")(_binary(_min2))
 _CMP = {"less": ("<", np.less), "less_equal": ("<=", np.less_equal),
         "greater": (">", np.greater), "greater_equal": (">=", np.greater_equal),
         "equal": ("==", np.equal), "not_equal": ("!=", np.not_equal)}
+
+
+def _heaviside_text(symbol: str) -> Callable:
+    """0-d ``a >= b`` prints as ``Heaviside(a - b, 1)`` (``>``: value 0 at the tie), a
+    number SymPy reads and can multiply; ``==``, ``!=`` and tensors print as Python."""
+    infix = infix_text(symbol, P_CMP)
+    flip = {"<": ">", "<=": ">="}
+
+    def text(node, child):
+        if node.shape != () or symbol in ("==", "!="):
+            return infix(node, child)
+        a, b = node.inputs
+        if symbol in flip:
+            a, b = b, a
+        at_tie = 1 if symbol in (">=", "<=") else 0
+        if _is_const(b, 0.0):
+            diff = child(a, 0)
+        elif _is_const(a, 0.0):
+            diff = f"-{child(b, P_NEG)}"
+        else:
+            diff = f"{child(a, P_ADD)} - {child(b, P_ADD + 1)}"
+        return f"Heaviside({diff}, {at_tie})", P_ATOM
+    return text
+
+
 for _name, (_sym, _impl) in _CMP.items():
     _op = elementwise(_name, _impl, None, infix_code(_sym, f"np.{_name}"),
-                      text=infix_text(_sym, P_CMP),
+                      text=_heaviside_text(_sym),
                       latex=lambda n, c, s=_sym: (
                           f"{c(n.inputs[0], P_CMP + 1)} {_LATEX_CMP[s]} {c(n.inputs[1], P_CMP + 1)}",
                           P_CMP),
@@ -548,8 +573,7 @@ _clip = elementwise("clip", np.clip,
                     np_call("np.clip"), text=call_text("clip"), latex=call_latex(
                         r"\operatorname{clip}"),
                     domain=((-2.0, 2.0), (-1.0, -0.5), (0.5, 1.0)),
-                    cases=(Case(((), (), ())), Case(((2, 3), (), ()))),
-                    math="min(max({0}, {1}), {2})")
+                    cases=(Case(((), (), ())), Case(((2, 3), (), ()))))
 
 
 @public("clip")

@@ -1,0 +1,237 @@
+"""The ``symdiff`` command, run for real through subprocess.
+
+The oracle for derivatives is SymPy: each printed derivative is read back with
+``sympy.sympify`` and compared with ``sympy.diff`` at random points; it is also
+read back with ``sd.parse`` (the output is both Python and SymPy syntax).
+"""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import sympy
+
+import symdiff as sd
+from cli_corpus import CORPUS
+
+BIN = pathlib.Path(sys.executable).parent / "symdiff"
+COMMAND = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "symdiff"]
+SENTINEL = pathlib.Path("/tmp/symdiff-cli-sentinel")
+
+
+def run(*args, stdin=None, timeout=30):
+    env = dict(os.environ)
+    return subprocess.run(COMMAND + list(args), input=stdin, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def ok(*args, **kw) -> str:
+    out = run(*args, **kw)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    return out.stdout.rstrip("\n")
+
+
+def derivatives(text: str, out: str, names: list[str]) -> dict[str, str]:
+    lines = out.splitlines()
+    if len(names) == 1:
+        assert len(lines) == 1, out
+        return {names[0]: lines[0]}
+    result = dict(line.split(": ", 1) for line in lines)
+    assert sorted(result) == names, out
+    return result
+
+
+@pytest.fixture(scope="module")
+def corpus_results():
+    """Every corpus expression through the real command (one process each)."""
+    results = {}
+    for text, domain in CORPUS:
+        results[text] = ok(text)
+    return results
+
+
+SYMBOLS = {n: sympy.Symbol(n, real=True) for n in "xy"}
+NAMES = {"sigmoid": lambda z: 1 / (1 + sympy.exp(-z)), "arcsin": sympy.asin,
+         "arccos": sympy.acos, "arctan": sympy.atan, **SYMBOLS}
+
+
+def reference(text):
+    return sympy.sympify(text.replace("^", "**"), locals=NAMES)
+
+
+@pytest.mark.parametrize("text,domain", CORPUS, ids=[t for t, _ in CORPUS])
+def test_corpus_derivative_matches_sympy(text, domain, corpus_results):
+    expr = reference(text)
+    names = sorted(str(s) for s in expr.free_symbols)
+    symbols = {n: SYMBOLS[n] for n in names}
+    got = derivatives(text, corpus_results[text], names)
+    rng = np.random.default_rng(len(text))
+    for name in names:
+        printed = got[name]
+        mine = sympy.sympify(printed, locals=SYMBOLS)
+        want = sympy.diff(expr, symbols[name])
+        reread = sd.parse(printed)
+        for _ in range(4):
+            point = {n: float(rng.uniform(*domain)) for n in names}
+            subs = {symbols[n]: v for n, v in point.items()}
+            w = float(want.evalf(subs=subs))
+            assert float(mine.evalf(subs=subs)) == pytest.approx(w, rel=1e-9, abs=1e-12), printed
+            env = {n: v for n, v in point.items() if n in reread.vars} \
+                if isinstance(reread, sd.Expr) else {}
+            value = sd.evaluate(reread, env) if isinstance(reread, sd.Expr) else reread
+            assert float(value) == pytest.approx(w, rel=1e-9, abs=1e-12), printed
+
+
+def test_corpus_is_as_short_as_sympy(corpus_results):
+    """Each printed derivative has at most 1.5x the operations of SymPy's simplified one.
+
+    abs' is printed exactly, with JAX's value 1 at the kink (2*Heaviside(u, 1) - 1),
+    where SymPy prints sign(u), undefined there: two operations more, allowed for."""
+    ratios = {}
+    for text, _ in CORPUS:
+        expr = reference(text)
+        names = sorted(str(s) for s in expr.free_symbols)
+        got = derivatives(text, corpus_results[text], names)
+        for name in names:
+            best = sympy.count_ops(sympy.simplify(sympy.diff(expr, SYMBOLS[name])))
+            best += 2 if "abs" in text else 0
+            mine = sympy.count_ops(sympy.sympify(got[name], locals=SYMBOLS))
+            ratios[f"{text} d/d{name}"] = mine / max(best, 1)
+    worst = {k: round(v, 2) for k, v in ratios.items() if v > 1.5}
+    assert not worst, worst
+    assert len(CORPUS) >= 60
+
+
+def test_examples_from_the_readme():
+    printed = sympy.sympify(ok("x**2*sin(x)", "--wrt", "x"))
+    x = sympy.Symbol("x")
+    assert sympy.simplify(printed - (x**2 * sympy.cos(x) + 2 * x * sympy.sin(x))) == 0
+    assert sympy.count_ops(printed) <= sympy.count_ops(x**2 * sympy.cos(x) + 2 * x * sympy.sin(x))
+    nested = ok(ok("x**3", "--wrt", "x"), "--wrt", "x")
+    assert sympy.simplify(sympy.sympify(nested) - 6 * sympy.Symbol("x")) == 0
+
+
+def test_order_two_prints_hessian_entries():
+    out = ok("exp(x*y)", "--order", "2")
+    entries = dict(line.split(": ") for line in out.splitlines())
+    assert sorted(entries) == ["x,x", "x,y", "y,y"]
+    x, y = sympy.symbols("x y")
+    assert sympy.simplify(sympy.sympify(entries["x,y"]) - sympy.diff(sympy.exp(x * y), x, y)) == 0
+    third = ok("x**5", "--order", "3")
+    assert sympy.simplify(sympy.sympify(third) - 60 * x ** 2) == 0
+
+
+def test_at_gives_numbers():
+    out = ok("sin(x)*y", "--at", "x=0.5,y=2")
+    assert out.splitlines() == [f"x: {json.dumps(2 * np.cos(0.5))}",
+                                f"y: {json.dumps(np.sin(0.5))}"]
+    repeated = ok("sin(x)*y", "--at", "x=0.5", "--at", "y=2", "--format", "json")
+    assert json.loads(repeated) == pytest.approx({"x": 2 * np.cos(0.5), "y": np.sin(0.5)})
+
+
+def test_var_shapes_and_tensor_values(tmp_path):
+    W = np.arange(12.0).reshape(3, 4) / 10
+    x = np.array([0.5, -1.0, 0.25, 2.0])
+    np.save(tmp_path / "x.npy", x)
+    out = ok("sum(sigmoid(W @ x))", "--var", "W=3x4", "--var", "x=4", "--wrt", "W",
+             "--at", f"W={json.dumps(W.tolist())}", "--at", f"x={tmp_path / 'x.npy'}",
+             "--format", "json")
+    s = 1 / (1 + np.exp(-(W @ x)))
+    np.testing.assert_allclose(np.array(json.loads(out)["W"]), np.outer(s * (1 - s), x))
+    formula = ok("sum(sigmoid(W @ x))", "--var", "W=3x4", "--var", "x=4", "--wrt", "W")
+    e = sd.parse(formula, W=(3, 4), x=(4,))
+    np.testing.assert_allclose(sd.evaluate(e, {"W": W, "x": x}), np.outer(s * (1 - s), x))
+
+
+def test_formats():
+    assert json.loads(ok("x*y", "--format", "json")) == {"x": "y", "y": "x"}
+    latex = ok("sqrt(x)", "--format", "latex")
+    assert "\\sqrt" in latex or "\\frac" in latex
+    dot = ok("sin(x)", "--format", "dot")
+    assert dot.startswith(("digraph", "strict digraph")) and "sin" in dot
+
+
+def test_python_format_is_a_standalone_module(tmp_path):
+    source = ok("tanh(x)*y + x**2", "--format", "python")
+    path = tmp_path / "grad_mod.py"
+    path.write_text(source)
+    code = ("import sys, json; sys.path.insert(0, %r); sys.modules.pop('symdiff', None)\n"
+            "import builtins; real = builtins.__import__\n"
+            "def guard(name, *a, **k):\n"
+            "    if name.split('.')[0] in ('symdiff', 'sympy', 'networkx'): raise ImportError(name)\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = guard\n"
+            "import grad_mod\n"
+            "v, gx, gy = grad_mod.value_and_grad(0.3, 1.5)\n"
+            "print(json.dumps([float(v), float(gx), float(gy)]))\n"
+            "print(grad_mod.__doc__ is not None and 'tanh' in grad_mod.__doc__)\n") % str(tmp_path)
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=30)
+    assert out.returncode == 0, out.stderr
+    values, has_doc = out.stdout.splitlines()
+    v, gx, gy = json.loads(values)
+    assert v == pytest.approx(np.tanh(0.3) * 1.5 + 0.09)
+    assert gx == pytest.approx((1 - np.tanh(0.3) ** 2) * 1.5 + 0.6)
+    assert gy == pytest.approx(np.tanh(0.3))
+    assert has_doc == "True"
+
+
+def test_stdin_and_help_and_version():
+    assert ok("-", stdin="x**3\n") == "3*x**2"
+    help_text = ok("--help")
+    assert "examples:" in help_text and "--wrt" in help_text
+    assert ok("--version").startswith("symdiff ")
+
+
+BAD = [
+    ("sinn(x)", "did you mean 'sin'", 1),
+    ("x +", "syntax", None),
+    ("(x + 1", "never closed", 1),
+    ("", "empty", None),
+    ("__import__('os').system('touch /tmp/symdiff-cli-sentinel')", "not allowed", 1),
+    ("exec('1')", "not allowed", 1),
+    ("open('f')", "not allowed", 1),
+    ("lambda: 1", "lambda", 1),
+    ("[x for x in y]", "comprehension", 1),
+    ("f'{x}'", "string", 1),
+    ("(y := 2)", "walrus", 2),
+    ("x.__class__", "attribute", 3),
+    ("sin(x, y)", "argument", 1),
+    ("1e400 * x", "finite", 1),
+    ("(" * 10000 + "x" + ")" * 10000, "nest", None),
+    ("x+" * 300000 + "x", "", None),
+]
+
+
+@pytest.mark.parametrize("text,words,col", BAD, ids=[b[0][:20] or "empty" for b in BAD])
+def test_bad_input_exit_2_with_caret_and_nothing_run(text, words, col):
+    SENTINEL.unlink(missing_ok=True)
+    start = time.perf_counter()
+    if len(text) > 100_000:   # longer than one command-line argument may be
+        out = run("-", "--wrt", "x", stdin=text)
+    else:
+        out = run(text, "--wrt", "x")
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0
+    assert out.returncode == 2, out
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("symdiff: error:")
+    assert words.lower() in out.stderr.lower()
+    if col is not None:
+        lines = out.stderr.splitlines()
+        caret = next(line for line in lines if line.strip() == "^")
+        assert caret.index("^") - 4 == col - 1
+    assert not SENTINEL.exists()
+
+
+def test_bad_usage_exit_2():
+    for args in (["x**2", "--format", "xml"], ["x**2", "--order", "0"], ["x**2", "--wrt", "q"],
+                 ["x**2", "--var", "x=3y"], ["x*y", "--at", "x=abc"], []):
+        out = run(*args)
+        assert out.returncode == 2, (args, out)
+        assert "Traceback" not in out.stderr
