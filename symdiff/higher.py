@@ -45,6 +45,9 @@ def jacobian(y: Node, x: Node | Sequence[Node], *, mode: str = "auto") -> Node |
     """
     if not isinstance(y, Node):
         raise DiffError(f"jacobian: y must be an expression, not {type(y).__name__}")
+    if y.dtype.kind != "f":
+        raise DiffError(f"jacobian: y has dtype {y.dtype}; only floating-point results "
+                        f"are differentiable")
     if isinstance(x, Node):
         return _jacobian(y, x, mode)
     return [_jacobian(y, xi, mode) for xi in x]

@@ -247,6 +247,8 @@ def test_jacobian_errors():
         sd.hessian(sd.sin(x), x)                       # not a scalar cost
     with pytest.raises(sd.DiffError):
         sd.jacobian(sd.sin(x), sd.vector("k", 3, dtype="int64"))
+    with pytest.raises(sd.DiffError):
+        sd.jacobian(x > 0.0, x)
 
 
 def test_repeated_grad_of_scalar_functions_stays_small_after_simplification():
