@@ -276,7 +276,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
             helpers.append(op.helper)
         args = [label[i.id] if i.id not in on_floats or node.dtype in _FLOAT_OK
                 else f"np.float64({label[i.id]})" for i in node.inputs]
-        target = plan.buffer_for(node) if op.out is not None else None
+        target = plan.buffer_for(node, label) if op.out is not None else None
         name = target or names.new()
         label[node.id] = name
         if getattr(op, "block", None) is not None:
@@ -404,6 +404,7 @@ class _MemoryPlan:
         for node in order:
             self.shape_class[node.id] = self._classify(node)
         self.free: dict[tuple, list[str]] = {}
+        self.in_place: set[int] = set()   # buffers handed on to a consumer's result
 
     def _classify(self, node: Node) -> Any:
         if None not in node.shape:
@@ -421,16 +422,24 @@ class _MemoryPlan:
     def _key(self, node: Node) -> tuple:
         return (self.shape_class[node.id], node.dtype.str)
 
-    def buffer_for(self, node: Node) -> str | None:
+    def buffer_for(self, node: Node, label: dict[int, str]) -> str | None:
         if not node.op.elementwise or node.shape == ():
             return None
-        pool = self.free.get(self._key(node))
+        key = self._key(node)
+        # An operand used for the last time here can take the result in place
+        # (a ufunc reads each element before writing it).
+        k = self.position[node.id]
+        for i in node.inputs:
+            if self.last_use.get(i.id) == k and self._reusable(i) and self._key(i) == key:
+                self.in_place.add(i.id)
+                return label[i.id]
+        pool = self.free.get(key)
         return pool.pop() if pool else None
 
     def done(self, node: Node, label: dict[int, str]) -> None:
         k = self.position[node.id]
         for i in {i.id: i for i in node.inputs}.values():
-            if self.last_use.get(i.id) == k and self._reusable(i):
+            if self.last_use.get(i.id) == k and self._reusable(i) and i.id not in self.in_place:
                 self.free.setdefault(self._key(i), []).append(label[i.id])
 
     def _reusable(self, node: Node) -> bool:
