@@ -257,7 +257,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
                 namespace[lit] = node.value
             label[node.id] = lit
             continue
-        origin = meta(node, "origin")
+        origin = None if meta(node, "forward") else meta(node, "origin")
         if origin is not None and origin is not current_origin:
             if not backward_started:
                 body.append("")

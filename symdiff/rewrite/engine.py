@@ -284,16 +284,17 @@ def _annotate_new(old: Node, new: Node, mark: int) -> None:
     if new.id < mark:
         return
     _inherit(old, new)
+    # New nodes standing for a forward node are marked forward: a derivative node
+    # rewritten into the same form first must not make them look like derivatives.
     origin = meta(old, "origin")
-    if origin is None:
-        return
+    mark_with = {"origin": origin} if origin is not None else {"forward": True}
     stack, seen = [new], set()
     while stack:
         n = stack.pop()
         if n.id in seen or n.id < mark:
             continue
         seen.add(n.id)
-        annotate(n, origin=origin)
+        annotate(n, **mark_with)
         stack.extend(n.inputs)
 
 
@@ -310,8 +311,10 @@ def fit(new: Node, old: Node) -> Node | None:
         else:
             return None
     if len(new.shape) == len(old.shape) and all(
-            b is None or a == b for a, b in zip(new.shape, old.shape)):
-        return new      # the same shape, or one known more precisely
+            a == b or (b is None and a is not None and a != 1)
+            for a, b in zip(new.shape, old.shape)):
+        return new      # the same shape, or one known more precisely (an unknown length
+        #                 is never 1: a static 1 would broadcast)
     try:
         if broadcast_shapes(new.shape, old.shape) != old.shape or new.ndim > old.ndim:
             return None
