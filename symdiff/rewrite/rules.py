@@ -85,9 +85,12 @@ def fold_constants(m: Match) -> Node | None:
 # -- canonicalize: structure ------------------------------------------------------------------
 
 def sort_operands(m: Match) -> Node | None:
-    """a + b -> b + a when b comes first in the canonical order (constants, then age)."""
+    """a + b -> b + a when b comes first in the canonical order (constants, then age).
+    Chains (an operand of the same op) are left to the sum and product normal forms."""
     node = m.node
     a, b = node.inputs
+    if a.op is node.op or b.op is node.op:
+        return None
     if key(b) < key(a):
         return make(node.op, (b, a), node.attrs)
     return None
