@@ -214,6 +214,8 @@ def main(argv=None):
     if "newton" in args.selected:
         print("== newton", flush=True)
         results["newton"] = run_newton(sd_module)
+    if hasattr(os, "getloadavg"):
+        results["machine"]["load_average_end"] = os.getloadavg()
     print()
     print(report.summary(results))
     with open(os.path.join(HERE, "results.json"), "w") as f:

@@ -222,6 +222,16 @@ def newton_lines(newton):
     return lines + [""]
 
 
+def _loads(loads):
+    return "?" if not loads else ", ".join(f"{x:.2f}" for x in loads)
+
+
+def _busy(machine):
+    """More runnable work than one core besides this run, at start or end."""
+    loads = [machine.get("load_average"), machine.get("load_average_end")]
+    return any(load and load[0] > 1.5 for load in loads)
+
+
 def machine_lines(results):
     m = results["machine"]
     s = results["settings"]
@@ -229,7 +239,11 @@ def machine_lines(results):
     lines = [
         f"- date: {m['date_utc']}; commit {m.get('git_commit') or '?'}",
         f"- CPU: {m['cpu']}; {m['cores']} cores; the run was pinned to CPU "
-        f"{m['pinned_to_cpus']}; load average at start {m['load_average']}",
+        f"{m['pinned_to_cpus']}",
+        f"- load average (1, 5, 15 min) at start {_loads(m.get('load_average'))}, at end "
+        f"{_loads(m.get('load_average_end'))}"
+        + (" -- **the machine was busy**: absolute times are inflated, ratios less so "
+           "(contenders interleaved)" if _busy(m) else ""),
         f"- Python {m['python']} on {m['platform']}; NumPy {m['numpy']}, BLAS "
         f"{m.get('numpy_blas', '?')}",
     ]
