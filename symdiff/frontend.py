@@ -396,6 +396,12 @@ def _read_text(text: str, scope: _TextScope, context: _Context) -> Any:
 
 def _read_span(text: str, source: _Source, scope: Any, context: _Context) -> Any:
     """Parse and walk ``text`` (one expression); split it if Python's parser cannot."""
+    if len(text) > 4 * MAX_TERMS:
+        # Too many terms is known from a quick scan, before Python's parser spends
+        # its time on the text.
+        split = _split_flat(text)
+        if split is not None and len(split[0]) + 1 > MAX_TERMS:
+            raise _too_many_terms(len(split[0]) + 1, source)
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as err:
@@ -403,18 +409,22 @@ def _read_span(text: str, source: _Source, scope: Any, context: _Context) -> Any
     except ValueError as err:        # e.g. a NUL character, on some Python versions
         raise source.error(str(err), _FakeNode(1, 0)) from None
     except (RecursionError, MemoryError):
-        terms = _split_flat(text)
-        if terms is None:
+        split = _split_flat(text)
+        if split is None:
             raise source.error("expression is nested too deeply for Python's parser "
                                "(simplify it or split it into parts)",
                                _FakeNode(1, 0)) from None
-        if len(terms) > MAX_TERMS:
-            raise source.error(f"expression too long: {len(terms)} terms in one sum or "
-                               f"product (the limit is {MAX_TERMS}); use sum() over an "
-                               "array instead", _FakeNode(1, 0)) from None
-        return _read_terms(text, terms, source, scope, context)
+        if len(split[0]) + 1 > MAX_TERMS:
+            raise _too_many_terms(len(split[0]) + 1, source) from None
+        return _read_terms(text, _terms(text, split), source, scope, context)
     _validate(tree, source, statements=False)
     return _Walker(source, scope, context).eval(tree.body)
+
+
+def _too_many_terms(count: int, source: _Source) -> ParseError:
+    return source.error(f"expression too long: {count} terms in one sum or product (the "
+                        f"limit is {MAX_TERMS}); use sum() over an array instead",
+                        _FakeNode(1, 0))
 
 
 def _syntax_error(err: SyntaxError, text: str, source: _Source) -> ParseError:
@@ -448,63 +458,99 @@ class _FakeNode:
     col_offset: int
 
 
-# Top-level splitting of inputs too deep for ast: "x+x+...+x", "x*x*...*x".
-_SPLIT_TOKENS = re.compile(r"\*\*|//|[-+*/%@()\[\]{}<>=!&|^~,:;'\"#\n\r\\]")
+# Top-level splitting of inputs too deep for ast: "x+x+...+x", "x*x*...*x". The
+# scan is vectorized with NumPy so that a megabyte of text takes milliseconds.
 _KEYWORDS = re.compile(r"\b(?:and|or|not|in|is|if|else|lambda|for|await|yield)\b")
 _EXPONENT_BEFORE = re.compile(r"(?<![\w.])(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)[eE]$")
 
 
-def _split_flat(text: str) -> list[tuple[str, int, int]] | None:
-    """Split ``text`` at its top-level binary ``+ -`` (else ``* / // % @``).
+def _codes(characters: str) -> np.ndarray:
+    return np.frombuffer(characters.encode("ascii"), dtype=np.uint8)
 
-    Returns ``(operator, start, end)`` per term (the first operator is ``""``),
-    or ``None`` when the text has no such flat structure.
+
+def _class(characters: str) -> np.ndarray:
+    """A lookup table: ``_class(s)[codes]`` is True where a character is in ``s``."""
+    table = np.zeros(256, dtype=bool)
+    table[_codes(characters)] = True
+    return table
+
+
+_NEVER_SPLIT = _class("'\"#\n\r\\")      # strings, comments, several lines
+_NOT_FLAT = _class("<>=!&|^~,:;")         # lower precedence than + at the top level
+_OPENING, _CLOSING, _SPACE = _class("([{"), _class(")]}"), _class(" \t\f")
+_OPERAND_END = _class(")]_.0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_EXPONENT_MARK = _class("eE")
+
+
+def _split_flat(text: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Where ``text`` splits at its top-level binary ``+ -`` (else ``* / // % @``).
+
+    Returns the operators' positions and widths, or ``None`` when the text has
+    no such flat structure.
     """
     if not text.isascii() or _KEYWORDS.search(text):
         return None
-    depth = 0
-    additive: list[tuple[str, int]] = []
-    multiplicative: list[tuple[str, int]] = []
-    for match in _SPLIT_TOKENS.finditer(text):
-        token = match.group()
-        start = match.start()
-        if token in "([{":
-            depth += 1
-        elif token in ")]}":
-            depth -= 1
-        elif token in "'\"#\n\r\\":
-            return None
-        elif depth == 0:
-            if token in ("+", "-"):
-                if _is_binary(text, start):
-                    additive.append((token, start))
-            elif token in ("*", "/", "//", "%", "@"):
-                multiplicative.append((token, start))
-            elif token != "**":
-                return None     # comparisons, bit operators, commas, ...
-    operators = additive or multiplicative
-    if not operators or depth != 0:
+    codes = _codes(text)
+    if _NEVER_SPLIT[codes].any():
         return None
-    terms = []
-    previous_op, previous_end = "", 0
-    for token, start in operators:
-        terms.append((previous_op, previous_end, start))
-        previous_op, previous_end = token, start + len(token)
-    terms.append((previous_op, previous_end, len(text)))
-    return terms
+    depth = np.cumsum(_OPENING[codes].astype(np.int64) - _CLOSING[codes])
+    if depth[-1] != 0 or depth.min() < 0:
+        return None
+    top = depth == 0
+    if (top & _NOT_FLAT[codes]).any():
+        return None
+    positions = _additive(text, codes, top)
+    if positions.size:
+        return positions, np.ones_like(positions)
+    positions, widths = _multiplicative(codes, top)
+    return (positions, widths) if positions.size else None
 
 
-def _is_binary(text: str, index: int) -> bool:
-    """Is the ``+``/``-`` at ``index`` a binary operator (not a sign or an exponent's)?"""
-    end = index - 1
-    while end >= 0 and text[end] in " \t\f":
-        end -= 1
-    if end < 0:
-        return False
-    last = text[end]
-    if last in ")]" or last.isalnum() or last in "_.":
-        return not (last in "eE" and _EXPONENT_BEFORE.search(text[max(0, end - 63):end + 1]))
-    return False
+def _terms(text: str, split: tuple[np.ndarray, np.ndarray]) -> list[tuple[str, int, int]]:
+    """``(operator, start, end)`` per term of a split text (the first operator is '')."""
+    positions, widths = split[0].tolist(), split[1].tolist()
+    starts = [0] + [p + w for p, w in zip(positions, widths)]
+    ends = positions + [len(text)]
+    operators = [""] + [text[p:p + w] for p, w in zip(positions, widths)]
+    return list(zip(operators, starts, ends))
+
+
+def _additive(text: str, codes: np.ndarray, top: np.ndarray) -> np.ndarray:
+    """Top-level binary ``+``/``-``: after an operand, not a sign nor an exponent's."""
+    candidates = np.flatnonzero(top & ((codes == ord("+")) | (codes == ord("-"))))
+    if not candidates.size:
+        return candidates
+    positions = np.arange(len(codes))
+    last_visible = np.maximum.accumulate(np.where(_SPACE[codes], -1, positions))
+    before = np.where(candidates > 0, last_visible[np.maximum(candidates - 1, 0)], -1)
+    previous = codes[np.maximum(before, 0)]
+    binary = (before >= 0) & _OPERAND_END[previous]
+    # After an e or E, the sign may belong to a number's exponent (1e-5).
+    maybe_exponent = binary & _EXPONENT_MARK[previous]
+    for k in np.flatnonzero(maybe_exponent).tolist():
+        end = int(before[k])
+        if _EXPONENT_BEFORE.search(text[max(0, end - 63):end + 1]):
+            binary[k] = False
+    return candidates[binary]
+
+
+def _multiplicative(codes: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Top-level ``* / // % @`` (``**`` binds tighter and is left inside the terms)."""
+    def shifted(mask: np.ndarray, by: int) -> np.ndarray:
+        out = np.zeros_like(mask)
+        if by > 0:
+            out[by:] = mask[:-by]
+        else:
+            out[:by] = mask[-by:]
+        return out
+
+    star, slash = codes == ord("*"), codes == ord("/")
+    single_star = star & ~shifted(star, 1) & ~shifted(star, -1)
+    floor_division = slash & shifted(slash, -1)
+    true_division = slash & ~shifted(slash, -1) & ~shifted(slash, 1)
+    other = (codes == ord("%")) | (codes == ord("@"))
+    positions = np.flatnonzero(top & (single_star | true_division | floor_division | other))
+    return positions, np.where(floor_division[positions], 2, 1)
 
 
 def _read_terms(text: str, terms: list[tuple[str, int, int]], source: _Source, scope: Any,
