@@ -238,8 +238,8 @@ class _Source:
 
     def error(self, message: str, node: Any = None) -> ParseError:
         lineno, col = self.position(node) if node is not None else (None, None)
-        return ParseError(message, lineno=lineno, col=col, source=self.text,
-                          filename=self.filename)
+        return _error(message, lineno=lineno, col=col, source=self.text,
+                      filename=self.filename)
 
     def located(self, node: Any) -> str:
         lineno, col = self.position(node)
@@ -249,6 +249,18 @@ class _Source:
         text = ParseError("", lineno=lineno, col=col, source=self.text)
         caret = str(text).split("\n", 1)[1] if "\n" in str(text) else ""
         return f" ({place}line {lineno}, column {col + 1})" + (f"\n{caret}" if caret else "")
+
+
+def _error(message: str, *, lineno: int | None = None, col: int | None = None,
+           source: str | None = None, filename: str | None = None) -> ParseError:
+    """A ParseError whose SyntaxError fields are filled too, so that Python's own
+    traceback printer shows the message, the line and a caret when it is not caught."""
+    err = ParseError(message, lineno=lineno, col=col, source=source, filename=filename)
+    err.msg = message
+    err.text = err.source_line
+    err.offset = None if col is None else col + 1
+    err.end_offset = None if col is None else col + 2
+    return err
 
 
 @dataclass
@@ -269,9 +281,10 @@ def parse(text: str, **shapes: Any) -> Any:
     (``W=(3, 4)``, ``x=(None,)``, ``n=()``), an existing expression or variable
     to use for the name (``x=sd.vector("x")``), or a constant value (a NumPy
     array or a number). ``pi``, ``e`` and ``inf`` are constants unless given as
-    keywords. Function names come from the op table, bare or ``np.``/``numpy.``
-    qualified, with SymPy/math spellings (``atan``, ``Abs``, ``Max``, ``ln``) and
-    the builtins ``abs``, ``sum``, ``max``, ``min``.
+    keywords. A name is a function only where it is called; function names come
+    from the op table, bare or ``np.``/``numpy.`` qualified, with SymPy/math
+    spellings (``atan``, ``Abs``, ``Max``, ``ln``, ``Heaviside``) and the builtins
+    ``abs``, ``sum``, ``max``, ``min``.
 
     Raises ``ParseError`` (with line, column and a caret) for anything else:
     statements, strings, lambdas, comprehensions, attribute access outside
@@ -323,7 +336,7 @@ def parse_function(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 def _out_of_stack(text: str, filename: str | None) -> ParseError:
     # The nesting limit keeps the walker well inside Python's stack, unless the
     # caller was already deep in it.
-    return ParseError("expression nested too deeply for the Python stack left at this "
+    return _error("expression nested too deeply for the Python stack left at this "
                       "call", source=text, filename=filename)
 
 
@@ -350,10 +363,15 @@ def _binding(name: str, value: Any) -> Any:
 
 
 class _TextScope:
-    """Names in text: keywords given to parse, constants, functions, free variables."""
+    """Names in text: keywords given to parse, constants, functions, free variables.
+
+    A name is a function only where it is called: ``std * z + mu`` has three
+    variables, ``std(x)`` is the table's standard deviation.
+    """
 
     def __init__(self, bindings: dict[str, Any]) -> None:
         self.bindings = bindings
+        self.free: dict[str, Var] = {}
 
     def lookup(self, name: str) -> Any:
         if name in self.bindings:
@@ -364,11 +382,9 @@ class _TextScope:
             return _numpy_namespace(strict=False)
         if name == "math":
             return _math_namespace()
-        known = _text_function(name)
-        if known is not None:
-            return known
-        variable = Var(name)
-        self.bindings[name] = variable
+        variable = self.free.get(name)
+        if variable is None:
+            variable = self.free[name] = Var(name)
         return variable
 
     def lookup_function(self, name: str) -> Any:
@@ -386,7 +402,7 @@ class _TextScope:
 def _read_text(text: str, scope: _TextScope, context: _Context) -> Any:
     stripped = text.lstrip()
     if not stripped.strip():
-        raise ParseError("empty expression", lineno=1, col=0, source=text)
+        raise _error("empty expression", lineno=1, col=0, source=text)
     removed = text[:len(text) - len(stripped)]
     line_offset = removed.count("\n")
     first_col = len(removed) - (removed.rfind("\n") + 1)
@@ -439,8 +455,8 @@ def _syntax_error(err: SyntaxError, text: str, source: _Source) -> ParseError:
     if "too many nested parentheses" in message:
         message += " (Python's parser allows 200 levels)"
     col += source.first_col if lineno == 1 else 0
-    return ParseError(message, lineno=lineno + source.line_offset, col=col,
-                      source=source.text, filename=source.filename)
+    return _error(message, lineno=lineno + source.line_offset, col=col, source=source.text,
+                  filename=source.filename)
 
 
 def _statement_in(text: str) -> ast.stmt | None:
@@ -1245,7 +1261,7 @@ def _read_function(fn: types.FunctionType) -> tuple[Any, _Source]:
     try:
         lines, start = inspect.getsourcelines(fn)
     except (OSError, TypeError) as err:
-        raise ParseError(f"cannot read the source of {fn.__name__}() ({err}); define it in "
+        raise _error(f"cannot read the source of {fn.__name__}() ({err}); define it in "
                          "a file or a notebook cell") from None
     file_lines = linecache.getlines(filename)
     file_text = "".join(file_lines) if file_lines else "\n" * (start - 1) + "".join(lines)
@@ -1299,7 +1315,7 @@ def _find_lambda(fn: types.FunctionType, file_text: str, filename: str, lines: l
         try:
             tree = ast.parse(text)
         except (SyntaxError, RecursionError, MemoryError, ValueError):
-            raise ParseError(f"cannot read the source of this lambda; define the function "
+            raise _error(f"cannot read the source of this lambda; define the function "
                              "with def", lineno=lineno, source=file_text,
                              filename=filename) from None
         lineno = 1
@@ -1308,7 +1324,7 @@ def _find_lambda(fn: types.FunctionType, file_text: str, filename: str, lines: l
     if len(found) > 1:
         found = _pick_lambda(fn, found)
     if len(found) != 1:
-        raise ParseError("cannot tell which lambda on this line is the function; define it "
+        raise _error("cannot tell which lambda on this line is the function; define it "
                          "with def", lineno=lineno + source.line_offset, col=0,
                          source=file_text, filename=filename)
     definition = found[0]

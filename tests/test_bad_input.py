@@ -98,7 +98,8 @@ BAD_TEXT = [
     ("v[y]", 1, 2, r"indexing with an expression is not supported"),
     ("v[1.5]", 1, 2, r"an index must be an integer"),
     ("v[y:2]", 1, 2, r"slice bounds must be integers"),
-    ("sin + 1", 1, 4, r"sin is a function; call it"),
+    ("np.sin + 1", 1, 7, r"sin is a function; call it"),
+    ("np.exp", 1, 0, r"the text is the function exp, not an expression"),
     ("x, y", 1, 0, r"the text is a tuple, not an expression"),
     ("  sinn(x)", 1, 2, r"unknown function 'sinn'"),
     ("(x +\n  sinn(y))", 2, 2, r"unknown function 'sinn'"),
@@ -136,6 +137,22 @@ def test_deep_caller_stack_gives_a_parse_error_not_a_recursion_error():
     with pytest.raises(sd.ParseError, match="nested too deeply"):
         down(800)
     sd.parse("sin(" * 150 + "x" + ")" * 150)      # fine from a shallow stack
+
+
+def test_an_uncaught_parse_error_prints_its_message_and_caret():
+    # ParseError is a SyntaxError: Python's traceback printer uses msg/text/offset.
+    import traceback
+    with pytest.raises(sd.ParseError) as info:
+        sd.parse("x + sinn(x)")
+    printed = "".join(traceback.format_exception_only(type(info.value), info.value))
+    assert "ParseError: unknown function 'sinn'; did you mean 'sin'?" in printed
+    assert "    x + sinn(x)\n        ^" in printed
+    with pytest.raises(sd.ParseError) as info:
+        sd.grad(unknown_name)(np.ones(3))
+    printed = "".join(traceback.format_exception_only(type(info.value), info.value))
+    lineno, col = where("MARK-unknown", "sinn")
+    assert f'File "{HERE}", line {lineno}' in printed
+    assert "did you mean np.sin?" in printed
 
 
 def test_parse_takes_a_string():

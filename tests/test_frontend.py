@@ -27,6 +27,13 @@ def test_free_names_are_scalar_float64_variables_shared_with_the_api():
     assert e is sd.scalar("x") ** 2 * sd.sin(sd.scalar("x")) + sd.scalar("y")
 
 
+def test_a_name_is_a_function_only_where_it_is_called():
+    e = sd.parse("mu + std * z + std(v)", v=(3,))
+    assert sorted(e.vars) == ["mu", "std", "v", "z"]
+    assert value(e, mu=1.0, std=2.0, z=0.5, v=np.array([1.0, 2.0, 3.0])) == pytest.approx(
+        1 + 2 * 0.5 + np.std([1.0, 2.0, 3.0]))
+
+
 def test_shapes_given_as_keywords():
     e = sd.parse("sum(sigmoid(W @ x + b))", W=(3, 4), x=(4,), b=(3,))
     assert e.vars["W"] is sd.matrix("W", (3, 4))
