@@ -274,7 +274,7 @@ class _Context:
 # ---------------------------------------------------------------------------
 # public entry points
 
-def parse(text: str, **shapes: Any) -> Any:
+def parse(text: str, **shapes: Any) -> Node:
     """Read ``text`` (Python syntax) into an expression.
 
     Free names become float64 variables: scalars, unless a keyword gives a shape

@@ -95,11 +95,11 @@ class GradFunction:
         self._positional = [p.name for p in self._signature.parameters.values()
                             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         self._single = isinstance(argnums, numbers.Integral)
-        numbers_ = (argnums,) if self._single else tuple(argnums)
-        if not numbers_:
+        indices = (argnums,) if self._single else tuple(argnums)
+        if not indices:
             raise DiffError("grad: argnums is empty")
         self.argnums = argnums
-        self._wrt = [self._param_of(i) for i in numbers_]
+        self._wrt = [self._param_of(i) for i in indices]
         if len(set(self._wrt)) != len(self._wrt):
             raise DiffError(f"grad: argnums {argnums!r} repeats an argument")
         self.has_aux = bool(has_aux)
