@@ -574,7 +574,8 @@ class Explanation:
         return cols
 
     def __str__(self) -> str:
-        lines = self._header() + ["", "Forward pass:"]
+        lines = [line for text in self._header() for line in _wrap(text, 88)]
+        lines += ["", "Forward pass:"]
         lines += [f"  {name}: {typ} = {definition}" for name, typ, definition in self.forward]
         lines += ["", "Backward pass (reverse topological order):"]
         lines += _text_table(self._columns(), max_width=56)
@@ -697,13 +698,14 @@ def _local_rule(consumer: Node, index: int, c_name: str, n_name: str,
     return f"g_{c_name} -> {_print_named(contribution, named)}{note}"
 
 
-def explain(cost: Node, wrt: Node | Sequence[Node], at: Mapping[Any, Any] | None = None
-            ) -> Explanation:
+def explain(cost: Node, wrt: Node | Sequence[Node], at: Mapping[Any, Any] | None = None, *,
+            cost_name: str | None = None) -> Explanation:
     """The reverse-mode algorithm on ``cost``, one row per node on a path from ``wrt``
     to ``cost``, in the order the backward pass visits them: the node, its
     consumers, the local derivative each consumer contributes, and the grad-table
     entry. With ``at`` (values of the inputs, by variable or name) the rows also
-    carry each node's value and its gradient's value.
+    carry each node's value and its gradient's value. ``cost_name`` names the cost
+    in the table (``"J"``) instead of its number.
     """
     from .autodiff import backprop
     from .errors import DiffError
@@ -716,6 +718,8 @@ def explain(cost: Node, wrt: Node | Sequence[Node], at: Mapping[Any, Any] | None
     wrts = _as_list(wrt)
     table = backprop([cost], [Const(1.0, cost.dtype)], wrts)
     names = node_names([cost])
+    if cost_name and cost.op.name not in ("var", "const"):
+        names[cost.id] = cost_name
     steps = {s.node.id: s for s in table.steps}
     on_path = {n.id for n in table.order}
     consumers: dict[int, list[Node]] = {n.id: [] for n in table.order}

@@ -334,6 +334,8 @@ def test_explain_with_values_worked_example():
         assert r.name in text
     html = e._repr_html_()
     assert html.count("<tr") == len(e.rows) + 1 and "<table" in html
+    named = explain(cost, wrt, cost_name="J")
+    assert named.rows[0].name == "J" and named.row("t8").consumers == ["J"]
 
 
 def test_explain_errors_and_unreached_wrt():
