@@ -104,6 +104,7 @@ BAD_TEXT = [
     ("  sinn(x)", 1, 2, r"unknown function 'sinn'"),
     ("(x +\n  sinn(y))", 2, 2, r"unknown function 'sinn'"),
     ("(" * 10000 + "x" + ")" * 10000, 1, 200, r"too many nested parentheses"),
+    ("sin(" * 190 + "x" + ")" * 190, 1, 720, r"nested too deeply \(more than 180 levels\)"),
     ("x" + "[0]" * 100000, 1, 0, r"nested too deeply"),
     ("-" * 100000 + "x", 1, 0, r"nested too deeply"),
     ("x+" * 300000 + "x", 1, 0, r"expression too long: 300001 terms"),
