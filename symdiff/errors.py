@@ -25,6 +25,12 @@ class ParseError(SymdiffError, SyntaxError):
         self.col = col
         self.source_line = _line_of(source, lineno)
         self.filename = filename
+        # SyntaxError's own fields, read by Python's traceback printer when the
+        # error is not caught (without them it prints only 'File "<string>"').
+        self.msg = message
+        self.text = self.source_line
+        self.offset = None if col is None else col + 1
+        self.end_offset = None if col is None else col + 2
         Exception.__init__(self, self._render())
 
     def _render(self) -> str:
