@@ -454,6 +454,12 @@ def _syntax_error(err: SyntaxError, text: str, source: _Source) -> ParseError:
             lineno, col = statement.lineno, statement.col_offset
     if "too many nested parentheses" in message:
         message += " (Python's parser allows 200 levels)"
+    if not err.offset and message.startswith("invalid syntax"):
+        # Python reports no column when the text stops mid-expression ("x +").
+        lines = text.splitlines() or [""]
+        lineno = len(lines)
+        col = len(lines[-1].rstrip())
+        message = "the expression ends too early (invalid syntax)"
     col += source.first_col if lineno == 1 else 0
     return _error(message, lineno=lineno + source.line_offset, col=col, source=source.text,
                   filename=source.filename)
