@@ -30,7 +30,7 @@ __all__ = ["simplify", "run", "Trace", "Phase", "Rule", "rule", "rule_fn", "P", 
 
 
 def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
-        max_rounds: int = MAX_ROUNDS) -> tuple[list[Node], Trace]:
+        max_rounds: int = MAX_ROUNDS, strict: bool = False) -> tuple[list[Node], Trace]:
     """Rewrite ``outputs`` with ``phases`` (default: all) to a fixpoint; also the trace."""
     phases = PHASES if phases is None else list(phases)
     outputs = list(outputs)
@@ -39,7 +39,7 @@ def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
     for _ in range(max_rounds):
         before = outputs
         for phase in phases:
-            outputs = phase.run(outputs, trace)
+            outputs = phase.run(outputs, trace, strict=strict)
         trace.rounds += 1
         if all(a is b for a, b in zip(before, outputs)):
             break

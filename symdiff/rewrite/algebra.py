@@ -91,7 +91,8 @@ def read_sum(node: Node) -> SumForm:
             va, vb = const_value(a), const_value(b)
             if va is not None or vb is not None:
                 size += 1
-                moved = moved or va is None
+                moved = moved or va is None or (not top and k * (va if va is not None
+                                                                  else vb) < 0)
                 stack.append((b, k * va, False, False) if va is not None
                              else (a, k * vb, False, False))
                 continue
@@ -146,16 +147,67 @@ def rebuild_sum(form: SumForm, like: Node) -> tuple[Node, int]:
 
 
 def collect_terms(node: Node) -> Node | None:
-    """``2*x + 3*x -> 5*x``, ``x - x -> 0``, ``-a + b -> b - a``: a sum in canonical form."""
+    """``2*x + 3*x -> 5*x``, ``x - x -> 0``, ``-a + b -> b - a``: a sum in canonical form;
+    ``a*x + a*y -> a*(x + y)`` when every term has the factor ``a``."""
     if node.dtype.kind != "f":
         return None
     form = read_sum(node)
     if form.size == 0:
         return None
     new, size = rebuild_sum(form, node)
+    factored = _common_factor(form, node)
+    if factored is not None:
+        terms_size = sum(_tree_size(t) for t, k in form.terms if k != 0)
+        if factored[1] < min(size, form.size) + terms_size:
+            return factored[0]
     if new is node or size > form.size or (size == form.size and not form.moved):
         return None
     return new
+
+
+def _common_factor(form: SumForm, like: Node) -> tuple[Node, int] | None:
+    """``sum_i k_i * a * r_i -> a * sum_i k_i * r_i`` for factors ``a`` all terms share."""
+    terms = [(t, k) for t, k in form.terms if k != 0]
+    if form.c0 != 0 or len(terms) < 2:
+        return None
+    products = [read_product(t) for t, _ in terms]
+    if any(p is None for p in products):
+        return None
+    common = None
+    for p in products:
+        exps = {}
+        for b, e in p.factors:
+            if e > 0 and float(e).is_integer():
+                exps[b.id] = (b, e)
+        if common is None:
+            common = exps
+        else:
+            common = {i: (b, min(e, exps[i][1])) for i, (b, e) in common.items() if i in exps}
+        if not common:
+            return None
+    rest_terms, c0 = [], 0.0
+    for (t, k), p in zip(terms, products):
+        factors = []
+        for b, e in p.factors:
+            e = e - common[b.id][1] if b.id in common else e
+            factors.append([b, e])
+        rest, _ = rebuild_product(ProductForm(p.coef, factors, 0, False), like)
+        v = const_value(rest)
+        if v is not None:
+            c0 += k * v
+        else:
+            rest_terms.append([rest, k])
+    inner, inner_size = rebuild_sum(SumForm(c0, rest_terms, 0, False), like)
+    outer = ProductForm(1.0, [[b, e] for b, e in common.values()] + [[inner, 1.0]], 0, False)
+    expr, outer_size = rebuild_product(outer, like)
+    size = outer_size + inner_size + sum(_tree_size(r) for r, _ in rest_terms)
+    return expr, size
+
+
+def _tree_size(node: Node) -> int:
+    """Operations a rebuilt term spends on products (its own product tree)."""
+    p = read_product(node)
+    return p.size if p is not None else 0
 
 
 # -- products ------------------------------------------------------------------------------

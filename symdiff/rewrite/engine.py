@@ -126,12 +126,15 @@ class Trace:
     rounds: int = 0
     seconds: float = 0.0
     declined: Counter = field(default_factory=Counter)   # replacements of the wrong type
+    cycles: Counter = field(default_factory=Counter)     # rule names -> cycles stopped
 
     def __str__(self) -> str:
         lines = [f"{self.nodes_before} -> {self.nodes_after} nodes in {self.rounds} round(s), "
                  f"{self.seconds * 1e3:.1f} ms"]
         for name, count in self.fired.most_common():
             lines.append(f"  {count:5d}  {name}")
+        for names, count in self.cycles.items():
+            lines.append(f"  cycle stopped {count} time(s): {names}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -170,13 +173,17 @@ class Phase:
     def __repr__(self) -> str:
         return f"<Phase {self.name}: {len(self.rules)} rules>"
 
-    def run(self, outputs: Sequence[Node], trace: Trace | None = None) -> list[Node]:
-        return _Rewriter(self, trace if trace is not None else Trace()).run(outputs)
+    def run(self, outputs: Sequence[Node], trace: Trace | None = None, *,
+            strict: bool = False) -> list[Node]:
+        """Rewrite ``outputs`` to normal form. A cycle (A -> B -> A) keeps the current
+        form and is counted in ``trace.cycles``; with ``strict`` it raises."""
+        return _Rewriter(self, trace if trace is not None else Trace(), strict).run(outputs)
 
 
 class _Rewriter:
-    def __init__(self, phase: Phase, trace: Trace) -> None:
+    def __init__(self, phase: Phase, trace: Trace, strict: bool = False) -> None:
         self.phase = phase
+        self.strict = strict
         self.trace = trace
         self.done: dict[int, Node] = {}     # node id -> its normal form
         self.fires = 0
@@ -206,12 +213,12 @@ class _Rewriter:
             todo = [i for i in node.inputs if i.id not in done]
             if todo:
                 if node.id in opened:
-                    self._cycle(node, waiting)
+                    self._cycle(node, waiting, fatal=True)
                 opened.add(node.id)
                 stack.extend(reversed(todo))
                 for i in todo:
                     if i.id in opened:
-                        self._cycle(i, waiting)
+                        self._cycle(i, waiting, fatal=True)
                 continue
             stack.pop()
             inputs = [done[i.id] for i in node.inputs]
@@ -229,7 +236,11 @@ class _Rewriter:
                 opened.discard(node.id)
                 continue
             if repl.id in opened or repl.id in waiting:
+                # A rewrites to B rewrites to A: keep the current form and say so.
                 self._cycle(repl, waiting, name)
+                done[node.id] = done[rebuilt.id] = rebuilt
+                opened.discard(node.id)
+                continue
             opened.add(node.id)
             waiting[node.id] = (repl, name, rebuilt)
             stack.append(node)
@@ -266,8 +277,11 @@ class _Rewriter:
             return fitted, r.name
         return None, None
 
-    def _cycle(self, node: Node, waiting: dict, last: str | None = None):
+    def _cycle(self, node: Node, waiting: dict, last: str | None = None, fatal=False):
         names = sorted({name for _, name, _ in waiting.values()} | ({last} if last else set()))
+        self.trace.cycles[" / ".join(names)] += 1
+        if not (fatal or self.strict):
+            return
         raise RewriteCycleError(f"phase {self.phase.name}: the rules {names} rewrite a node "
                                 f"({node.op.name}) back into itself")
 
