@@ -1,0 +1,219 @@
+"""The SymPy bridge: scalar symdiff expressions to SymPy and back.
+
+Conventions
+- Scalar (0-d) expressions only: SymPy is for looking at and polishing small
+  formulas, never on the path of tensor compilation. A node of another shape
+  raises ``ValueError``.
+- Every scalar op of the op table has a SymPy form. Functions SymPy lacks are
+  given their definitions: ``sigmoid(x) = 1/(1 + exp(-x))``, ``relu(x) =
+  Max(0, x)``, ``softplus(x) = log(1 + exp(x))``, ``log1p(x) = log(1 + x)``,
+  ``expm1(x) = exp(x) - 1``, ``square(x) = x**2``, ``clip(x, a, b) =
+  Min(Max(x, a), b)``, ``where(c, a, b) = Piecewise((a, c), (b, True))``.
+  The kinks keep symdiff's values (JAX's conventions) only where SymPy defines
+  them the same way; derivatives at kinks are not compared.
+- Variables become ``sympy.Symbol(name)`` (``real=True`` on request); SymPy
+  symbols become scalar float64 ``Var``s, or the ``Var`` of that name in
+  ``variables``. Numbers become float constants.
+- Both directions walk the expression with an explicit stack (no recursion).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+import sympy
+
+from .ir import Const, Node, Var, toposort
+from .ops import FUNCTIONS
+
+F = FUNCTIONS
+
+
+def _sigmoid(x):
+    return 1 / (1 + sympy.exp(-x))
+
+
+_UNARY = {
+    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "sin": sympy.sin,
+    "cos": sympy.cos, "tan": sympy.tan, "tanh": sympy.tanh, "sinh": sympy.sinh,
+    "cosh": sympy.cosh, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
+    "abs": sympy.Abs, "sign": sympy.sign, "neg": lambda x: -x,
+    "log1p": lambda x: sympy.log(1 + x), "expm1": lambda x: sympy.exp(x) - 1,
+    "square": lambda x: x ** 2, "sigmoid": _sigmoid, "relu": lambda x: sympy.Max(0, x),
+    "softplus": lambda x: sympy.log(1 + sympy.exp(x)), "logical_not": sympy.Not,
+}
+_BINARY = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
+    "maximum": sympy.Max, "minimum": sympy.Min,
+    "less": sympy.Lt, "less_equal": sympy.Le, "greater": sympy.Gt, "greater_equal": sympy.Ge,
+    "equal": sympy.Eq, "not_equal": sympy.Ne,
+    "logical_and": sympy.And, "logical_or": sympy.Or,
+}
+# Structure ops are the identity on a 0-d operand.
+_IDENTITY = {"sum", "mean", "prod", "max", "min", "logsumexp", "broadcast_to", "broadcast_like",
+             "reshape", "reshape_like", "expand_dims", "squeeze", "transpose"}
+
+
+def _number(value: np.ndarray):
+    v = value.item()
+    if isinstance(v, bool):
+        return sympy.true if v else sympy.false
+    if float(v).is_integer() and abs(v) < 2 ** 53:
+        return sympy.Integer(int(v))
+    return sympy.Float(v)
+
+
+def to_sympy(expr: Node, *, real: bool = False) -> sympy.Expr:
+    """The SymPy expression for a scalar symdiff expression."""
+    if not isinstance(expr, Node):
+        raise TypeError(f"to_sympy takes an expression, not {type(expr).__name__}")
+    done: dict[int, Any] = {}
+    for node in toposort([expr]):
+        name = node.op.name
+        if node.shape != () and not (name == "const" and node.value.size == 1):
+            raise ValueError(f"to_sympy: only scalar expressions convert; {name} has shape "
+                             f"{node.shape}")
+        args = [done[i.id] for i in node.inputs]
+        if name == "var":
+            out = sympy.Symbol(node.name, real=True) if real else sympy.Symbol(node.name)
+        elif name == "const":
+            out = _number(node.value.reshape(()))
+        elif name in _UNARY:
+            out = _UNARY[name](*args)
+        elif name in _BINARY:
+            out = _BINARY[name](*args)
+        elif name == "where":
+            c, a, b = args
+            out = sympy.Piecewise((a, c), (b, True))
+        elif name == "clip":
+            x, lo, hi = args
+            out = sympy.Min(sympy.Max(x, lo), hi)
+        elif name == "zeros_like":
+            out = sympy.Integer(0)
+        elif name == "shape_size":
+            out = sympy.Integer(1)
+        elif name in _IDENTITY or name == "getitem" and node.inputs[0].shape == ():
+            out = args[0]
+        else:
+            raise ValueError(f"to_sympy: no SymPy form for op {name!r}")
+        done[node.id] = out
+    return done[expr.id]
+
+
+# -- back -------------------------------------------------------------------------------------
+
+_FUNCS = {
+    sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos", sympy.tan: "tan",
+    sympy.tanh: "tanh", sympy.sinh: "sinh", sympy.cosh: "cosh", sympy.asin: "arcsin",
+    sympy.acos: "arccos", sympy.atan: "arctan", sympy.Abs: "abs", sympy.sign: "sign",
+}
+_RELATIONS = {sympy.StrictLessThan: "less", sympy.LessThan: "less_equal",
+              sympy.StrictGreaterThan: "greater", sympy.GreaterThan: "greater_equal",
+              sympy.Equality: "equal", sympy.Unequality: "not_equal"}
+
+
+def from_sympy(expr: Any, variables: Mapping[str, Var] | None = None) -> Node:
+    """The symdiff expression for a SymPy expression (scalar float64 variables by default)."""
+    variables = dict(variables or {})
+    expr = sympy.sympify(expr)
+    done: dict[Any, Node] = {}
+    stack = [(expr, False)]
+    while stack:
+        e, expanded = stack.pop()
+        if e in done:
+            continue
+        if not expanded and e.args and not isinstance(e, sympy.Number):
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in done)
+            continue
+        done[e] = _build(e, [done[a] for a in e.args] if e.args and
+                         not isinstance(e, sympy.Number) else [], variables)
+    return done[expr]
+
+
+def _build(e, args: list, variables: dict) -> Any:
+    if isinstance(e, sympy.Symbol):
+        v = variables.get(e.name)
+        if v is None:
+            v = variables[e.name] = Var(e.name, ())
+        return v
+    if e is sympy.true or e is sympy.false:
+        return Const(bool(e))
+    if e.is_Number or e in (sympy.pi, sympy.E) or isinstance(e, sympy.NumberSymbol):
+        value = complex(e)
+        if value.imag:
+            raise ValueError(f"from_sympy: complex number {e}")
+        return Const(float(value.real))
+    if isinstance(e, sympy.Add):
+        out = args[0]
+        for a in args[1:]:
+            out = F["add"](out, a)
+        return out
+    if isinstance(e, sympy.Mul):
+        coeff, rest = e.as_coeff_Mul()
+        if coeff == -1 and len(args) >= 2:
+            # -x is Mul(-1, x): negate the product of the other factors.
+            others = [a for a, s in zip(args, e.args) if s != -1]
+            out = others[0]
+            for a in others[1:]:
+                out = F["multiply"](out, a)
+            return F["negative"](out)
+        out = args[0]
+        for a in args[1:]:
+            out = F["multiply"](out, a)
+        return out
+    if isinstance(e, sympy.Pow):
+        base, exponent = args
+        if e.exp == -1:
+            return F["divide"](1.0, base)
+        if e.exp == sympy.Rational(1, 2):
+            return F["sqrt"](base)
+        if e.exp == 2:
+            return F["square"](base)
+        return F["power"](base, exponent)
+    if e.func in _FUNCS:
+        if e.func is sympy.log and len(args) == 2:
+            return F["divide"](F["log"](args[0]), F["log"](args[1]))
+        return F[_FUNCS[e.func]](*args)
+    if isinstance(e, (sympy.Max, sympy.Min)):
+        name = "maximum" if isinstance(e, sympy.Max) else "minimum"
+        zero = [i for i, s in enumerate(e.args) if s == 0]
+        if name == "maximum" and len(args) == 2 and zero:
+            return F["relu"](args[1 - zero[0]])
+        out = args[0]
+        for a in args[1:]:
+            out = F[name](out, a)
+        return out
+    if type(e) in _RELATIONS:
+        return F[_RELATIONS[type(e)]](*args)
+    if isinstance(e, sympy.And) or isinstance(e, sympy.Or):
+        name = "logical_and" if isinstance(e, sympy.And) else "logical_or"
+        out = args[0]
+        for a in args[1:]:
+            out = F[name](out, a)
+        return out
+    if isinstance(e, sympy.Not):
+        return F["logical_not"](args[0])
+    if isinstance(e, sympy.Piecewise):
+        return _piecewise(e, args)
+    if isinstance(e, sympy.functions.elementary.piecewise.ExprCondPair):
+        return (args[0], args[1])       # (value, condition), read by the Piecewise
+    if isinstance(e, sympy.Heaviside):
+        x = args[0]
+        at_zero = float(e.args[1]) if len(e.args) > 1 else 0.5
+        step = F["where"](F["greater"](x, 0.0), 1.0, 0.0)
+        return F["where"](F["equal"](x, 0.0), at_zero, step)
+    raise ValueError(f"from_sympy: no symdiff form for {e.func.__name__}")
+
+
+def _piecewise(e, pairs) -> Node:
+    out = None
+    for value, cond in reversed(pairs):
+        if cond.op.name == "const" and bool(cond.value):
+            out = value
+        elif out is None:
+            raise ValueError("from_sympy: a Piecewise without an 'otherwise' branch")
+        else:
+            out = F["where"](cond, value, out)
+    return out
