@@ -28,7 +28,7 @@ import numpy as np
 from .errors import CompileError
 from .interpret import check_input
 from .ir import Node, Var, fmt_shape, gc_paused, meta, toposort
-from .printing import to_text, type_str
+from .printing import short_text, to_text, type_str
 
 # Ops whose result may share memory with an input: never written into, and copied
 # when returned if they could alias an input or a constant.
@@ -235,6 +235,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
         for i in node.inputs:
             consumers.setdefault(i.id, []).append(node)
     on_floats: set[int] = set()    # nodes whose value is a Python float
+    holder: dict[str, int] = {}    # buffer name -> the node whose value it holds now
     body: list[str] = []
     plan = _MemoryPlan(order, outputs)
     current_origin = None
@@ -263,7 +264,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
                 body.append("")
                 body.append("# backward pass")
                 backward_started = True
-            body.append(f"# {_backward_comment(origin, label)}")
+            body.append(f"# {_backward_comment(origin, label, holder)}")
         current_origin = origin
         op = node.op
         if scalars and _on_floats(node):
@@ -279,6 +280,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
         target = plan.buffer_for(node, label) if op.out is not None else None
         name = target or names.new()
         label[node.id] = name
+        holder[name] = node.id
         if getattr(op, "block", None) is not None:
             body.extend(op.block(name, args, node).splitlines())
         elif target is not None:
@@ -323,13 +325,19 @@ def _scalar_arg(value: Any, name: str) -> float:
     return float(array)
 
 
-def _backward_comment(origin: Node, label: dict[int, str]) -> str:
-    """``d/d t3 where t3 = sigmoid t2`` (``?`` for values this function does not compute)."""
-    args = " ".join(label.get(i.id, "?") for i in origin.inputs)
-    name = label.get(origin.id)
-    if name is None:
-        return f"d/d ({origin.op.name} {args})"
-    return f"d/d {name} where {name} = {origin.op.name} {args}"
+def _backward_comment(origin: Node, label: dict[int, str], holder: dict[str, int]) -> str:
+    """``d/d t3 where t3 = sigmoid t2``, naming only values still held; otherwise the
+    forward expression, shortened (it may have been simplified away or overwritten)."""
+    def held(n: Node) -> str | None:
+        name = label.get(n.id)
+        if name is None or holder.get(name, n.id) != n.id:
+            return None
+        return name
+    name = held(origin)
+    args = [held(i) for i in origin.inputs]
+    if name is not None and None not in args:
+        return f"d/d {name} where {name} = {origin.op.name} {' '.join(args)}"
+    return f"d/d {short_text(origin)}"
 
 
 def _input_check(v: Var) -> list[str]:

@@ -76,6 +76,22 @@ def to_text(node: Node, limit: int | None = None) -> str:
     return format_graph([node])
 
 
+def short_text(node: Node, depth: int = 3) -> str:
+    """The first levels of an expression's text, deeper parts as ``...`` (cheap on any
+    graph: it never walks more than ``depth`` levels)."""
+    def show(n: Node, level: int) -> tuple[str, int]:
+        if n.op.name in ("var", "const"):
+            return _text_rule(n, None)
+        if level >= depth:
+            return "...", P_ATOM
+
+        def child(c: Node, min_prec: int) -> str:
+            text, prec = show(c, level + 1)
+            return f"({text})" if prec < min_prec else text
+        return n.op.text(n, child)
+    return show(node, 0)[0]
+
+
 def _latex_name(name: str) -> str:
     greek = {"alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "sigma",
              "tau", "phi", "psi", "omega", "eta", "rho", "xi", "kappa", "nu", "zeta", "chi"}
