@@ -374,6 +374,8 @@ def _risky_on(d: Node, e: float, x: Node, c: Node) -> bool:
             continue
         if n.op.name == "where" and n.inputs[0] is c:
             continue
+        if not n.op.elementwise:
+            continue        # only position-wise paths: see _substitute
         if n.op.name in UNSAFE:
             unsafe = True
         stack.extend(n.inputs)
@@ -381,10 +383,12 @@ def _risky_on(d: Node, e: float, x: Node, c: Node) -> bool:
 
 
 def _substitute(d: Node, x: Node, x_safe: Node) -> Node:
-    """d with x replaced by x_safe (rebuilding only what depends on x)."""
+    """d with x replaced by x_safe through elementwise ops only: an element of the result
+    then depends on the same element of x, so it is unchanged wherever x_safe equals x.
+    (A reduction of x, say, keeps reading the original x.)"""
     new: dict[int, Node] = {x.id: x_safe}
     for n in toposort([d]):
-        if n.id in new or not n.inputs:
+        if n.id in new or not n.inputs or not n.op.elementwise:
             continue
         inputs = [new.get(i.id, i) for i in n.inputs]
         if any(a is not b for a, b in zip(inputs, n.inputs)):
