@@ -210,7 +210,8 @@ def main(argv=None):
         if sd_module is None:
             results["compile_scaling"] = {"error": "symdiff is not available"}
         else:
-            results["compile_scaling"] = scaling.run()
+            sizes = scaling.QUICK_SIZES if args.quick else scaling.SIZES
+            results["compile_scaling"] = scaling.run(sizes, timeout=120 if args.quick else 600)
     if "newton" in args.selected:
         print("== newton", flush=True)
         results["newton"] = run_newton(sd_module)

@@ -164,8 +164,9 @@ def scaling_lines(scaling):
     ]
     if "error" in scaling:
         return lines + [f"n/a: {scaling['error']}", ""]
+    sizes = [str(n) for n in scaling.get("sizes", (1000, 10000))]
     rows = []
-    for size in ("1000", "10000"):
+    for size in sizes:
         r = scaling.get(size, {})
         if "error" in r:
             rows.append([size, f"n/a: {r['error']}", "", "", "", "", ""])
@@ -187,8 +188,9 @@ def scaling_lines(scaling):
         if key in scaling
     ]
     if ratios:
-        lines += ["", "10,000 / 1,000: " + ", ".join(ratios) + " (linear: ~10x)."]
-    for size in ("1000", "10000"):
+        lines += ["", f"{int(sizes[1]):,} / {int(sizes[0]):,}: " + ", ".join(ratios)
+                  + " (linear: ~10x)."]
+    for size in sizes:
         r = scaling.get(size, {})
         if r.get("recursion_limit"):
             lines.append(

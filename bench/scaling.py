@@ -3,8 +3,8 @@
 A chain of N scalar elementwise ops on one scalar x (sin, exp, multiply by 0.5,
 in turn: the values stay bounded), its value and its derivative, compiled with
 `sd.function`. The times of building the graph, taking the gradient and
-compiling are reported for N = 1,000 and N = 10,000; compile time linear in
-the graph size means a ratio near 10.
+compiling are reported for N = 1,000 and N = 10,000 (100 and 1,000 with
+--quick); compile time linear in the graph size means a ratio near 10.
 
 Each size runs in a fresh interpreter (`python -m bench.scaling N`, printing
 one JSON object), so that caches from one size do not help the other and a
@@ -21,6 +21,7 @@ import sys
 import time
 
 SIZES = (1000, 10000)
+QUICK_SIZES = (100, 1000)
 RAISED_RECURSION_LIMIT = 100_000
 X0 = 0.3
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -99,10 +100,10 @@ def run_one(n_ops, recursion_limit=None, timeout=600):
     return json.loads(lines[-1])
 
 
-def run(timeout=600):
+def run(sizes=SIZES, timeout=600):
     """Both sizes; retries a size once with a higher recursion limit if it needs one."""
-    results = {}
-    for n_ops in SIZES:
+    results = {"sizes": list(sizes)}
+    for n_ops in sizes:
         result = run_one(n_ops, timeout=timeout)
         if "RecursionError" in result.get("error", "") or "exit status -11" in result.get(
             "error", ""
@@ -112,7 +113,7 @@ def run(timeout=600):
             retry["recursion_limit"] = RAISED_RECURSION_LIMIT
             result = retry
         results[str(n_ops)] = result
-    small, large = (results[str(n)] for n in SIZES)
+    small, large = (results[str(n)] for n in sizes)
     for phase in ("grad_s", "compile_s", "total_s"):
         if phase in small and phase in large and small[phase] > 0:
             results[f"ratio_{phase}"] = large[phase] / small[phase]
