@@ -36,8 +36,9 @@ PHASE = {p.name: p for p in rewrite.PHASES}
 
 
 def _newer_plus_older():
-    older = sd.exp(x)
-    newer = sd.sin(x)
+    q = sd.scalar("only_in_the_sorting_row")    # fresh nodes: creation order is known
+    older = sd.exp(q)
+    newer = sd.sin(q)
     return newer + older
 
 
