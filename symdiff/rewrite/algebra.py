@@ -146,13 +146,18 @@ def rebuild_sum(form: SumForm, like: Node) -> tuple[Node, int]:
     return expr, size
 
 
+def _all_float(nodes) -> bool:
+    """Boolean operands (``x > 0`` in ``g * (x > 0)``) cannot be negated or divided."""
+    return all(n.dtype.kind == "f" for n in nodes)
+
+
 def collect_terms(node: Node) -> Node | None:
     """``2*x + 3*x -> 5*x``, ``x - x -> 0``, ``-a + b -> b - a``: a sum in canonical form;
     ``a*x + a*y -> a*(x + y)`` when every term has the factor ``a``."""
     if node.dtype.kind != "f":
         return None
     form = read_sum(node)
-    if form.size == 0:
+    if form.size == 0 or not _all_float(t for t, _ in form.terms):
         return None
     new, size = rebuild_sum(form, node)
     factored = _common_factor(form, node)
@@ -323,7 +328,7 @@ def collect_powers(node: Node) -> Node | None:
     if node.dtype.kind != "f":
         return None
     form = read_product(node)
-    if form is None or form.size == 0:
+    if form is None or form.size == 0 or not _all_float(b for b, _ in form.factors):
         return None
     new, size = rebuild_product(form, node)
     if new is node or size > form.size or (size == form.size and not form.moved):
@@ -378,7 +383,7 @@ def factor_rewrite(rules: Sequence[FactorRule]) -> Callable[[Node], tuple | None
         if node.dtype.kind != "f":
             return None
         form = read_product(node)
-        if form is None or len(form.factors) < 1:
+        if form is None or len(form.factors) < 1 or not _all_float(b for b, _ in form.factors):
             return None
         fired = []
         for _ in range(8):

@@ -252,8 +252,11 @@ class _Rewriter:
             mark = next_id()
             try:
                 out = r.apply(node)
-            except SymdiffError:
-                out = None      # a replacement that does not type-check does not apply
+            except (SymdiffError, TypeError, ValueError):
+                # A replacement that does not type-check does not apply (NumPy refuses
+                # some dtype combinations with a TypeError); the trace shows it.
+                self.trace.declined[r.name + " (raised)"] += 1
+                out = None
             if out is None:
                 continue
             extra: Sequence[str] = ()
