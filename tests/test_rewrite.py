@@ -61,6 +61,7 @@ ROWS = [
     ("x - (-y) -> x + y", CAN, lambda: x - (-y)),
     ("-(x - y) -> y - x", CAN, lambda: -(x - y)),
     ("x * x**(y - 1) -> x**y", CAN, lambda: x * x ** (y - 1.0)),
+    ("1 + expm1(x) -> exp(x)", CAN, lambda: sd.expm1(x) + 1.0),
     ("exp(log(x)) -> x", CAN, lambda: sd.exp(sd.log(x))),
     ("log(exp(x)) -> x", CAN, lambda: sd.log(sd.exp(x))),
     ("g * where(c, 1, 0) -> where(c, g, 0)", CAN, lambda: sd.sin(v) * sd.where(v > 1, 1.0, 0.0)),

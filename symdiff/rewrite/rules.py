@@ -300,6 +300,7 @@ CANONICALIZE = Phase("canonicalize", [
     rule("x - (-y) -> x + y", X - (-Y) >> X + Y),
     rule("-(x - y) -> y - x", -(X - Y) >> Y - X),
     rule("x * x**(y - 1) -> x**y", X * X ** (Y - 1) >> X ** Y),
+    rule("1 + expm1(x) -> exp(x)", 1 + P.expm1(X) >> P.exp(X)),
     rule("exp(log(x)) -> x", P.exp(P.log(X)) >> X),
     rule("log(exp(x)) -> x", P.log(P.exp(X)) >> X),
     rule("g * where(c, 1, 0) -> where(c, g, 0)", G * P.where(C, 1, 0) >> P.where(C, G, 0),
