@@ -54,6 +54,10 @@ def parse_args(argv):
         help="cProfile 1,000 symdiff calls per workload and print the top entries",
     )
     parser.add_argument(
+        "--lines", action="store_true",
+        help="estimate the cost of each statement of symdiff's and the hand-written code",
+    )
+    parser.add_argument(
         "--write", action=argparse.BooleanOptionalAction, default=None,
         help="write bench/RESULTS.md (default: only for a full run of everything)",
     )
@@ -108,6 +112,22 @@ def profile_calls(call, n=1000, top=12):
     profiler.disable()
     stats = pstats.Stats(profiler, stream=sys.stdout)
     stats.sort_stats("tottime").print_stats(top)
+
+
+def print_line_costs(workload, inputs, function):
+    from . import lines
+
+    args = list(inputs.values())
+    targets = [("hand-written", lambda: lines.python_costs(workload.hand, args))]
+    if function is not None:
+        targets.append(("symdiff", lambda: lines.symdiff_costs(function, args)))
+    for title, measure in targets:
+        try:
+            costs, total = measure()
+        except Exception as exc:
+            print(f"-- {title}: no statement costs ({harness.short_error(exc)})")
+            continue
+        lines.print_costs(f"{workload.name}, {title}", costs, total)
 
 
 def run_workload(workload, contenders, settings, args):
@@ -175,6 +195,8 @@ def run_workload(workload, contenders, settings, args):
         print(getattr(function, "source", "(no .source)"))
     if args.profile and "symdiff" in calls:
         profile_calls(calls["symdiff"])
+    if args.lines:
+        print_line_costs(workload, inputs, function if "symdiff" in calls else None)
     return record
 
 
