@@ -24,7 +24,7 @@ from .workloads import BY_NAME, WORKLOADS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXTRAS = ("compile_scaling", "newton")
-FULL = {"repeats": 7, "min_time_s": 0.2}
+FULL = {"repeats": 15, "min_time_s": 0.1}
 QUICK = {"repeats": 3, "min_time_s": 0.02}
 COMPILED = {}  # id(symdiff Function) -> (first workload that compiled it, the Function)
 

@@ -1,11 +1,13 @@
 """Where the time goes, statement by statement: `python -m bench --only NAME --lines`.
 
-The cost of statement k of a straight-line function is estimated as
-T(first k statements) - T(first k-1 statements), each prefix compiled as its own
-function and timed from fresh arguments (the best of a few repeats). Running
-prefixes from scratch, rather than re-running one statement, keeps in-place
-statements (`np.multiply(a, b, out=a)`) from feeding on their own results.
-Differences of timings are noisy below ~0.2 µs; read the big entries.
+Each statement of a straight-line function is timed on its own: the function
+runs once up to that statement to get the live values, then the statement is
+compiled into a small function of the names it uses and timed (best of a few
+interleaved repeats). A statement that writes into an existing array
+(`np.multiply(a, b, out=a)`, `a += b`, `a[1:] = b`) first has that array
+restored from a saved copy, so it never feeds on its own results; the time of
+the restore alone is measured the same way and subtracted. Values sit in cache
+between repeats, so big arrays look a little cheaper than inside the real call.
 
 Works on symdiff's generated function (its `.source`, run in the namespace the
 function itself runs in) and on the hand-written references.
@@ -15,15 +17,16 @@ import ast
 import inspect
 import textwrap
 import timeit
-from functools import partial
 
-MAX_STATEMENTS = 250
+import numpy as np
+
+MAX_STATEMENTS = 400
 
 
 def _main_function(tree, name=None):
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and (name is None or node.name == name):
-            if name is not None or not node.name.startswith("_"):
+        if isinstance(node, ast.FunctionDef):
+            if node.name == name or (name is None and not node.name.startswith("_")):
                 return node
     raise ValueError("no function found in the source")
 
@@ -32,73 +35,119 @@ def _straight_line(body):
     """The statements, without the docstring; a try block's body is inlined."""
     statements = []
     for stmt in body:
-        if isinstance(stmt, ast.Expr) and isinstance(getattr(stmt, "value", None), ast.Constant):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             continue
         if isinstance(stmt, ast.Try):
             statements += _straight_line(stmt.body)
+        elif isinstance(stmt, ast.Return):
+            statements.append(ast.Expr(value=stmt.value) if stmt.value else ast.Pass())
         else:
             statements.append(stmt)
     return statements
 
 
-def _best_time(func, args, number, repeats):
-    timer = timeit.Timer(lambda: func(*args))
-    return min(timer.repeat(repeat=repeats, number=number)) / number
+def _written_in_place(stmt):
+    """Names of existing arrays the statement writes into."""
+    names = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg == "out" and isinstance(kw.value, ast.Name):
+                    names.add(kw.value.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+                    names.add(target.value.id)
+    return names
 
 
-def prefix_costs(source, namespace, args, name=None, min_time=0.02, repeats=9):
-    """[(statement text, seconds)] for the function `name` (default: first public one)."""
+def _function(name, params, body, namespace):
+    args = ast.arguments(
+        posonlyargs=[], args=[ast.arg(arg=p) for p in params], vararg=None, kwonlyargs=[],
+        kw_defaults=[], kwarg=None, defaults=[],
+    )
+    fields = dict(name=name, args=args, body=body or [ast.Pass()], decorator_list=[],
+                  returns=None)
+    if "type_params" in ast.FunctionDef._fields:  # Python >= 3.12
+        fields["type_params"] = []
+    module = ast.fix_missing_locations(ast.Module(body=[ast.FunctionDef(**fields)],
+                                                  type_ignores=[]))
+    scope = dict(namespace)
+    exec(compile(module, f"<{name}>", "exec"), scope)
+    return scope[name]
+
+
+def _states(fn, statements, namespace, args):
+    """The local variables before each statement."""
+    params = [a.arg for a in fn.args.args]
+    capture = ast.parse("return dict(locals())").body
+    states = []
+    for k in range(len(statements)):
+        prefix = _function("_prefix", params, statements[:k] + capture, namespace)
+        states.append(prefix(*args))
+    return states
+
+
+def statement_costs(source, namespace, args, name=None, min_time=0.005, repeats=7):
+    """([(statement text, seconds)], total seconds) for function `name` in `source`."""
     tree = ast.parse(textwrap.dedent(source))
     fn = _main_function(tree, name)
     statements = _straight_line(fn.body)
     if len(statements) > MAX_STATEMENTS:
         raise ValueError(f"{len(statements)} statements; --lines handles up to {MAX_STATEMENTS}")
-    probes = []
-    for k in range(len(statements) + 1):
-        fields = dict(
-            name=f"_probe_{k}", args=fn.args, body=statements[:k] + [ast.Pass()],
-            decorator_list=[], returns=None,
-        )
-        if "type_params" in ast.FunctionDef._fields:  # Python >= 3.12
-            fields["type_params"] = []
-        probe = ast.FunctionDef(**fields)
-        module = ast.fix_missing_locations(ast.Module(body=[probe], type_ignores=[]))
-        scope = dict(namespace)
-        exec(compile(module, f"<prefix {k}>", "exec"), scope)
-        probes.append(scope[probe.name])
-    full_once = max(_best_time(probes[-1], args, 1, 3), 1e-7)
-    number = max(1, int(min_time / full_once))
-    timers = [timeit.Timer(partial(p, *args)) for p in probes]
-    totals = [float("inf")] * len(probes)
-    for _ in range(repeats):  # interleaved, so drift in machine load hits all prefixes
-        for k, timer in enumerate(timers):
-            totals[k] = min(totals[k], timer.timeit(number) / number)
-    return [
-        (ast.unparse(stmt), totals[k + 1] - totals[k]) for k, stmt in enumerate(statements)
-    ], totals[-1]
+    states = _states(fn, statements, namespace, args)
+    namespace = {**namespace, "_np_copyto": np.copyto}
+    timers = []
+    for stmt, state in zip(statements, states):
+        used = sorted({n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)} & set(state))
+        mutated = sorted(n for n in _written_in_place(stmt)
+                         if isinstance(state.get(n), np.ndarray))
+        restore = [ast.parse(f"_np_copyto({m}, _saved_{m})").body[0] for m in mutated]
+        params = used + [f"_saved_{m}" for m in mutated]
+        values = [state[n] for n in used]
+        values = [v.copy() if isinstance(v, np.ndarray) and n in mutated else v
+                  for n, v in zip(used, values)]
+        values += [state[m].copy() for m in mutated]
+        run = _function("_stmt", params, restore + [stmt], namespace)
+        base = _function("_base", params, restore, namespace)
+        timers.append((timeit.Timer(lambda f=run, v=values: f(*v)),
+                       timeit.Timer(lambda f=base, v=values: f(*v))))
+    numbers = []
+    for timer, _ in timers:
+        once = max(min(timer.repeat(3, 1)), 1e-7)
+        numbers.append(max(1, int(min_time / once)))
+    best = [[float("inf"), float("inf")] for _ in timers]
+    for _ in range(repeats):
+        for k, (timer, base) in enumerate(timers):
+            best[k][0] = min(best[k][0], timer.timeit(numbers[k]) / numbers[k])
+            best[k][1] = min(best[k][1], base.timeit(numbers[k]) / numbers[k])
+    costs = [(ast.unparse(stmt), max(run - base, 0.0))
+             for stmt, (run, base) in zip(statements, best)]
+    return costs, sum(c for _, c in costs)
 
 
 def symdiff_costs(function, args, **kw):
     namespace = getattr(function.__call__, "__globals__", None)
     if namespace is None:
         raise ValueError("the compiled function does not expose its globals")
-    return prefix_costs(function.source, namespace, args, name=getattr(function, "name", None),
-                        **kw)
+    return statement_costs(function.source, namespace, args,
+                           name=getattr(function, "name", None), **kw)
 
 
 def python_costs(func, args, **kw):
     """For a hand-written function: its own source and module globals."""
-    source = inspect.getsource(func)
     namespace = dict(func.__globals__)
     if func.__closure__:  # e.g. the deep_scalar loop closes over its depth
-        namespace.update(zip(func.__code__.co_freevars, (c.cell_contents for c in func.__closure__)))
-    return prefix_costs(source, namespace, args, name=func.__name__, **kw)
+        namespace.update(zip(func.__code__.co_freevars,
+                             (c.cell_contents for c in func.__closure__)))
+    return statement_costs(inspect.getsource(func), namespace, args, name=func.__name__, **kw)
 
 
 def print_costs(title, costs, total, top=15):
-    print(f"-- {title}: {total * 1e6:.2f} µs for the statements (no call overhead), top {top}:")
-    ranked = sorted(costs, key=lambda item: -item[1])[:top]
-    for text, seconds in ranked:
+    print(f"-- {title}: statements sum to {total * 1e6:.2f} µs; the top {top}:")
+    for text, seconds in sorted(costs, key=lambda item: -item[1])[:top]:
         share = seconds / total * 100 if total > 0 else 0.0
-        text = text.replace("\n", " ")
-        print(f"   {seconds * 1e6:8.2f} µs {share:5.1f}%  {text[:100]}")
+        print(f"   {seconds * 1e6:9.2f} µs {share:5.1f}%  {text.replace(chr(10), ' ')[:100]}")
