@@ -56,7 +56,8 @@ def reduce_(a, axis):
 STRUCTURE = [
     lambda a, b: a @ b if None not in a.shape + b.shape else a,   # (vd's length is 3)
     lambda a, b: a.T if a.ndim == 2 else a,
-    lambda a, b: sd.mean(a) if a.ndim else a, lambda a, b: sd.broadcast_to(a, (2, 3)),
+    lambda a, b: sd.mean(a) if a.ndim else a,
+    lambda a, b: sd.broadcast_to(a, (2, 3)) if None not in a.shape else a,
     lambda a, b: sd.expand_dims(a, 0) if a.ndim < 2 else a,
 ]
 

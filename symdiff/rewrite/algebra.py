@@ -46,6 +46,19 @@ def key(node: Node) -> tuple:
     return (0 if node.op.name == "const" else 1, node.id)
 
 
+def term_key(node: Node) -> tuple:
+    """The order of the terms of a sum: by the term without its constant coefficient
+    (``3*x`` sorts as ``x``, ``k / d`` as ``1 / d``), so that rebuilt sums and the
+    operand-order rule agree."""
+    name = node.op.name
+    if name in ("mul", "div") and node.inputs[0].op.name == "const" and node.inputs[1:]:
+        rest = node.inputs[1]
+        return (1, rest.id, 0 if name == "mul" else 1)
+    if name == "neg":
+        return (1, node.inputs[0].id, 2)
+    return (0 if name == "const" else 1, node.id, 0)
+
+
 def _const(value: float, like: Node) -> Const:
     return Const(value, like.dtype if like.dtype.kind == "f" else "float64")
 
@@ -91,11 +104,17 @@ def read_sum(node: Node) -> SumForm:
             va, vb = const_value(a), const_value(b)
             if va is not None or vb is not None:
                 size += 1
-                moved = moved or va is None or (not top and k * (va if va is not None
-                                                                  else vb) < 0)
+                # canonical: the constant first, and positive when nested (a - 2*b)
+                moved = moved or va is None or (not top and va < 0)
                 stack.append((b, k * va, False, False) if va is not None
                              else (a, k * vb, False, False))
                 continue
+        if name == "div":
+            a, d = n.inputs
+            va = const_value(a)
+            if va is not None and va != 1 and n.dtype.kind == "f":
+                # k / d is the term 1 / d with coefficient k: -8/d + -16/d -> -24/d
+                n, k = divide(_const(1.0, n), d), k * va
         entry = terms.get(n.id)
         if entry is None:
             terms[n.id] = [n, k]
@@ -106,9 +125,16 @@ def read_sum(node: Node) -> SumForm:
     return SumForm(c0, list(terms.values()), size, moved)
 
 
+def _term_order(t: Node) -> tuple:
+    # a coefficient-free term t sorts as its scaled forms k*t and k/d (see term_key)
+    if t.op.name == "div" and const_value(t.inputs[0]) == 1:
+        return (1, t.inputs[1].id, 1)
+    return (0 if t.op.name == "const" else 1, t.id, 0)
+
+
 def rebuild_sum(form: SumForm, like: Node) -> tuple[Node, int]:
     """The canonical node for a sum and the number of operations it spends."""
-    terms = sorted(((t, k) for t, k in form.terms if k != 0), key=lambda tk: key(tk[0]))
+    terms = sorted(((t, k) for t, k in form.terms if k != 0), key=lambda tk: _term_order(tk[0]))
     pos = [(t, k) for t, k in terms if k > 0]
     neg = [(t, -k) for t, k in terms if k < 0]
     size = 0
@@ -117,6 +143,8 @@ def rebuild_sum(form: SumForm, like: Node) -> tuple[Node, int]:
         nonlocal size
         if k == 1:
             return t
+        if t.op.name == "div" and const_value(t.inputs[0]) == 1:
+            return divide(_const(k, like), t.inputs[1])      # k / d: no extra operation
         size += 1
         return multiply(_const(k, like), t)
 

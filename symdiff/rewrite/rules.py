@@ -29,7 +29,8 @@ from ..errors import SymdiffError
 from ..ir import Const, Node, make, same_shape, toposort
 from ..ops import FUNCTIONS, OPS
 from . import algebra
-from .algebra import FactorRule, ProductForm, collect_powers, collect_terms, factor_rewrite, key
+from .algebra import (FactorRule, ProductForm, collect_powers, collect_terms, factor_rewrite,
+                      key, term_key)
 from .engine import SMALL, Guard, Match, Phase, fit, rule, rule_fn, same_shape_ref
 from .pattern import COMMUTATIVE, A, B, C, G, P, X, Y, Z, const_value
 
@@ -91,7 +92,8 @@ def sort_operands(m: Match) -> Node | None:
     a, b = node.inputs
     if a.op is node.op or b.op is node.op:
         return None
-    if key(b) < key(a):
+    order = term_key if node.op.name == "add" else key
+    if order(b) < order(a):
         return make(node.op, (b, a), node.attrs)
     return None
 
