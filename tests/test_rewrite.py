@@ -18,8 +18,7 @@ import symdiff as sd
 from symdiff import rewrite
 from symdiff.ir import Var, make, meta, toposort
 from symdiff.ops import OPS
-from symdiff.rewrite import (CANONICALIZE, SPECIALIZE, STABILIZE, Phase, RewriteCycleError,
-                             count_ops, rule, run)
+from symdiff.rewrite import Phase, RewriteCycleError, count_ops, rule, run
 from symdiff.rewrite.pattern import P, X, Y
 
 from derivative_corpus import CORPUS, SYMPY_NAMES

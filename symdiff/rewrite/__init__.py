@@ -19,7 +19,7 @@ from typing import Sequence
 
 from ..ir import Node
 from .engine import Phase, Rule, RewriteCycleError, Trace, count_ops, rule, rule_fn
-from .pattern import P, Hole, X, Y, Z
+from .pattern import P, Hole
 from .rules import CANONICALIZE, PHASES, SPECIALIZE, STABILIZE
 
 MAX_ROUNDS = 8

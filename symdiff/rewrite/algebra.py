@@ -32,7 +32,7 @@ import numpy as np
 
 from ..ir import Const, Node
 from ..ops import FUNCTIONS
-from .pattern import Pattern, build, const_value
+from .pattern import build, const_value
 
 CAP = 32
 
@@ -428,7 +428,3 @@ def factor_rewrite(rules: Sequence[FactorRule]) -> Callable[[Node], tuple | None
         expr, _ = rebuild_product(form, node)
         return expr, fired
     return rewrite
-
-
-def is_pattern(x) -> bool:
-    return isinstance(x, Pattern)

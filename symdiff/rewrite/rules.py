@@ -5,6 +5,17 @@ replace (the engine checks dtype and restores shapes), and preserve values
 wherever both sides are finite; the stabilize rules exist to make the right-hand
 side finite where the left-hand side overflows or divides by zero.
 
+- canonicalize: constant folding (constants of at most ``SMALL`` elements),
+  identities, like terms and powers (``algebra.py``), canonical operand order,
+  structure (transposes, broadcasts, reductions of broadcasts).
+- stabilize: ``log(sigmoid)``, ``log(1 + exp)``, ``log(sum(exp))``,
+  ``log(softmax)``, ``expm1``, ``log1p``; the gradients of these come out
+  stable because the product normal form cancels ``s**-1 * s`` and the factor
+  rules turn ``exp(x) / (1 + exp(x))`` into ``sigmoid(x)`` and
+  ``exp(x) / sum(exp(x))`` into ``softmax(x)``; the NaN-safe ``where`` below.
+- specialize: cheaper forms for the generated code (``square``, ``x @ y`` for a
+  sum of products, ``outer``, one transpose instead of two).
+
 NaN-safe ``where``
     The adjoint of ``where(c, a, b)`` with respect to ``a`` is
     ``where(c, g, 0)``; the chain rule then multiplies it by the derivative of
@@ -26,12 +37,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import SymdiffError
-from ..ir import Const, Node, make, same_shape, toposort
+from ..ir import Const, Node, broadcast_shapes, make, same_shape, toposort
 from ..ops import FUNCTIONS, OPS
 from . import algebra
 from .algebra import (FactorRule, ProductForm, collect_powers, collect_terms, factor_rewrite,
                       key, term_key)
-from .engine import SMALL, Guard, Match, Phase, fit, rule, rule_fn, same_shape_ref
+from .engine import SMALL, Guard, Match, Phase, rule, rule_fn, same_shape_ref
 from .pattern import COMMUTATIVE, A, B, C, G, P, X, Y, Z, const_value
 
 F = FUNCTIONS
@@ -133,7 +144,6 @@ def drop_broadcasts(m: Match) -> Node | None:
 
 
 def algebra_shape(inputs) -> tuple:
-    from ..ir import broadcast_shapes
     return broadcast_shapes(*(i.shape for i in inputs))
 
 
