@@ -38,7 +38,8 @@ UNARY = [
     lambda a: sd.clip(a, -0.5, 0.5), along_last(sd.softmax), along_last(sd.logsumexp),
     along_last(lambda a: sd.log(sd.sum(sd.exp(a), axis=-1))),
     along_last(lambda a: sd.log(sd.softmax(a))), lambda a: sd.log(1.0 + sd.exp(a)),
-    along_last(lambda a: a[1:]), along_last(lambda a: sd.concatenate([a, a], axis=-1)),
+    along_last(lambda a: a[1:] if None not in a.shape else a),   # lengths stay known
+    along_last(lambda a: sd.concatenate([a, a], axis=-1) if None not in a.shape else a),
 ]
 BINARY = [
     sd.add, sd.subtract, sd.multiply, lambda a, b: a / (1.0 + b * b), sd.maximum,
