@@ -106,3 +106,10 @@ def test_where_on_vectors_and_the_other_branch():
     x = sd.scalar("x")
     e = sd.where(x > 0, x * sd.log(x), 0.0)
     assert call_strictly(sd.function([x], sd.grad(e, x)), 0.0) == 0.0
+
+
+def test_where_gradient_in_float32():
+    v = sd.vector("v32", dtype="float32")
+    e = sd.sum(sd.where(v > 0, sd.sqrt(v), 0.0))
+    grad = call_strictly(sd.function([v], sd.grad(e, v)), np.array([0.0, -1.0, 4.0], "float32"))
+    np.testing.assert_allclose(grad, [0.0, 0.0, 0.25])

@@ -415,9 +415,9 @@ def nan_safe_where(form: ProductForm, like: Node) -> ProductForm | None:
         if w.op.name != "where" or e != 1:
             continue
         c, a, b = w.inputs
-        if const_value(b) == 0 and const_value(a) is None:
+        if const_value(b) == 0 and const_value(a) != 0:
             g, taken_when_true = a, True
-        elif const_value(a) == 0 and const_value(b) is None:
+        elif const_value(a) == 0 and const_value(b) != 0:
             g, taken_when_true = b, False
         else:
             continue
