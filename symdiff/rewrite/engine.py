@@ -223,8 +223,10 @@ class _Rewriter:
             inputs = [done[i.id] for i in node.inputs]
             rebuilt = node
             if any(a is not b for a, b in zip(inputs, node.inputs)):
+                mark = next_id()
                 rebuilt = make(node.op, inputs, node.attrs)
-                _inherit(node, rebuilt)
+                if rebuilt.id >= mark:      # new: it differentiates what node did
+                    _inherit(node, rebuilt)
                 if rebuilt.id in done:
                     done[node.id] = done[rebuilt.id]
                     opened.discard(node.id)
