@@ -75,6 +75,8 @@ ROWS = [
     ("zeros_like(f(v)) -> zeros_like(v)", CAN, lambda: sd.zeros_like(sd.sin(vd)) + vd),
     ("transpose(transpose(x)) -> x", CAN, lambda: sd.sin(M).T.T),
     ("sum(broadcast(c)) -> c * n", CAN, lambda: sd.sum(sd.broadcast_to(2.0, (100,))) * x),
+    ("sum(broadcast(c)) -> c * n", CAN,
+     lambda: sd.sum(sd.broadcast_like(2.0, sd.exp(sd.matrix("Md")))) * x),
     ("sum(x, axis=()) -> x", CAN, lambda: sd.sum(v, axis=())),
     ("sum(sum(x, a), b) -> sum(x, a + b)", CAN, lambda: sd.sum(sd.sum(M, 0))),
     ("sum(k * x) -> k * sum(x)", CAN, lambda: sd.sum(3.0 * v)),
@@ -136,7 +138,8 @@ def assert_same_values(before, after, rng, trials=3):
                                        rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("name,phase,build", ROWS, ids=[r[0] for r in ROWS])
+@pytest.mark.parametrize("name,phase,build", ROWS,
+                         ids=[f"{r[0]} [{k}]" for k, r in enumerate(ROWS)])
 def test_rule_fires_and_preserves_values(name, phase, build):
     expr = build()
     (out,), trace = run([expr], [PHASE[phase]], strict=True)

@@ -174,12 +174,14 @@ def cheaper_reference(m: Match) -> Node | None:
     """zeros_like(f(v)) -> zeros_like(v): depend on as little as possible (the reference
     only gives a shape; a static shape needs no reference at all)."""
     node = m.node
-    ref_index = 0 if node.op.name == "zeros_like" else 1
+    ref_index = 0 if node.op.name in ("zeros_like", "shape_size") else 1
     ref = node.inputs[ref_index]
     if ref.op.name in ("var", "const"):
         return None
     if node.op.name == "zeros_like" and None not in node.shape:
         return Const(0.0, node.dtype)       # the engine broadcasts it to the shape
+    if node.op.name == "shape_size" and None not in ref.shape:
+        return None                         # constant folding has it
     better = same_shape_ref(ref)
     if better is None or better.op.name != "var":
         return None
@@ -212,9 +214,15 @@ def sum_of_broadcast_scalar(m: Match) -> Node | None:
     if v is None:
         return None
     n = _reduced_count(node)
-    if n is None:
+    if n is not None:
+        return Const(v * n, node.dtype)
+    inner = node.inputs[0]
+    if inner.op.name != "broadcast_like" or node.ndim != 0 or node.dtype.kind != "f":
         return None
-    return Const(v * n, node.dtype)
+    # a length known only at run time: c * (number of elements of the reference)
+    ref = inner.inputs[1]
+    size = make(OPS["shape_size"], [ref], {"axis": tuple(range(ref.ndim))})
+    return F["multiply"](Const(v, node.dtype), size) if v != 1 else size
 
 
 def sum_of_scalar(m: Match) -> Node | None:
@@ -325,7 +333,7 @@ CANONICALIZE = Phase("canonicalize", [
     rule_fn("broadcast(c * ones) -> broadcast(c)", scalar_constant_broadcast, _BROADCASTS),
     rule_fn("broadcast(broadcast(x)) -> broadcast(x)", nested_broadcast, _BROADCASTS),
     rule_fn("zeros_like(f(v)) -> zeros_like(v)", cheaper_reference,
-            ("zeros_like", "broadcast_like")),
+            ("zeros_like", "broadcast_like", "reshape_like", "shape_size")),
     rule_fn("transpose(transpose(x)) -> x", transpose_transpose, ("transpose",)),
     rule_fn("sum(broadcast(c)) -> c * n", sum_of_broadcast_scalar, ("sum",)),
     rule_fn("sum(x, axis=()) -> x", sum_of_scalar, ("sum",)),
