@@ -147,7 +147,10 @@ def first_call_table(results):
         for n in names:
             e = entries.get(n, {})
             ok = e.get("first_call_s") is not None and e.get("status") != "n/a"
-            row.append(fmt_ms(e["first_call_s"]) if ok else e.get("status", "n/a"))
+            cell = fmt_ms(e["first_call_s"]) if ok else e.get("status", "n/a")
+            if ok and e.get("first_call_cached_from"):
+                cell += f" (cached, as {e['first_call_cached_from']})"
+            row.append(cell)
         rows.append(row)
     return table(header, rows)
 
@@ -209,7 +212,8 @@ def newton_lines(newton):
     hand = newton["hand"]
     lines.append(
         f"- hand-written derivatives: {hand['iterations']} iterations, "
-        f"{hand['seconds'] * 1e3:.1f} ms, final loss {hand['final_loss']:.12f}"
+        f"{hand['seconds'] * 1e3:.1f} ms (median of 5 solves), "
+        f"final loss {hand['final_loss']:.12f}"
     )
     sd = newton.get("symdiff", {})
     if "error" in sd:
@@ -217,9 +221,9 @@ def newton_lines(newton):
     else:
         lines.append(
             f"- symdiff (sd.grad + sd.hessian): {sd['iterations']} iterations, "
-            f"{sd['seconds'] * 1e3:.1f} ms, compile {sd['compile_s'] * 1e3:.0f} ms, final loss "
-            f"{sd['final_loss']:.12f}, same minimizer: "
-            + ("yes" if sd["agrees_with_hand"] else "**NO (FAIL)**")
+            f"{sd['seconds'] * 1e3:.1f} ms (median of 5 solves), "
+            f"compile {sd['compile_s'] * 1e3:.0f} ms, final loss {sd['final_loss']:.12f}, "
+            "same minimizer: " + ("yes" if sd["agrees_with_hand"] else "**NO (FAIL)**")
         )
     return lines + [""]
 
