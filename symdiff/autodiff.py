@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import DiffError
 from .ir import Const, Node, annotate, as_node, gc_paused, next_id, same_shape, toposort
-from .ops.table import add, sum_, zeros_like
+from .ops.table import add, astype, sum_, zeros_like
 
 
 @dataclass
@@ -198,7 +198,10 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
 
 
 def _cast(g: Node, like: Node) -> Node:
-    # Adjoints keep the precision of what they differentiate (float32 stays float32).
+    """Derivatives keep the precision of what they differentiate (float32 stays float32),
+    as in JAX, even where a rule's constants promoted them."""
+    if g.dtype != like.dtype and like.dtype.kind == "f":
+        return astype(g, like.dtype)
     return g
 
 

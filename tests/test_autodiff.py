@@ -89,3 +89,19 @@ def test_vjp_and_jvp_agree():
     left = np.dot(sd.evaluate(sd.vjp(y, x, sd.constant(u)), env), v)
     right = np.dot(u, sd.evaluate(sd.jvp(y, x, sd.constant(v)), env))
     assert left == pytest.approx(right, rel=1e-12)
+
+
+@pytest.mark.parametrize("build", [
+    lambda x: sd.sum(sd.abs(x)), lambda x: sd.sum(sd.where(x > 0, x, 0.0)),
+    lambda x: sd.mean(x), lambda x: sd.sum(sd.maximum(x, 0.5) * 2.0),
+])
+def test_float32_gradients_stay_float32(build):
+    x = sd.vector("x", dtype="float32")
+    g = sd.grad(build(x), x)
+    assert g.dtype == np.float32
+    assert sd.function([x], g)(np.array([1.0, -2.0], np.float32)).dtype == np.float32
+
+
+def test_check_grads_accepts_the_nan_safe_where():
+    v = sd.vector("v")
+    check_grads(sd.sum(sd.where(v > 0, sd.sqrt(v), 0.0)), {"v": np.array([-1.0, 1.0, 0.0])})

@@ -1165,6 +1165,32 @@ def _infer_zeros_like(inputs, attrs):
     return float_dtype(inputs[0].dtype), inputs[0].shape
 
 
+def _infer_astype(inputs, attrs):
+    return np.dtype(attrs["dtype"]), inputs[0].shape
+
+
+# A change of dtype; gradients come back in the dtype of what they differentiate.
+_astype = register(Op(
+    name="astype", impl=lambda x, dtype: np.asarray(x).astype(dtype), infer=_infer_astype,
+    code=lambda args, node: f"{args[0]}.astype(np.{node.attr('dtype')})",
+    vjp=lambda g, node: (astype(g, node.inputs[0].dtype),),
+    jvp=lambda t, node: astype(t[0], node.dtype),
+    batch=_batch_elementwise, elementwise=True,
+    text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.astype({n.attr('dtype')!r})", P_ATOM),
+    latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
+    cases=(Case(((3,),), {"dtype": "float64"}), Case(((2, 3),), {"dtype": "float64"}))))
+
+
+@public("astype")
+def astype(x, dtype):
+    """``x`` as ``dtype`` (a no-op when it already has it)."""
+    (x,) = _nodes([x])
+    dtype = np.dtype(dtype)
+    if dtype == x.dtype:
+        return x
+    return make(_astype, [x], {"dtype": dtype.name})
+
+
 _zeros_like = register(Op(
     name="zeros_like", impl=lambda x: np.zeros(np.shape(x), float_dtype(np.asarray(x).dtype)),
     infer=_infer_zeros_like,
