@@ -63,6 +63,15 @@ def _const(value: float, like: Node) -> Const:
     return Const(value, like.dtype if like.dtype.kind == "f" else "float64")
 
 
+# A rebuild that only counts its operations (``build=False``) makes no nodes: this
+# stands for each node it would have made.
+PLANNED = object()
+
+
+def _planned(*args) -> object:
+    return PLANNED
+
+
 # -- sums ---------------------------------------------------------------------------------
 
 @dataclass
@@ -132,8 +141,11 @@ def _term_order(t: Node) -> tuple:
     return (0 if t.op.name == "const" else 1, t.id, 0)
 
 
-def rebuild_sum(form: SumForm, like: Node) -> tuple[Node, int]:
-    """The canonical node for a sum and the number of operations it spends."""
+def rebuild_sum(form: SumForm, like: Node, build: bool = True) -> tuple[Node, int]:
+    """The canonical node for a sum and the number of operations it spends (with
+    ``build=False`` only the number: the node is ``PLANNED``)."""
+    add_, subtract_, multiply_, divide_, negative_, const = (
+        (add, subtract, multiply, divide, negative, _const) if build else (_planned,) * 6)
     terms = sorted(((t, k) for t, k in form.terms if k != 0), key=lambda tk: _term_order(tk[0]))
     pos = [(t, k) for t, k in terms if k > 0]
     neg = [(t, -k) for t, k in terms if k < 0]
@@ -144,33 +156,33 @@ def rebuild_sum(form: SumForm, like: Node) -> tuple[Node, int]:
         if k == 1:
             return t
         if t.op.name == "div" and const_value(t.inputs[0]) == 1:
-            return divide(_const(k, like), t.inputs[1])      # k / d: no extra operation
+            return divide_(const(k, like), t.inputs[1])     # k / d: no extra operation
         size += 1
-        return multiply(_const(k, like), t)
+        return multiply_(const(k, like), t)
 
-    expr = _const(form.c0, like) if form.c0 > 0 else None
+    expr = const(form.c0, like) if form.c0 > 0 else None
     for t, k in pos:
         s = scaled(t, k)
         if expr is None:
             expr = s
         else:
-            expr = add(expr, s)
+            expr = add_(expr, s)
             size += 1
     for t, k in neg:
         if expr is None:
-            expr = scaled(t, -k) if k != 1 else negative(t)
+            expr = scaled(t, -k) if k != 1 else negative_(t)
             size += k == 1
         else:
-            expr = subtract(expr, scaled(t, k))
+            expr = subtract_(expr, scaled(t, k))
             size += 1
     if form.c0 < 0:
         if expr is None:
-            expr = _const(form.c0, like)
+            expr = const(form.c0, like)
         else:
-            expr = subtract(expr, _const(-form.c0, like))
+            expr = subtract_(expr, const(-form.c0, like))
             size += 1
     if expr is None:
-        expr = _const(0.0, like)
+        expr = const(0.0, like)
     return expr, size
 
 
@@ -187,15 +199,16 @@ def collect_terms(node: Node) -> Node | None:
     form = read_sum(node)
     if form.size == 0 or not _all_float(t for t, _ in form.terms):
         return None
-    new, size = rebuild_sum(form, node)
+    _, size = rebuild_sum(form, node, build=False)
     factored = _common_factor(form, node)
     if factored is not None:
         terms_size = sum(_tree_size(t) for t, k in form.terms if k != 0)
         if factored[1] < min(size, form.size) + terms_size:
             return factored[0]
-    if new is node or size > form.size or (size == form.size and not form.moved):
+    if size > form.size or (size == form.size and not form.moved):
         return None
-    return new
+    new, _ = rebuild_sum(form, node)
+    return None if new is node else new
 
 
 def _common_factor(form: SumForm, like: Node) -> tuple[Node, int] | None:
@@ -306,17 +319,23 @@ def read_product(node: Node) -> ProductForm | None:
     return ProductForm(coef, list(factors.values()), size, moved)
 
 
-def _power(base: Node, e: float, like: Node) -> tuple[Node, int]:
+def _power(base: Node, e: float, like: Node, build: bool = True) -> tuple[Node, int]:
     if e == 1:
         return base, 0
+    if not build:
+        return PLANNED, 1
     if e == 0.5:
         return sqrt(base), 1
     return power(base, _const(e, like)), 1
 
 
-def rebuild_product(form: ProductForm, like: Node) -> tuple[Node, int]:
+def rebuild_product(form: ProductForm, like: Node, build: bool = True) -> tuple[Node, int]:
+    """The canonical node for a product and the number of operations it spends (with
+    ``build=False`` only the number: the node is ``PLANNED``)."""
+    multiply_, divide_, negative_, const = (
+        (multiply, divide, negative, _const) if build else (_planned,) * 4)
     if form.coef == 0:
-        return _const(0.0, like), 0
+        return const(0.0, like), 0
     factors = sorted(((b, e) for b, e in form.factors if e != 0), key=lambda be: key(be[0]))
     size = 0
 
@@ -324,10 +343,13 @@ def rebuild_product(form: ProductForm, like: Node) -> tuple[Node, int]:
         nonlocal size
         out = None
         for b, e in items:
-            p, s = _power(b, e, like)
+            p, s = _power(b, e, like, build)
             size += s
-            out = p if out is None else multiply(out, p)
-            size += out is not p
+            if out is None:
+                out = p
+            else:
+                out = multiply_(out, p)
+                size += 1
         return out
 
     num = chain([(b, e) for b, e in factors if e > 0])
@@ -335,18 +357,18 @@ def rebuild_product(form: ProductForm, like: Node) -> tuple[Node, int]:
     coef = form.coef
     if den is not None:
         if num is None and coef != 1:
-            num, coef = _const(coef, like), 1.0
-        expr = divide(num if num is not None else _const(1.0, like), den)
+            num, coef = const(coef, like), 1.0
+        expr = divide_(num if num is not None else const(1.0, like), den)
         size += 1
     else:
         expr = num
     if expr is None:
-        return _const(coef, like), size
+        return const(coef, like), size
     if coef == -1:
-        expr = negative(expr)
+        expr = negative_(expr)
         size += 1
     elif coef != 1:
-        expr = multiply(_const(coef, like), expr)
+        expr = multiply_(const(coef, like), expr)
         size += 1
     return expr, size
 
@@ -358,10 +380,11 @@ def collect_powers(node: Node) -> Node | None:
     form = read_product(node)
     if form is None or form.size == 0 or not _all_float(b for b, _ in form.factors):
         return None
-    new, size = rebuild_product(form, node)
-    if new is node or size > form.size or (size == form.size and not form.moved):
+    _, size = rebuild_product(form, node, build=False)
+    if size > form.size or (size == form.size and not form.moved):
         return None
-    return new
+    new, _ = rebuild_product(form, node)
+    return None if new is node else new
 
 
 # -- factor rules ------------------------------------------------------------------------
