@@ -617,9 +617,11 @@ REDUCE_CASES = (Case(((3,),), {"axis": None, "keepdims": False}),
 
 def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper=""):
     code_name = code_name or f"np.{name}"
+    # A ufunc's reduce reduces axis 0 by default: the axis is always written.
+    always_axis = code_name.endswith(".reduce")
 
     def code(args, node):
-        return f"{code_name}({args[0]}{_axis_args(node)})"
+        return f"{code_name}({args[0]}{_axis_args(node, always_axis)})"
     op = register(Op(name=name, impl=impl, infer=infer, code=code, vjp=vjp, jvp=jvp,
                      batch=_batch_reduce,
                      text=call_text(name, "axis", "keepdims",
@@ -634,10 +636,10 @@ def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper=""):
     return op, build
 
 
-def _axis_args(node):
+def _axis_args(node, always: bool = False):
     out = ""
     axis = node.attr("axis")
-    if axis is not None:
+    if axis is not None or always:
         out += f", axis={fmt_attr(axis)}"
     if node.attr("keepdims"):
         out += ", keepdims=True"
@@ -654,8 +656,23 @@ _sum, sum_ = _reduction(
     "sum", np.sum, _infer_reduce("sum", _sum_dtype),
     vjp=lambda g, node: (broadcast_like(_keep(g, node), node.inputs[0]),),
     jvp=lambda t, node: sum_(t[0], node.attr("axis"), node.attr("keepdims")),
-    latex=_sum_latex)
+    latex=_sum_latex, code_name="np.add.reduce")
 FUNCTIONS["sum"] = sum_
+
+
+def _mean_code(args, node):
+    """The sum divided by the count (``np.mean`` adds Python dispatch to the same)."""
+    x = node.inputs[0]
+    axis = node.attr("axis")
+    axes = range(x.ndim) if axis is None else axis
+    dims = [x.shape[a] for a in axes]
+    count = (str(int(np.prod(dims))) if None not in dims
+             else " * ".join(f"{args[0]}.shape[{a}]" for a in axes) or "1")
+    if " * " in count:
+        count = f"({count})"
+    return f"np.add.reduce({args[0]}{_axis_args(node, True)}) / {count}"
+
+
 _mean, mean = _reduction(
     "mean", np.mean, _infer_reduce("mean", lambda dt: float_dtype(dt)),
     vjp=lambda g, node: (divide(broadcast_like(_keep(g, node), node.inputs[0]),
@@ -668,7 +685,7 @@ _prod, prod = _reduction(
     vjp=lambda g, node: (multiply(_keep(g, node), divide(_keep(node, node), node.inputs[0])),),
     jvp=lambda t, node: sum_(multiply(t[0], divide(_keep(node, node), node.inputs[0])),
                              node.attr("axis"), node.attr("keepdims")),
-    latex=lambda n, c: (rf"\prod {c(n.inputs[0], P_MUL)}", P_MUL))
+    latex=lambda n, c: (rf"\prod {c(n.inputs[0], P_MUL)}", P_MUL), code_name="np.multiply.reduce")
 _prod.domain = ((0.5, 2.0),)
 
 
@@ -684,14 +701,15 @@ _max, max_ = _reduction(
     vjp=lambda g, node: (multiply(_keep(g, node), _argmax_share(node)),),
     jvp=lambda t, node: sum_(multiply(t[0], _argmax_share(node)), node.attr("axis"),
                              node.attr("keepdims")),
-    latex=call_latex(r"\max"))
+    latex=call_latex(r"\max"), code_name="np.maximum.reduce")
 _min, min_ = _reduction(
     "min", np.min, _infer_reduce("min", lambda dt: dt),
     vjp=lambda g, node: (multiply(_keep(g, node), _argmax_share(node)),),
     jvp=lambda t, node: sum_(multiply(t[0], _argmax_share(node)), node.attr("axis"),
                              node.attr("keepdims")),
-    latex=call_latex(r"\min"))
+    latex=call_latex(r"\min"), code_name="np.minimum.reduce")
 FUNCTIONS["amax"], FUNCTIONS["amin"] = max_, min_
+_mean.code = _mean_code
 
 _LSE_HELPER = '''
 def _logsumexp(x, axis=None, keepdims=False):
