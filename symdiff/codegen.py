@@ -277,11 +277,16 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
             helpers.append(op.helper)
         args = [label[i.id] if i.id not in on_floats or node.dtype in _FLOAT_OK
                 else f"np.float64({label[i.id]})" for i in node.inputs]
-        target = plan.buffer_for(node, label) if op.out is not None else None
+        steps = op.steps if node.shape != () and node.dtype.kind == "f" else ()
+        target = plan.buffer_for(node, label) if op.out is not None or steps else None
         name = target or names.new()
         label[node.id] = name
         holder[name] = node.id
-        if getattr(op, "block", None) is not None:
+        if steps:
+            first = steps[0].format(*args, out=f", out={name}" if target else "")
+            body.append(f"{first}  # {op.name}" if target else f"{name} = {first}  # {op.name}")
+            body.extend(step.format(*args, o=name) for step in steps[1:])
+        elif getattr(op, "block", None) is not None:
             body.extend(op.block(name, args, node).splitlines())
         elif target is not None:
             body.append(op.out(args, node, name))

@@ -62,6 +62,10 @@ class Op:
     cases: tuple = ()           # Case(...) rows for the generic checker
     helper: str = ""            # NumPy-only helper source the code template calls
     math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
+    # For arrays: ufunc calls that build the result in one buffer. The first writes
+    # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
+    # update it in place ("{o}").
+    steps: tuple = ()
     differentiable: bool = True
 
     def __repr__(self) -> str:
