@@ -36,10 +36,12 @@ def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
     outputs = list(outputs)
     trace = Trace(nodes_before=count_ops(outputs))
     start = time.perf_counter()
+    settled: dict[int, set] = {}    # per phase: the nodes it leaves as they are
     for _ in range(max_rounds):
         before = outputs
         for phase in phases:
-            outputs = phase.run(outputs, trace, strict=strict)
+            outputs = phase.run(outputs, trace, strict=strict,
+                                settled=settled.setdefault(id(phase), set()))
         trace.rounds += 1
         if all(a is b for a, b in zip(before, outputs)):
             break

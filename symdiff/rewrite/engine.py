@@ -173,26 +173,43 @@ class Phase:
         return f"<Phase {self.name}: {len(self.rules)} rules>"
 
     def run(self, outputs: Sequence[Node], trace: Trace | None = None, *,
-            strict: bool = False) -> list[Node]:
+            strict: bool = False, settled: set | None = None) -> list[Node]:
         """Rewrite ``outputs`` to normal form. A cycle (A -> B -> A) keeps the current
-        form and is counted in ``trace.cycles``; with ``strict`` it raises."""
-        return _Rewriter(self, trace if trace is not None else Trace(), strict).run(outputs)
+        form and is counted in ``trace.cycles``; with ``strict`` it raises.
+
+        ``settled``: ids of nodes known to be in normal form (no rule of this phase
+        applies to them or to any node below them); the walk does not enter them, and
+        adds the nodes it finds settled. Pass the same set to later runs of this phase
+        on graphs sharing nodes (``simplify``'s rounds)."""
+        return _Rewriter(self, trace if trace is not None else Trace(), strict,
+                         settled).run(outputs)
 
 
 class _Rewriter:
-    def __init__(self, phase: Phase, trace: Trace, strict: bool = False) -> None:
+    def __init__(self, phase: Phase, trace: Trace, strict: bool = False,
+                 settled: set | None = None) -> None:
         self.phase = phase
         self.strict = strict
         self.trace = trace
         self.done: dict[int, Node] = {}     # node id -> its normal form
+        self.settled: set[int] = set() if settled is None else settled
         self.fires = 0
+        self.declines = 0
 
     def run(self, outputs: Sequence[Node]) -> list[Node]:
-        self.budget = MAX_FIRES_PER_NODE * (len(toposort(outputs)) + 100)
+        self.outputs = outputs
+        self.budget = None                  # counted when the firings could exceed it
         return [self.settle(o) for o in outputs]
 
+    def _over_budget(self) -> bool:
+        if self.fires <= MAX_FIRES_PER_NODE * 100:
+            return False                    # below the least budget any graph has
+        if self.budget is None:
+            self.budget = MAX_FIRES_PER_NODE * (len(toposort(self.outputs)) + 100)
+        return self.fires > self.budget
+
     def settle(self, root: Node) -> Node:
-        done = self.done
+        done, settled = self.done, self.settled
         stack: list[Node] = [root]
         opened: set[int] = set()            # nodes whose inputs or replacement are pending
         waiting: dict[int, tuple] = {}      # node id -> (replacement, rule name, rebuilt)
@@ -200,6 +217,10 @@ class _Rewriter:
             node = stack[-1]
             if node.id in done:
                 stack.pop()
+                continue
+            if node.id in settled:
+                stack.pop()
+                done[node.id] = node
                 continue
             pending = waiting.get(node.id)
             if pending is not None:
@@ -231,10 +252,16 @@ class _Rewriter:
                     done[node.id] = done[rebuilt.id]
                     opened.discard(node.id)
                     continue
+            declines = self.declines
             repl, name = self.rewrite(rebuilt)
             if repl is None:
                 done[node.id] = done[rebuilt.id] = rebuilt
                 opened.discard(node.id)
+                # No rule applies to it, nor below it: a later run need not look again
+                # (unless a replacement was declined: the trace counts each attempt).
+                if self.declines == declines and all(
+                        i.id in settled for i in rebuilt.inputs):
+                    settled.add(rebuilt.id)
                 continue
             if repl.id in opened or repl.id in waiting:
                 # A rewrites to B rewrites to A: keep the current form and say so.
@@ -257,6 +284,7 @@ class _Rewriter:
                 # A replacement that does not type-check does not apply (NumPy refuses
                 # some dtype combinations with a TypeError); the trace shows it.
                 self.trace.declined[r.name + " (raised)"] += 1
+                self.declines += 1
                 out = None
             if out is None:
                 continue
@@ -266,11 +294,12 @@ class _Rewriter:
             fitted = fit(out, node)
             if fitted is None:
                 self.trace.declined[r.name] += 1
+                self.declines += 1
                 continue
             if fitted is node:
                 continue
             self.fires += 1
-            if self.fires > self.budget:
+            if self._over_budget():
                 raise RewriteCycleError(
                     f"phase {self.phase.name}: more than {self.budget} rewrites; the rules "
                     f"keep growing the graph (last: {r.name!r})")
