@@ -50,9 +50,9 @@ _BINARY = {
     "equal": sympy.Eq, "not_equal": sympy.Ne,
     "logical_and": sympy.And, "logical_or": sympy.Or,
 }
-# Structure ops are the identity on a 0-d operand.
+# Structure ops (and a change of float precision) are the identity on a 0-d operand.
 _IDENTITY = {"sum", "mean", "prod", "max", "min", "logsumexp", "broadcast_to", "broadcast_like",
-             "reshape", "reshape_like", "expand_dims", "squeeze", "transpose"}
+             "reshape", "reshape_like", "expand_dims", "squeeze", "transpose", "astype"}
 
 
 def _number(value: np.ndarray):

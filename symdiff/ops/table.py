@@ -1193,13 +1193,14 @@ def _infer_astype(inputs, attrs):
 # A change of dtype; gradients come back in the dtype of what they differentiate.
 _astype = register(Op(
     name="astype", impl=lambda x, dtype: np.asarray(x).astype(dtype), infer=_infer_astype,
-    code=lambda args, node: f"{args[0]}.astype(np.{node.attr('dtype')})",
+    code=lambda args, node: f"np.array({args[0]}, dtype=np.{node.attr('dtype')})",
     vjp=lambda g, node: (astype(g, node.inputs[0].dtype),),
     jvp=lambda t, node: astype(t[0], node.dtype),
     batch=_batch_elementwise, elementwise=True,
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.astype({n.attr('dtype')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((3,),), {"dtype": "float64"}), Case(((2, 3),), {"dtype": "float64"}))))
+    cases=(Case(((),), {"dtype": "float64"}), Case(((3,),), {"dtype": "float64"}),
+           Case(((2, 3),), {"dtype": "float64"}))))
 
 
 @public("astype")
