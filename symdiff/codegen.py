@@ -202,7 +202,12 @@ def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
     doc = _docstring(fname, inputs, documented or outputs)
     params = ", ".join(v.name for v in inputs)
     helpers: list[str] = []
-    body, used_scalars = _emit(inputs, outputs, single, namespace, helpers, scalars=True)
+    order = toposort(outputs)
+    computed = [n for n in order if n.inputs]
+    on_floats = sum(1 for n in computed if _on_floats(n))
+    # A NumPy twin doubles the source: worth it for scalar-heavy code only.
+    scalars = on_floats >= MIN_FLOAT_NODES or (computed and on_floats == len(computed))
+    body, used_scalars = _emit(inputs, outputs, single, namespace, helpers, scalars=scalars)
     if not used_scalars:
         parts = [f"def {fname}({params}):", f'    """{doc}"""', *_indent(body, 1)]
     else:
@@ -310,6 +315,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
 
 
 _FLOAT_OK = (np.dtype("float64"), np.dtype("bool"))
+MIN_FLOAT_NODES = 8   # fewer 0-d nodes than this stay in NumPy (no twin function)
 
 
 def _float_input(v: Var, consumers: list[Node]) -> bool:
