@@ -241,6 +241,8 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
             consumers.setdefault(i.id, []).append(node)
     on_floats: set[int] = set()    # nodes whose value is a Python float
     holder: dict[str, int] = {}    # buffer name -> the node whose value it holds now
+    depth: dict[int, int] = {}     # nesting of an expression written inline
+    output_ids = {o.id for o in outputs}
     body: list[str] = []
     plan = _MemoryPlan(order, outputs)
     current_origin = None
@@ -263,6 +265,20 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
                 namespace[lit] = node.value
             label[node.id] = lit
             continue
+        op = node.op
+        statement = None
+        if scalars and _on_floats(node):
+            on_floats.add(node.id)
+            expr = op.math.format(*(label[i.id] for i in node.inputs))
+            users = consumers.get(node.id, [])
+            depth[node.id] = 1 + max((depth.get(i.id, 0) for i in node.inputs), default=0)
+            if (len(users) == 1 and node.id not in output_ids and _on_floats(users[0])
+                    and depth[node.id] < MAX_INLINE_DEPTH):
+                # Used once, by Python-float code: written into its user's expression.
+                label[node.id] = expr if _is_atom(expr) else f"({expr})"
+                continue
+            depth[node.id] = 0
+            statement = expr
         origin = None if meta(node, "forward") else meta(node, "origin")
         if origin is not None and origin is not current_origin:
             if not backward_started:
@@ -271,12 +287,10 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
                 backward_started = True
             body.append(f"# {_backward_comment(origin, label, holder)}")
         current_origin = origin
-        op = node.op
-        if scalars and _on_floats(node):
+        if statement is not None:
             name = names.new()
             label[node.id] = name
-            on_floats.add(node.id)
-            body.append(f"{name} = {op.math.format(*(label[i.id] for i in node.inputs))}")
+            body.append(f"{name} = {statement}")
             continue
         if op.helper and op.helper not in helpers:
             helpers.append(op.helper)
@@ -316,6 +330,22 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
 
 _FLOAT_OK = (np.dtype("float64"), np.dtype("bool"))
 MIN_FLOAT_NODES = 8   # fewer 0-d nodes than this stay in NumPy (no twin function)
+MAX_INLINE_DEPTH = 6  # Python-float expressions nest at most this deep in one statement
+
+
+def _is_atom(expr: str) -> bool:
+    """True for ``name``, ``f(...)`` and ``(...)`` when one bracket pair spans the end."""
+    if expr.replace("_", "").replace(".", "").isalnum():
+        return True
+    if not expr.endswith(")"):
+        return False
+    depth = 0
+    for k, ch in enumerate(expr):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and ch == ")":
+            return k == len(expr) - 1
+    return False
 
 
 def _float_input(v: Var, consumers: list[Node]) -> bool:
@@ -341,7 +371,7 @@ def _backward_comment(origin: Node, label: dict[int, str], holder: dict[str, int
     forward expression, shortened (it may have been simplified away or overwritten)."""
     def held(n: Node) -> str | None:
         name = label.get(n.id)
-        if name is None or holder.get(name, n.id) != n.id:
+        if name is None or not name.isidentifier() or holder.get(name, n.id) != n.id:
             return None
         return name
     name = held(origin)
