@@ -18,6 +18,7 @@ import time
 from typing import Sequence
 
 from ..ir import Node
+from . import algebra
 from .engine import Phase, Rule, RewriteCycleError, Trace, count_ops, rule, rule_fn
 from .pattern import P, Hole
 from .rules import CANONICALIZE, PHASES, SPECIALIZE, STABILIZE
@@ -37,14 +38,15 @@ def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
     trace = Trace(nodes_before=count_ops(outputs))
     start = time.perf_counter()
     settled: dict[int, set] = {}    # per phase: the nodes it leaves as they are
-    for _ in range(max_rounds):
-        before = outputs
-        for phase in phases:
-            outputs = phase.run(outputs, trace, strict=strict,
-                                settled=settled.setdefault(id(phase), set()))
-        trace.rounds += 1
-        if all(a is b for a, b in zip(before, outputs)):
-            break
+    with algebra.remembering():
+        for _ in range(max_rounds):
+            before = outputs
+            for phase in phases:
+                outputs = phase.run(outputs, trace, strict=strict,
+                                    settled=settled.setdefault(id(phase), set()))
+            trace.rounds += 1
+            if all(a is b for a, b in zip(before, outputs)):
+                break
     trace.seconds = time.perf_counter() - start
     trace.nodes_after = count_ops(outputs)
     return outputs, trace

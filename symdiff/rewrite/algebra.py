@@ -25,6 +25,7 @@ Conventions
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -267,8 +268,104 @@ class ProductForm:
 
 
 def read_product(node: Node) -> ProductForm | None:
-    factors: dict[int, list] = {}
-    coef, size, moved, consts = 1.0, 0, False, 0
+    reading = _reading(node)
+    coef = reading.coef()
+    if coef is None:
+        return None
+    return reading.form(coef)
+
+
+def _reading(node: Node) -> "_Reading":
+    reading = _READINGS.get(node.id) if _READINGS is not None else None
+    if reading is None:
+        reading = _read_product(node)
+        if _READINGS is not None:
+            _READINGS[node.id] = reading
+    return reading
+
+
+# Readings of the products met in one rewrite run (``remembering``), by node id. A
+# product whose operand was read before takes the operand's reading as a whole when
+# the walk below would have found the same factors: no cut (``CAP`` cannot be reached
+# from where the operand is met), exponent 1 or -1, no base met twice.
+_READINGS: dict | None = None
+
+
+@contextmanager
+def remembering():
+    """Keep the readings of products for the duration (one rewrite run: nodes do not
+    change, and node ids are never reused)."""
+    global _READINGS
+    outer = _READINGS
+    _READINGS = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _READINGS = outer
+
+
+class _Reading:
+    """The walk of ``read_product`` below a node, as the events it met.
+
+    ``events``: the (value, exponent) of each constant (and (-1, exponent) of each
+    negation), whose powers multiply the coefficient in this order; ``factors``: base id
+    -> (base, exponent); ``counts``: factors of positive and of negative exponent, and
+    how many of each have an exponent other than 1 and -1, as ``product_cost`` takes
+    them; ``floats``: all bases are floating point; ``peak``: the most items (factors
+    and pending operands) the walk held when it met a node; ``cut``: whether ``CAP``
+    stopped it somewhere; ``merged``: whether it met a base twice; ``poison``: a zero to
+    a negative power."""
+
+    __slots__ = ("factors", "events", "size", "consts", "negs", "merged", "moved", "peak",
+                 "cut", "poison", "counts", "floats")
+
+    def embeddable(self, exponent: float, held: int) -> bool:
+        """Whether a walk meeting this node with ``exponent`` while holding ``held``
+        items would make exactly these events."""
+        return (not self.cut and not self.merged and held + self.peak < CAP
+                and (exponent == 1.0 or (exponent == -1.0 and not self.poison)))
+
+    def coef(self) -> float | None:
+        """The coefficient, or None where ``read_product`` gives None."""
+        if self.poison:
+            return None
+        coef = 1.0
+        for v, e in self.events:
+            coef *= v ** e
+        return coef if np.isfinite(coef) else None
+
+    def form(self, coef: float) -> ProductForm:
+        return ProductForm(coef, [list(f) for f in self.factors.values()], self.size,
+                           self.moved or self.consts > 1)
+
+
+def _counts(factors) -> list:
+    counts = [0, 0, 0, 0]
+    for _, e in factors:
+        _count(counts, e)
+    return counts
+
+
+def product_cost(num: int, den: int, num_powers: int, den_powers: int, coef: float) -> int:
+    """The operations ``rebuild_product`` spends on ``coef`` times ``num`` factors of
+    positive exponent (``num_powers`` of them not 1) over ``den`` factors of negative
+    exponent (``den_powers`` of them not -1)."""
+    if coef == 0:
+        return 0
+    size = num_powers + max(num - 1, 0) + den_powers + max(den - 1, 0) + (den > 0)
+    if den and not num:
+        return size         # k / d: the coefficient is the numerator
+    return size + (num > 0 and coef != 1)
+
+
+def _read_product(node: Node) -> _Reading:
+    readings = _READINGS
+    factors: dict[int, tuple] = {}
+    events: list[tuple] = []
+    size, consts, negs, peak = 0, 0, 0, 0
+    moved = merged = cut = poison = False
+    counts: list | None = [0, 0, 0, 0]     # None once a merge changed an exponent
+    floats = True
     # (node, exponent, is the root, a constant here is in canonical place)
     stack = [(node, 1.0, True, False)]
     while stack:
@@ -276,14 +373,55 @@ def read_product(node: Node) -> ProductForm | None:
         v = const_value(n)
         if v is not None:
             if v == 0 and e < 0:
-                return None
-            coef *= v ** e
+                poison = True
+                break
+            events.append((v, e))
             consts += 1
             moved = moved or not spot
             continue
         name = n.op.name
-        room = len(factors) + len(stack) < CAP
+        held = len(factors) + len(stack)
+        peak = max(peak, held)
+        room = held < CAP
         if room and float(e).is_integer():
+            if readings is not None and not top and name in _PRODUCT_OPS:
+                r = readings.get(n.id)
+                if r is not None and r.embeddable(e, held):
+                    # everything below n is spot-less and not at the top: each constant
+                    # and negation is out of place, as in the walk it stands for
+                    size += r.size
+                    consts += r.consts
+                    negs += r.negs
+                    moved = moved or r.consts > 0 or r.negs > 0
+                    peak = max(peak, held + r.peak)
+                    if r.poison:
+                        poison = True
+                        break
+                    for value, exponent in r.events:
+                        exponent = exponent * e
+                        if value == 0 and exponent < 0:
+                            poison = True
+                            break
+                        events.append((value, exponent))
+                    if poison:
+                        break
+                    floats = floats and r.floats
+                    if not factors and e == 1.0:
+                        factors = dict(r.factors)
+                        counts = list(r.counts)
+                        continue
+                    for key_, (base, exponent) in r.factors.items():
+                        exponent = exponent * e
+                        entry = factors.get(key_)
+                        if entry is None:
+                            factors[key_] = (base, exponent)
+                            if counts is not None:
+                                _count(counts, exponent)
+                        else:
+                            factors[key_] = (base, entry[1] + exponent)
+                            moved = merged = True
+                            counts = None
+                    continue
             if name in ("mul", "div"):
                 a, b = n.inputs
                 size += 1
@@ -292,7 +430,8 @@ def read_product(node: Node) -> ProductForm | None:
                 continue
             if name == "neg":
                 size += 1
-                coef *= (-1.0) ** e
+                negs += 1
+                events.append((-1.0, e))
                 moved = moved or not top
                 stack.append((n.inputs[0], e, False, False))
                 continue
@@ -306,24 +445,42 @@ def read_product(node: Node) -> ProductForm | None:
                 size += 1
                 stack.append((n.inputs[0], e * (2.0 if name == "square" else 0.5), False, False))
                 continue
+        elif not room and name in _PRODUCT_OPS:
+            cut = True
         entry = factors.get(n.id)
         if entry is None:
-            factors[n.id] = [n, e]
+            factors[n.id] = (n, e)
+            floats = floats and n.dtype.kind == "f"
+            if counts is not None:
+                _count(counts, e)
         else:
-            entry[1] += e
-            moved = True
-    if consts > 1:
-        moved = True
-    if not np.isfinite(coef):
-        return None
-    return ProductForm(coef, list(factors.values()), size, moved)
+            factors[n.id] = (n, entry[1] + e)
+            moved = merged = True
+            counts = None
+    reading = _Reading()
+    reading.factors, reading.events, reading.size = factors, events, size
+    reading.consts, reading.negs, reading.merged, reading.moved = consts, negs, merged, moved
+    reading.peak, reading.cut, reading.poison = peak, cut, poison
+    reading.counts = counts if counts is not None else _counts(factors.values())
+    reading.floats = floats
+    return reading
 
 
-def _power(base: Node, e: float, like: Node, build: bool = True) -> tuple[Node, int]:
+def _count(counts: list, e: float) -> None:
+    if e > 0:
+        counts[0] += 1
+        counts[2] += e != 1
+    elif e < 0:
+        counts[1] += 1
+        counts[3] += e != -1
+
+
+_PRODUCT_OPS = frozenset(("mul", "div", "neg", "pow", "square", "sqrt"))
+
+
+def _power(base: Node, e: float, like: Node) -> tuple[Node, int]:
     if e == 1:
         return base, 0
-    if not build:
-        return PLANNED, 1
     if e == 0.5:
         return sqrt(base), 1
     return power(base, _const(e, like)), 1
@@ -332,24 +489,18 @@ def _power(base: Node, e: float, like: Node, build: bool = True) -> tuple[Node, 
 def rebuild_product(form: ProductForm, like: Node, build: bool = True) -> tuple[Node, int]:
     """The canonical node for a product and the number of operations it spends (with
     ``build=False`` only the number: the node is ``PLANNED``)."""
-    multiply_, divide_, negative_, const = (
-        (multiply, divide, negative, _const) if build else (_planned,) * 4)
+    size = product_cost(*_counts(form.factors), form.coef)
+    if not build:
+        return PLANNED, size
     if form.coef == 0:
-        return const(0.0, like), 0
+        return _const(0.0, like), size
     factors = sorted(((b, e) for b, e in form.factors if e != 0), key=lambda be: key(be[0]))
-    size = 0
 
     def chain(items):
-        nonlocal size
         out = None
         for b, e in items:
-            p, s = _power(b, e, like, build)
-            size += s
-            if out is None:
-                out = p
-            else:
-                out = multiply_(out, p)
-                size += 1
+            p, _ = _power(b, e, like)
+            out = p if out is None else multiply(out, p)
         return out
 
     num = chain([(b, e) for b, e in factors if e > 0])
@@ -357,19 +508,16 @@ def rebuild_product(form: ProductForm, like: Node, build: bool = True) -> tuple[
     coef = form.coef
     if den is not None:
         if num is None and coef != 1:
-            num, coef = const(coef, like), 1.0
-        expr = divide_(num if num is not None else const(1.0, like), den)
-        size += 1
+            num, coef = _const(coef, like), 1.0
+        expr = divide(num if num is not None else _const(1.0, like), den)
     else:
         expr = num
     if expr is None:
-        return const(coef, like), size
+        return _const(coef, like), size
     if coef == -1:
-        expr = negative_(expr)
-        size += 1
+        expr = negative(expr)
     elif coef != 1:
-        expr = multiply_(const(coef, like), expr)
-        size += 1
+        expr = multiply(_const(coef, like), expr)
     return expr, size
 
 
@@ -377,13 +525,16 @@ def collect_powers(node: Node) -> Node | None:
     """``x*x*x -> x**3``, ``2*(3*x) -> 6*x``, ``x/x -> 1``: a product in canonical form."""
     if node.dtype.kind != "f":
         return None
-    form = read_product(node)
-    if form is None or form.size == 0 or not _all_float(b for b, _ in form.factors):
+    reading = _reading(node)
+    coef = reading.coef()
+    if coef is None or reading.size == 0 or not reading.floats:
         return None
-    _, size = rebuild_product(form, node, build=False)
-    if size > form.size or (size == form.size and not form.moved):
+    # decide on the counts: a product already in canonical form costs no rebuild
+    size = product_cost(*reading.counts, coef)
+    moved = reading.moved or reading.consts > 1
+    if size > reading.size or (size == reading.size and not moved):
         return None
-    new, _ = rebuild_product(form, node)
+    new, _ = rebuild_product(reading.form(coef), node)
     return None if new is node else new
 
 

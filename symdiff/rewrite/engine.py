@@ -90,15 +90,19 @@ class Rule:
 
     def apply(self, node: Node) -> Node | None:
         """The replacement of ``node``, or None when the rule does not apply."""
-        envs = self.pattern.match(node, {}) if self.pattern is not None else iter([{}])
+        if self.pattern is None:
+            envs = ({},)
+        elif self.pattern.could_match(node):
+            envs = self.pattern.match(node, {})
+        else:
+            return None
+        computed = callable(self.replacement) and not isinstance(self.replacement,
+                                                                 (Pattern, Node))
         for env in envs:
             m = Match(node, env)
             if not all(g(m) for g in self.guards):
                 continue
-            if callable(self.replacement) and not isinstance(self.replacement, (Pattern, Node)):
-                out = self.replacement(m)
-            else:
-                out = build(self.replacement, env, node)
+            out = self.replacement(m) if computed else build(self.replacement, env, node)
             if out is not None and out is not node:
                 return out
         return None

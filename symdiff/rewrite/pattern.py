@@ -53,12 +53,20 @@ class Pattern:
     def __matmul__(self, o): return OpPat("matmul", (self, lift(o)))
     def __neg__(self): return OpPat("neg", (self,))
 
+    def shallow(self, node: Node) -> bool:
+        """``could_match`` without looking below the node (for the arguments of a pattern)."""
+        return self.could_match(node)
+
     def __rshift__(self, replacement) -> tuple:
         """``pattern >> replacement``: the two halves of a rule."""
         return (self, replacement)
 
     def match(self, node: Node, env: dict) -> Iterator[dict]:
         raise NotImplementedError
+
+    def could_match(self, node: Node) -> bool:
+        """A cheap test that ``match`` needs to pass: False only when it cannot match."""
+        return True
 
 
 class Hole(Pattern):
@@ -94,6 +102,9 @@ class Lit(Pattern):
         if const_value(node) == self.value:
             yield env
 
+    def could_match(self, node):
+        return const_value(node) == self.value
+
 
 class OpPat(Pattern):
     """``op(args...; attrs)``: a node of that op whose inputs match ``args``."""
@@ -125,6 +136,18 @@ class OpPat(Pattern):
             orders.append(node.inputs[::-1])
         for inputs in orders:
             yield from _match_all(self.args, inputs, env)
+
+    def could_match(self, node):
+        """The op, and the op or value of each argument (in some order): one level down."""
+        if node.op.name != self.op or len(node.inputs) != len(self.args):
+            return False
+        args, inputs = self.args, node.inputs
+        if all(a.shallow(i) for a, i in zip(args, inputs)):
+            return True
+        return self.op in COMMUTATIVE and all(a.shallow(i) for a, i in zip(args, inputs[::-1]))
+
+    def shallow(self, node):
+        return node.op.name == self.op and len(node.inputs) == len(self.args)
 
 
 _MISSING = object()
