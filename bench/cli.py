@@ -59,7 +59,7 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--write", action=argparse.BooleanOptionalAction, default=None,
-        help="write bench/RESULTS.md (default: only for a full run of everything)",
+        help="write bench/RESULTS.md (default: only for a full run of everything, all contenders)",
     )
     args = parser.parse_args(argv)
     known = [w.name for w in WORKLOADS] + list(EXTRAS)
@@ -77,7 +77,8 @@ def parse_args(argv):
         n for n in args.contenders.split(",") if n in NAMES and n != "hand"
     ]
     if args.write is None:
-        args.write = not args.only and not args.quick
+        everything = len(args.contender_names) == len(NAMES)
+        args.write = not args.only and not args.quick and everything
     return args
 
 
