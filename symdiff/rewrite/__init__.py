@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from ..ir import Node
+from ..ir import Node, gc_paused
 from . import algebra
 from .engine import Phase, Rule, RewriteCycleError, Trace, count_ops, rule, rule_fn
 from .pattern import P, Hole
@@ -38,7 +38,7 @@ def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
     trace = Trace(nodes_before=count_ops(outputs))
     start = time.perf_counter()
     settled: dict[int, set] = {}    # per phase: the nodes it leaves as they are
-    with algebra.remembering():
+    with algebra.remembering(), gc_paused():
         for _ in range(max_rounds):
             before = outputs
             for phase in phases:

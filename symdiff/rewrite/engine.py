@@ -281,6 +281,8 @@ class _Rewriter:
 
     def rewrite(self, node: Node) -> tuple[Node | None, str | None]:
         for r in self.phase.rules_for(node.op.name):
+            if r.pattern is not None and not r.pattern.could_match(node):
+                continue
             mark = next_id()
             try:
                 out = r.apply(node)

@@ -113,6 +113,8 @@ class OpPat(Pattern):
         if op not in OPS:
             raise ValueError(f"pattern over unknown op {op!r}")
         self.op, self.args, self.attrs = op, tuple(args), dict(attrs or {})
+        # what could_match looks at: the arguments that are not holes, by position
+        self._checks = tuple((k, a) for k, a in enumerate(self.args) if not isinstance(a, Hole))
 
     def __repr__(self) -> str:
         args = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.attrs.items()]
@@ -139,12 +141,21 @@ class OpPat(Pattern):
 
     def could_match(self, node):
         """The op, and the op or value of each argument (in some order): one level down."""
-        if node.op.name != self.op or len(node.inputs) != len(self.args):
+        inputs = node.inputs
+        if node.op.name != self.op or len(inputs) != len(self.args):
             return False
-        args, inputs = self.args, node.inputs
-        if all(a.shallow(i) for a, i in zip(args, inputs)):
+        for k, a in self._checks:
+            if not a.shallow(inputs[k]):
+                break
+        else:
             return True
-        return self.op in COMMUTATIVE and all(a.shallow(i) for a, i in zip(args, inputs[::-1]))
+        if self.op not in COMMUTATIVE:
+            return False
+        last = len(inputs) - 1          # commutative ops are binary: the other order
+        for k, a in self._checks:
+            if not a.shallow(inputs[last - k]):
+                return False
+        return True
 
     def shallow(self, node):
         return node.op.name == self.op and len(node.inputs) == len(self.args)
@@ -189,10 +200,13 @@ X, Y, Z, G, C, A, B = (Hole(n) for n in "XYZGCAB")
 # -- constants seen through broadcasts -----------------------------------------------
 
 _SEE_THROUGH = ("broadcast_to", "broadcast_like", "expand_dims", "reshape", "squeeze")
+_CONSTANT_LIKE = frozenset(("const", "zeros_like") + _SEE_THROUGH)
 
 
 def const_value(node: Node) -> float | None:
     """The value of a constant whose elements are all equal (through broadcasts), else None."""
+    if node.op.name not in _CONSTANT_LIKE:
+        return None
     for _ in range(8):
         name = node.op.name
         if name == "const":
