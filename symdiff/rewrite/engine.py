@@ -88,6 +88,11 @@ class Rule:
             return (self.pattern.op,)
         return self.ops
 
+    def __post_init__(self) -> None:
+        # a function of the match computes the replacement; otherwise it is a template
+        self._computed = callable(self.replacement) and not isinstance(
+            self.replacement, (Pattern, Node))
+
     def apply(self, node: Node) -> Node | None:
         """The replacement of ``node``, or None when the rule does not apply."""
         if self.pattern is None:
@@ -96,13 +101,11 @@ class Rule:
             envs = self.pattern.match(node, {})
         else:
             return None
-        computed = callable(self.replacement) and not isinstance(self.replacement,
-                                                                 (Pattern, Node))
         for env in envs:
             m = Match(node, env)
-            if not all(g(m) for g in self.guards):
+            if self.guards and not all(g(m) for g in self.guards):
                 continue
-            out = self.replacement(m) if computed else build(self.replacement, env, node)
+            out = self.replacement(m) if self._computed else build(self.replacement, env, node)
             if out is not None and out is not node:
                 return out
         return None

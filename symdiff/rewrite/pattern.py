@@ -53,10 +53,6 @@ class Pattern:
     def __matmul__(self, o): return OpPat("matmul", (self, lift(o)))
     def __neg__(self): return OpPat("neg", (self,))
 
-    def shallow(self, node: Node) -> bool:
-        """``could_match`` without looking below the node (for the arguments of a pattern)."""
-        return self.could_match(node)
-
     def __rshift__(self, replacement) -> tuple:
         """``pattern >> replacement``: the two halves of a rule."""
         return (self, replacement)
@@ -113,8 +109,9 @@ class OpPat(Pattern):
         if op not in OPS:
             raise ValueError(f"pattern over unknown op {op!r}")
         self.op, self.args, self.attrs = op, tuple(args), dict(attrs or {})
-        # what could_match looks at: the arguments that are not holes, by position
-        self._checks = tuple((k, a) for k, a in enumerate(self.args) if not isinstance(a, Hole))
+        # what could_match looks at, by position: the value of a number, the op of an op
+        self._checks = tuple((k, a.value, None) if isinstance(a, Lit) else (k, a.op, len(a.args))
+                             for k, a in enumerate(self.args) if isinstance(a, (Lit, OpPat)))
 
     def __repr__(self) -> str:
         args = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.attrs.items()]
@@ -144,21 +141,22 @@ class OpPat(Pattern):
         inputs = node.inputs
         if node.op.name != self.op or len(inputs) != len(self.args):
             return False
-        for k, a in self._checks:
-            if not a.shallow(inputs[k]):
-                break
-        else:
+        checks = self._checks
+        if _shallow(checks, inputs):
             return True
-        if self.op not in COMMUTATIVE:
-            return False
-        last = len(inputs) - 1          # commutative ops are binary: the other order
-        for k, a in self._checks:
-            if not a.shallow(inputs[last - k]):
-                return False
-        return True
+        return self.op in COMMUTATIVE and _shallow(checks, inputs[::-1])
 
-    def shallow(self, node):
-        return node.op.name == self.op and len(node.inputs) == len(self.args)
+
+def _shallow(checks: tuple, inputs: tuple) -> bool:
+    """Whether the operands pass ``OpPat._checks``."""
+    for k, want, arity in checks:
+        node = inputs[k]
+        if arity is None:
+            if const_value(node) != want:
+                return False
+        elif node.op.name != want or len(node.inputs) != arity:
+            return False
+    return True
 
 
 _MISSING = object()
