@@ -36,7 +36,7 @@ from ..errors import SymdiffError
 from ..ir import Const, Node, annotate, broadcast_shapes, make, meta, next_id, same_shape, \
     toposort
 from ..ops import FUNCTIONS
-from .pattern import Pattern, build
+from .pattern import Pattern, build, const_value
 
 MAX_FIRES_PER_NODE = 50
 
@@ -167,6 +167,7 @@ class Phase:
             dup = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"phase {name}: duplicate rule names {dup}")
         self._index: dict[str, list[Rule]] = {}
+        self._by_signature: dict[tuple, tuple] = {}
         self._generic = [r for r in self.rules if r.root_ops is None]
 
     def rules_for(self, op_name: str) -> list[Rule]:
@@ -174,6 +175,21 @@ class Phase:
         if found is None:
             found = [r for r in self.rules if r.root_ops is None or op_name in r.root_ops]
             self._index[op_name] = found
+        return found
+
+    def candidates(self, node: Node) -> tuple:
+        """The rules to try on ``node``: those of its op whose pattern could match. A
+        pattern looks one level down (``Pattern.could_match``), so the answer depends only
+        on the ops of the node and its operands and the values of constant operands."""
+        signature = (node.op.name, tuple((i.op.name, len(i.inputs), const_value(i))
+                                         for i in node.inputs))
+        found = self._by_signature.get(signature)
+        if found is None:
+            found = tuple(r for r in self.rules_for(node.op.name)
+                          if r.pattern is None or r.pattern.could_match(node))
+            if len(self._by_signature) > 10_000:
+                self._by_signature.clear()
+            self._by_signature[signature] = found
         return found
 
     def __repr__(self) -> str:
@@ -283,9 +299,7 @@ class _Rewriter:
         return done[root.id]
 
     def rewrite(self, node: Node) -> tuple[Node | None, str | None]:
-        for r in self.phase.rules_for(node.op.name):
-            if r.pattern is not None and not r.pattern.could_match(node):
-                continue
+        for r in self.phase.candidates(node):
             mark = next_id()
             try:
                 out = r.apply(node)
