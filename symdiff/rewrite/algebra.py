@@ -25,6 +25,7 @@ Conventions
 """
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -37,9 +38,29 @@ from .pattern import build, const_value
 
 CAP = 32
 
-add, subtract, multiply = FUNCTIONS["add"], FUNCTIONS["subtract"], FUNCTIONS["multiply"]
-divide, negative, power, sqrt = (FUNCTIONS["divide"], FUNCTIONS["negative"], FUNCTIONS["power"],
-                                 FUNCTIONS["sqrt"])
+
+def _remembered(name: str):
+    """The public builder ``name``, looking first among the nodes it built in this run
+    (``remembering``): an existing node is found without inferring its type again."""
+    build = FUNCTIONS[name]
+
+    def builder(*args: Node) -> Node:
+        if _BUILT is None:
+            return build(*args)
+        key = (name,) + tuple(a.id for a in args)
+        ref = _BUILT.get(key)
+        node = ref() if ref is not None else None
+        if node is None:
+            node = build(*args)
+            _BUILT[key] = weakref.ref(node)
+        return node
+    return builder
+
+
+add, subtract, multiply, divide, negative, power, sqrt = (
+    _remembered(name) for name in ("add", "subtract", "multiply", "divide", "negative",
+                                   "power", "sqrt"))
+_BUILT: dict | None = None      # (builder, operand ids) -> weak reference to the node
 
 
 def key(node: Node) -> tuple:
@@ -295,13 +316,14 @@ _READINGS: dict | None = None
 def remembering():
     """Keep the readings of products for the duration (one rewrite run: nodes do not
     change, and node ids are never reused)."""
-    global _READINGS
-    outer = _READINGS
-    _READINGS = {} if outer is None else outer
+    global _READINGS, _BUILT
+    outer = _READINGS, _BUILT
+    if _READINGS is None:
+        _READINGS, _BUILT = {}, {}
     try:
         yield
     finally:
-        _READINGS = outer
+        _READINGS, _BUILT = outer
 
 
 class _Reading:
