@@ -20,6 +20,43 @@ from .ir import Const, Node, Var
 from .interpret import evaluate
 
 
+def sample_input(domain: Any, shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """Random values inside an op's input domain (its entry's ``domain``): ``(lo, hi)``,
+    ``"nonzero"`` (away from 0, both signs), ``"bool"``; anything else (-2, 2)."""
+    if domain == "bool":
+        return rng.random(shape) > 0.5
+    if domain == "nonzero":
+        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
+    lo, hi = domain if isinstance(domain, tuple) else (-2.0, 2.0)
+    return rng.uniform(lo, hi, size=shape)
+
+
+def op_example(name: str, k: int, *, dynamic: bool = False, seed: int = 0,
+               const_refs: bool = False) -> tuple[Node, list, dict]:
+    """Case ``k`` of op ``name`` applied to fresh variables: (node, inputs, values).
+
+    With ``dynamic``, lengths other than 1 are declared unknown. Inputs whose domain
+    is ``"const"`` (shape references) become constants with ``const_refs``.
+    """
+    from .ir import make
+    from .ops import OPS
+    op = OPS[name]
+    case = op.cases[k]
+    rng = np.random.default_rng(seed + 7 * k)
+    inputs, env = [], {}
+    for i, shape in enumerate(case.shapes):
+        domain = op.domain[i] if i < len(op.domain) else (-2.0, 2.0)
+        value = sample_input(domain, shape, rng)
+        if const_refs and domain == "const":
+            inputs.append(Const(value))
+            continue
+        declared = tuple(d if d == 1 or not dynamic else None for d in shape)
+        v = Var(f"in{i}", declared, value.dtype)
+        inputs.append(v)
+        env[v.name] = value
+    return make(op, inputs, case.attrs), [i for i in inputs if isinstance(i, Var)], env
+
+
 class GradientCheckError(SymdiffError, AssertionError):
     """A derivative disagrees with finite differences (or compiled with interpreted)."""
 

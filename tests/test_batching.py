@@ -13,18 +13,10 @@ import symdiff as sd
 from symdiff.batching import batch
 from symdiff.ir import Var, make, toposort
 from symdiff.ops import OPS
+from symdiff.testing import sample_input
 
 B = 4
 CASES = [(name, k) for name, op in sorted(OPS.items()) for k in range(len(op.cases))]
-
-
-def sample(domain, shape, rng):
-    if domain == "bool":
-        return rng.random(shape) > 0.5
-    if domain == "nonzero":
-        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
-    lo, hi = domain if isinstance(domain, tuple) else (-2.0, 2.0)
-    return rng.uniform(lo, hi, size=shape)
 
 
 def inputs_vars(outputs):
@@ -68,11 +60,11 @@ def test_batching_rule(name, k):
         variables, env, stacks = [], {}, {}
         for i, shape in enumerate(case.shapes):
             domain = op.domain[i] if i < len(op.domain) else (-2.0, 2.0)
-            value = sample(domain, shape, rng)
+            value = sample_input(domain, shape, rng)
             declared = tuple(d if d == 1 or not dynamic else None for d in shape)
             variables.append(Var(f"in{i}", declared, value.dtype))
             env[f"in{i}"] = value
-            stacks[f"in{i}"] = sample(domain, (B,) + tuple(shape), rng)
+            stacks[f"in{i}"] = sample_input(domain, (B,) + tuple(shape), rng)
         node = make(op, variables, case.attrs)
         names = [v.name for v in variables]
         subsets = [[n] for n in names] + ([names] if len(names) > 1 else [])

@@ -12,39 +12,17 @@ import pytest
 import symdiff as sd
 from symdiff.ir import Const, Var, make, toposort
 from symdiff.ops import OPS
-from symdiff.testing import GradientCheckError, check_grads
+from symdiff.testing import GradientCheckError, check_grads, op_example
 
 DIFFERENTIABLE = sorted(name for name, op in OPS.items() if op.differentiable)
 CASES = [(name, k, dynamic) for name in DIFFERENTIABLE
          for k in range(len(OPS[name].cases)) for dynamic in (False, True)]
 
 
-def sample(domain, shape, rng):
-    if domain == "bool":
-        return rng.random(shape) > 0.5
-    if domain == "nonzero":
-        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
-    lo, hi = domain if isinstance(domain, tuple) else (-2.0, 2.0)
-    return rng.uniform(lo, hi, size=shape)
-
-
 def build(name, k, dynamic=False, seed=0):
     """The op applied to variables (constants for "const" inputs), and their values."""
-    op = OPS[name]
-    case = op.cases[k]
-    rng = np.random.default_rng(seed + 11 * k)
-    inputs, env = [], {}
-    for i, shape in enumerate(case.shapes):
-        domain = op.domain[i] if i < len(op.domain) else (-2.0, 2.0)
-        value = sample(domain, shape, rng)
-        if domain == "const":
-            inputs.append(Const(value))
-            continue
-        declared = tuple(d if d == 1 or not dynamic else None for d in shape)
-        v = Var(f"in{i}", declared, value.dtype)
-        inputs.append(v)
-        env[v.name] = value
-    return make(op, inputs, case.attrs), env
+    node, _, env = op_example(name, k, dynamic=dynamic, seed=seed, const_refs=True)
+    return node, env
 
 
 def float_vars(node):

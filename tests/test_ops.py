@@ -11,36 +11,15 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff.ir import Var, make
 from symdiff.ops import OPS
-from symdiff.testing import check_grads
+from symdiff.testing import check_grads, op_example
 
 CASES = [(name, k, dynamic) for name, op in sorted(OPS.items())
          for k in range(len(op.cases)) for dynamic in (False, True)]
 
 
-def sample(domain, shape, rng):
-    if domain == "bool":
-        return rng.random(shape) > 0.5
-    if domain == "nonzero":
-        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
-    lo, hi = domain if isinstance(domain, tuple) else (-2.0, 2.0)
-    return rng.uniform(lo, hi, size=shape)
-
-
-def build(name, k, dynamic, seed=0):
-    op = OPS[name]
-    case = op.cases[k]
-    rng = np.random.default_rng(seed + 7 * k)
-    variables, env = [], {}
-    for i, shape in enumerate(case.shapes):
-        domain = op.domain[i] if i < len(op.domain) else (-2.0, 2.0)
-        value = sample(domain, shape, rng)
-        declared = tuple(d if d == 1 or not dynamic else None for d in shape)
-        v = Var(f"in{i}", declared, value.dtype)
-        variables.append(v)
-        env[v.name] = value
-    return make(op, variables, case.attrs), variables, env
+def build(name, k, dynamic):
+    return op_example(name, k, dynamic=dynamic)
 
 
 def test_every_op_has_cases():
