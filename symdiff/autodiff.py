@@ -138,13 +138,28 @@ def grad(cost: Node, wrt: Node | Sequence[Node]) -> Node | list[Node]:
     table = backprop([cost], [Const(1.0, cost.dtype)], wrts)
     results = []
     for w in wrts:
-        g = table.adjoints.get(w.id)
-        if g is None:
-            g = zeros_like(w)
-        g = _cast(g, w)
+        g = _adjoint_of(table, w)
         annotate(g, grad_of=(cost, w))
         results.append(g)
     return results[0] if single else results
+
+
+def _seeds(fn: str, primals: list[Node], seeds: Any, what: str) -> list[Node]:
+    """Cotangents (tangents) as nodes, one per output (input), of its shape."""
+    values = list(seeds) if isinstance(seeds, (list, tuple)) else [seeds]
+    if len(values) != len(primals):
+        raise DiffError(f"{fn}: {len(primals)} {'outputs' if what == 'cotangent' else 'inputs'}"
+                        f" but {len(values)} {what}s")
+    nodes = [as_node(v, p) for v, p in zip(values, primals)]
+    for p, n in zip(primals, nodes):
+        if not same_shape(p.shape, n.shape) and None not in p.shape + n.shape:
+            raise DiffError(f"{fn}: {what} of shape {n.shape} for a value of shape {p.shape}")
+    return nodes
+
+
+def _adjoint_of(table: GradTable, w: Node) -> Node:
+    g = table.adjoints.get(w.id)
+    return zeros_like(w) if g is None else _cast(g, w)
 
 
 def vjp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
@@ -152,19 +167,11 @@ def vjp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
     """Vector-Jacobian products: sum over outputs of cotangent · d output / d wrt."""
     outs, _ = _as_list(outputs)
     wrts, single = _as_list(wrt)
-    cts, _ = _as_list(cotangents) if isinstance(cotangents, (list, tuple, Node)) \
-        else ([cotangents], True)
-    if len(cts) != len(outs):
-        raise DiffError(f"vjp: {len(outs)} outputs but {len(cts)} cotangents")
-    cts = [as_node(c, o) for c, o in zip(cts, outs)]
-    for o, c in zip(outs, cts):
-        if not same_shape(o.shape, c.shape) and None not in o.shape + c.shape:
-            raise DiffError(f"vjp: cotangent of shape {c.shape} for an output of shape {o.shape}")
+    cts = _seeds("vjp", outs, cotangents, "cotangent")
     for w in wrts:
         _check_differentiable(w, _describe(w))
     table = backprop(outs, cts, wrts)
-    results = [_cast(table.adjoints[w.id], w) if w.id in table.adjoints else zeros_like(w)
-               for w in wrts]
+    results = [_adjoint_of(table, w) for w in wrts]
     return results[0] if single else results
 
 
@@ -173,17 +180,10 @@ def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
     """Jacobian-vector products (forward mode): d output along the tangents of ``wrt``."""
     outs, single = _as_list(outputs)
     wrts, _ = _as_list(wrt)
-    tans, _ = _as_list(tangents) if isinstance(tangents, (list, tuple, Node)) \
-        else ([tangents], True)
-    if len(tans) != len(wrts):
-        raise DiffError(f"jvp: {len(wrts)} inputs but {len(tans)} tangents")
-    table: dict[int, Node] = {}
-    for w, t in zip(wrts, tans):
+    for w in wrts:
         _check_differentiable(w, _describe(w))
-        t = as_node(t, w)
-        if not same_shape(t.shape, w.shape) and None not in w.shape + t.shape:
-            raise DiffError(f"jvp: tangent of shape {t.shape} for an input of shape {w.shape}")
-        table[w.id] = t
+    table: dict[int, Node] = {w.id: t for w, t in zip(wrts, _seeds("jvp", wrts, tangents,
+                                                                    "tangent"))}
     for node in toposort(outs):
         if node.id in table or not node.inputs or node.op.jvp is None:
             continue
