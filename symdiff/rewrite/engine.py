@@ -96,6 +96,9 @@ class Rule:
     def apply(self, node: Node) -> Node | None:
         """The replacement of ``node``, or None when the rule does not apply."""
         if self.pattern is None:
+            if self._computed and not self.guards:     # the common case, directly
+                out = self.replacement(Match(node, {}))
+                return None if out is node else out
             envs = ({},)
         elif self.pattern.could_match(node):
             envs = self.pattern.match(node, {})
@@ -238,48 +241,52 @@ class _Rewriter:
         waiting: dict[int, tuple] = {}      # node id -> (replacement, rule name, rebuilt)
         while stack:
             node = stack[-1]
-            if node.id in done:
+            node_id = node.id
+            if node_id in done:
                 stack.pop()
                 continue
-            if node.id in settled:
+            if node_id in settled:
                 stack.pop()
-                done[node.id] = node
+                done[node_id] = node
                 continue
-            pending = waiting.get(node.id)
+            pending = waiting.get(node_id) if waiting else None
             if pending is not None:
                 repl, _, rebuilt = pending
                 stack.pop()
-                done[node.id] = done[rebuilt.id] = done[repl.id]
-                del waiting[node.id]
-                opened.discard(node.id)
+                done[node_id] = done[rebuilt.id] = done[repl.id]
+                del waiting[node_id]
+                opened.discard(node_id)
                 continue
-            todo = [i for i in node.inputs if i.id not in done]
+            node_inputs = node.inputs
+            todo = [i for i in node_inputs if i.id not in done]
             if todo:
-                if node.id in opened:
+                if node_id in opened:
                     self._cycle(node, waiting, fatal=True)
-                opened.add(node.id)
+                opened.add(node_id)
                 stack.extend(reversed(todo))
                 for i in todo:
                     if i.id in opened:
                         self._cycle(i, waiting, fatal=True)
                 continue
             stack.pop()
-            inputs = [done[i.id] for i in node.inputs]
             rebuilt = node
-            if any(a is not b for a, b in zip(inputs, node.inputs)):
-                mark = next_id()
-                rebuilt = make(node.op, inputs, node.attrs)
-                if rebuilt.id >= mark:      # new: it differentiates what node did
-                    _inherit(node, rebuilt)
-                if rebuilt.id in done:
-                    done[node.id] = done[rebuilt.id]
-                    opened.discard(node.id)
-                    continue
+            inputs = [done[i.id] for i in node_inputs]
+            for a, b in zip(inputs, node_inputs):
+                if a is not b:
+                    mark = next_id()
+                    rebuilt = make(node.op, inputs, node.attrs)
+                    if rebuilt.id >= mark:      # new: it differentiates what node did
+                        _inherit(node, rebuilt)
+                    break
+            if rebuilt is not node and rebuilt.id in done:
+                done[node_id] = done[rebuilt.id]
+                opened.discard(node_id)
+                continue
             declines = self.declines
             repl, name = self.rewrite(rebuilt)
             if repl is None:
-                done[node.id] = done[rebuilt.id] = rebuilt
-                opened.discard(node.id)
+                done[node_id] = done[rebuilt.id] = rebuilt
+                opened.discard(node_id)
                 # No rule applies to it, nor below it: a later run need not look again
                 # (unless a replacement was declined: the trace counts each attempt).
                 if self.declines == declines and all(
@@ -289,11 +296,11 @@ class _Rewriter:
             if repl.id in opened or repl.id in waiting:
                 # A rewrites to B rewrites to A: keep the current form and say so.
                 self._cycle(repl, waiting, name)
-                done[node.id] = done[rebuilt.id] = rebuilt
-                opened.discard(node.id)
+                done[node_id] = done[rebuilt.id] = rebuilt
+                opened.discard(node_id)
                 continue
-            opened.add(node.id)
-            waiting[node.id] = (repl, name, rebuilt)
+            opened.add(node_id)
+            waiting[node_id] = (repl, name, rebuilt)
             stack.append(node)
             stack.append(repl)
         return done[root.id]
