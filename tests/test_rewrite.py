@@ -327,3 +327,76 @@ def test_derivative_corpus_is_as_small_as_sympy_and_agrees():
             want = float(fn(point))
             got = float(sd.evaluate(g, {"x": point}))
             assert np.isclose(got, want, rtol=1e-9, atol=1e-12), (text, point, got, want)
+
+
+# -- the engine's shortcuts change nothing ------------------------------------------------------
+
+def test_product_cost_is_what_the_rebuild_spends():
+    """``collect_powers`` decides on counts before rebuilding: the counts must be exact."""
+    from symdiff.rewrite.algebra import ProductForm, product_cost, rebuild_product, _counts
+    rng = np.random.default_rng(0)
+    bases = [sd.scalar(f"base{k}") for k in range(6)]
+    for _ in range(300):
+        chosen = rng.choice(len(bases), size=int(rng.integers(0, 6)), replace=False)
+        factors = [[bases[k], float(rng.choice([1, 2, 3, -1, -2, 0.5, -0.5, 0]))]
+                   for k in chosen]
+        coef = float(rng.choice([1.0, -1.0, 2.0, 0.5, 0.0]))
+        expr, size = rebuild_product(ProductForm(coef, factors, 0, False), x)
+        assert size == count_ops([expr]) == product_cost(*_counts(factors), coef), \
+            (factors, coef, str(expr))
+
+
+def _deep(layers):
+    t = sd.scalar("deep_x")
+    for _ in range(layers):
+        t = sd.sin(t) * sd.exp(0.1 * t) + 0.01 * t ** 2
+    return sd.grad(t, sd.scalar("deep_x"))
+
+
+def test_remembered_readings_equal_fresh_ones():
+    """Inside a run a product takes an operand's reading whole; outside it walks: the
+    same factors, coefficient, size and placement either way (long chains cut by CAP
+    included)."""
+    from symdiff.rewrite import algebra
+    raw = _deep(45)
+    graph = [raw, sd.simplify(raw), chain(300)]
+    nodes = [n for n in toposort(graph) if n.op.name in ("mul", "div", "neg", "pow")]
+
+    def described(node):
+        form = algebra.read_product(node)
+        if form is None:
+            return None
+        return form.coef, [(b.id, e) for b, e in form.factors], form.size, form.moved
+    fresh = [described(n) for n in nodes]
+    with algebra.remembering():
+        remembered = [described(n) for n in nodes]     # bottom-up: operands come first
+        readings = list(algebra._READINGS.values())
+    assert remembered == fresh
+    assert any(r.cut for r in readings) and sum(not r.cut for r in readings) > 100
+
+
+def test_a_settled_node_is_not_walked_again():
+    calls = []
+
+    def spy(m):
+        calls.append(m.node)
+        return None
+    phase = Phase("spy", [rewrite.rule_fn("look", spy)])
+    e = chain(50)
+    settled = set()
+    phase.run([e], settled=settled)
+    first = len(calls)
+    assert first >= count_ops([e]) and e.id in settled
+    phase.run([e], settled=settled)
+    assert len(calls) == first
+
+
+def test_deep_scalar_gradient_simplifies_quickly():
+    g = _deep(160)
+    start = time.perf_counter()
+    out = sd.simplify(g)
+    seconds = time.perf_counter() - start
+    print(f"\nsimplify of a 160-layer scalar gradient: {count_ops([g])} -> {count_ops([out])} "
+          f"op nodes in {seconds:.2f} s")
+    assert count_ops([out]) < count_ops([g])
+    assert seconds < 10
