@@ -400,3 +400,15 @@ def test_deep_scalar_gradient_simplifies_quickly():
           f"op nodes in {seconds:.2f} s")
     assert count_ops([out]) < count_ops([g])
     assert seconds < 10
+
+
+@pytest.mark.parametrize("build,ops", [
+    (lambda: sd.sin(x) * sd.exp(y) + sd.cos(x) * sd.exp(y) + x * sd.exp(y), 6),  # (..)*g
+    (lambda: sd.sin(x) / sd.exp(y) + sd.cos(x) / sd.exp(y), 5),                 # (a + b)/g
+    (lambda: sd.sin(x) / sd.exp(y) ** 2 + sd.cos(x) / sd.exp(y), 6),    # (a/g + b)/g
+])
+def test_a_factor_all_terms_share_comes_out(build, ops):
+    e = build()
+    out = sd.simplify(e)
+    assert count_ops([out]) == ops, str(out)
+    assert_same_values([e], [out], np.random.default_rng(ops))

@@ -215,7 +215,9 @@ def _all_float(nodes) -> bool:
 
 def collect_terms(node: Node) -> Node | None:
     """``2*x + 3*x -> 5*x``, ``x - x -> 0``, ``-a + b -> b - a``: a sum in canonical form;
-    ``a*x + a*y -> a*(x + y)`` when every term has the factor ``a``."""
+    ``a*x + a*y -> a*(x + y)`` and ``x/a + y/a -> (x + y)/a`` when every term has the
+    factor (or divisor) ``a`` and that spends fewer operations (reverse mode sums products
+    that share an adjoint)."""
     if node.dtype.kind != "f":
         return None
     form = read_sum(node)
@@ -234,7 +236,8 @@ def collect_terms(node: Node) -> Node | None:
 
 
 def _common_factor(form: SumForm, like: Node) -> tuple[Node, int] | None:
-    """``sum_i k_i * a * r_i -> a * sum_i k_i * r_i`` for factors ``a`` all terms share."""
+    """``sum_i k_i * a * r_i -> a * sum_i k_i * r_i`` for factors ``a`` all terms share
+    (integer powers, divisors too: ``a/g + b/g -> (a + b)/g``)."""
     terms = [(t, k) for t, k in form.terms if k != 0]
     if form.c0 != 0 or len(terms) < 2:
         return None
@@ -245,12 +248,16 @@ def _common_factor(form: SumForm, like: Node) -> tuple[Node, int] | None:
     for p in products:
         exps = {}
         for b, e in p.factors:
-            if e > 0 and float(e).is_integer():
+            if e != 0 and float(e).is_integer():
                 exps[b.id] = (b, e)
         if common is None:
             common = exps
         else:
-            common = {i: (b, min(e, exps[i][1])) for i, (b, e) in common.items() if i in exps}
+            # the power all terms share: the smaller one (a*g**2 + b*g -> (a*g + b)*g),
+            # for divisors the one closer to 1 (a/g**2 + b/g -> (a/g + b)/g)
+            common = {i: (b, (min if e > 0 else max)(e, exps[i][1]))
+                      for i, (b, e) in common.items()
+                      if i in exps and (e > 0) == (exps[i][1] > 0)}
         if not common:
             return None
     rest_terms, c0 = [], 0.0
