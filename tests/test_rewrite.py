@@ -370,7 +370,7 @@ def test_remembered_readings_equal_fresh_ones():
     fresh = [described(n) for n in nodes]
     with algebra.remembering():
         remembered = [described(n) for n in nodes]     # bottom-up: operands come first
-        readings = list(algebra._READINGS.values())
+        readings = list(algebra._RUN.readings.values())
     assert remembered == fresh
     assert any(r.cut for r in readings) and sum(not r.cut for r in readings) > 100
 

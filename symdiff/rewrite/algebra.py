@@ -25,6 +25,7 @@ Conventions
 """
 from __future__ import annotations
 
+import threading
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -45,14 +46,15 @@ def _remembered(name: str):
     build = FUNCTIONS[name]
 
     def builder(*args: Node) -> Node:
-        if _BUILT is None:
+        built = _RUN.built
+        if built is None:
             return build(*args)
         key = (name,) + tuple(a.id for a in args)
-        ref = _BUILT.get(key)
+        ref = built.get(key)
         node = ref() if ref is not None else None
         if node is None:
             node = build(*args)
-            _BUILT[key] = weakref.ref(node)
+            built[key] = weakref.ref(node)
         return node
     return builder
 
@@ -60,7 +62,6 @@ def _remembered(name: str):
 add, subtract, multiply, divide, negative, power, sqrt = (
     _remembered(name) for name in ("add", "subtract", "multiply", "divide", "negative",
                                    "power", "sqrt"))
-_BUILT: dict | None = None      # (builder, operand ids) -> weak reference to the node
 
 
 def key(node: Node) -> tuple:
@@ -304,33 +305,39 @@ def read_product(node: Node) -> ProductForm | None:
 
 
 def _reading(node: Node) -> "_Reading":
-    reading = _READINGS.get(node.id) if _READINGS is not None else None
+    readings = _RUN.readings
+    reading = readings.get(node.id) if readings is not None else None
     if reading is None:
         reading = _read_product(node)
-        if _READINGS is not None:
-            _READINGS[node.id] = reading
+        if readings is not None:
+            readings[node.id] = reading
     return reading
 
 
 # Readings of the products met in one rewrite run (``remembering``), by node id. A
 # product whose operand was read before takes the operand's reading as a whole when
 # the walk below would have found the same factors: no cut (``CAP`` cannot be reached
-# from where the operand is met), exponent 1 or -1, no base met twice.
-_READINGS: dict | None = None
+# from where the operand is met), exponent 1 or -1, no base met twice. Beside them, the
+# nodes the builders above made: (builder, operand ids) -> weak reference to the node.
+class _Run(threading.local):
+    readings: dict | None = None
+    built: dict | None = None
+
+
+_RUN = _Run()
 
 
 @contextmanager
 def remembering():
-    """Keep the readings of products for the duration (one rewrite run: nodes do not
-    change, and node ids are never reused)."""
-    global _READINGS, _BUILT
-    outer = _READINGS, _BUILT
-    if _READINGS is None:
-        _READINGS, _BUILT = {}, {}
+    """Keep the readings of products and the nodes built for the duration (one rewrite
+    run, in this thread: nodes do not change, and node ids are never reused)."""
+    outer = _RUN.readings, _RUN.built
+    if outer[0] is None:
+        _RUN.readings, _RUN.built = {}, {}
     try:
         yield
     finally:
-        _READINGS, _BUILT = outer
+        _RUN.readings, _RUN.built = outer
 
 
 class _Reading:
@@ -388,7 +395,7 @@ def product_cost(num: int, den: int, num_powers: int, den_powers: int, coef: flo
 
 
 def _read_product(node: Node) -> _Reading:
-    readings = _READINGS
+    readings = _RUN.readings
     factors: dict[int, tuple] = {}
     events: list[tuple] = []
     size, consts, negs, peak = 0, 0, 0, 0
