@@ -234,7 +234,7 @@ def main(argv=None):
             results["compile_scaling"] = {"error": "symdiff is not available"}
         else:
             sizes = scaling.QUICK_SIZES if args.quick else scaling.SIZES
-            results["compile_scaling"] = scaling.run(sizes, timeout=120 if args.quick else 600)
+            results["compile_scaling"] = scaling.run(sizes, timeout=120 if args.quick else 300)
     if "newton" in args.selected:
         print("== newton", flush=True)
         results["newton"] = run_newton(sd_module)
