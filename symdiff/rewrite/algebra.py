@@ -35,7 +35,7 @@ import numpy as np
 
 from ..ir import Const, Node
 from ..ops import FUNCTIONS
-from .pattern import build, const_value
+from .pattern import CONSTANT_LIKE, build, const_value
 
 CAP = 32
 
@@ -406,7 +406,8 @@ def _read_product(node: Node) -> _Reading:
     stack = [(node, 1.0, True, False)]
     while stack:
         n, e, top, spot = stack.pop()
-        v = const_value(n)
+        name = n.op.name
+        v = const_value(n) if name in CONSTANT_LIKE else None
         if v is not None:
             if v == 0 and e < 0:
                 poison = True
@@ -415,9 +416,9 @@ def _read_product(node: Node) -> _Reading:
             consts += 1
             moved = moved or not spot
             continue
-        name = n.op.name
         held = len(factors) + len(stack)
-        peak = max(peak, held)
+        if held > peak:
+            peak = held
         room = held < CAP
         if room and float(e).is_integer():
             if readings is not None and not top and name in _PRODUCT_OPS:

@@ -198,12 +198,12 @@ X, Y, Z, G, C, A, B = (Hole(n) for n in "XYZGCAB")
 # -- constants seen through broadcasts -----------------------------------------------
 
 _SEE_THROUGH = ("broadcast_to", "broadcast_like", "expand_dims", "reshape", "squeeze")
-_CONSTANT_LIKE = frozenset(("const", "zeros_like") + _SEE_THROUGH)
+CONSTANT_LIKE = frozenset(("const", "zeros_like") + _SEE_THROUGH)
 
 
 def const_value(node: Node) -> float | None:
     """The value of a constant whose elements are all equal (through broadcasts), else None."""
-    if node.op.name not in _CONSTANT_LIKE:
+    if node.op.name not in CONSTANT_LIKE:
         return None
     for _ in range(8):
         name = node.op.name
