@@ -561,6 +561,28 @@ def dot_of_vectors(m: Match) -> Node | None:
     return None
 
 
+def dot_of_arrays(m: Match) -> Node | None:
+    """sum(x * y) -> ravel(x) @ ravel(y) over all axes of two arrays of one shape, and
+    sum(square(x)) -> ravel(x) @ ravel(x) (one BLAS dot instead of a product array and
+    a reduction)."""
+    node, inner = m.node, m.node.inputs[0]
+    if node.attr("keepdims") or node.attr("axis") is not None and inner.ndim != 1:
+        return None
+    if inner.op.name == "square":
+        a = b = inner.inputs[0]
+    elif inner.op.name == "mul" and inner.ndim >= 2:
+        a, b = inner.inputs
+    else:
+        return None
+    if a.ndim == 0 or a.dtype != b.dtype or a.dtype.kind != "f" \
+            or not (same_shape(a.shape, inner.shape) and same_shape(b.shape, inner.shape)):
+        return None
+    if a.ndim > 1:
+        a, b = F["reshape"](a, (-1,)), (F["reshape"](b, (-1,)) if b is not a else None)
+        b = a if b is None else b
+    return F["matmul"](a, b)
+
+
 def matrix_vector(m: Match) -> Node | None:
     """sum(A * v, axis=1) -> A @ v for a matrix A and a vector v."""
     node, inner = m.node, m.node.inputs[0]
@@ -592,6 +614,7 @@ SPECIALIZE = Phase("specialize", [
     rule("a.T @ b.T -> (b @ a).T", P.transpose(A) @ P.transpose(B) >> P.transpose(B @ A),
          matrix("A"), matrix("B")),
     rule_fn("sum(x * y) -> x @ y", dot_of_vectors, ("sum",)),
+    rule_fn("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", dot_of_arrays, ("sum",)),
     rule_fn("sum(A * v, axis=1) -> A @ v", matrix_vector, ("sum",)),
     rule_fn("expand_dims(g, 1) * b -> outer(g, b)", outer_product, ("mul",)),
 ])
