@@ -8,7 +8,11 @@ Conventions
   broadcasts); the engine restores the node's shape after a rewrite.
 - Reading descends at most ``CAP`` operands (linear time on long chains), and
   into a power only with an integer outer exponent, so ``(x*y)**0.5`` is not
-  split into ``x**0.5 * y**0.5`` (different for negative x and y).
+  split into ``x**0.5 * y**0.5`` (different for negative x and y). Within one
+  rewrite run (``remembering``) readings are kept by node id, and a product
+  reuses its operand's reading where the walk would find the same factors.
+- A rebuild is counted (``product_cost``, ``build=False``) before it is made: a
+  node already in canonical form costs no new nodes.
 - Merging powers of one base (``x**a * x**b -> x**(a+b)``, ``x/x -> 1``) holds
   wherever both sides are finite, as in SymPy for commutative symbols.
 - The canonical rebuild: terms and factors sorted (constants first, then by node
