@@ -293,7 +293,7 @@ WORKLOADS = [
         model=rosenbrock_model,
         hand=rosenbrock_hessian_hand,
         kind="hessian",
-        static_shapes=True,  # sd.hessian builds on an identity of the length of x
+        static_shapes=True,  # x declares its length, so sd.hessian's identity is a constant
         target=2.0,
         reference_label="analytic tridiagonal Hessian",
     ),
