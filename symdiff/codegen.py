@@ -34,6 +34,10 @@ from .printing import short_text, to_text, type_str
 # when returned if they could alias an input or a constant.
 VIEW_OPS = {"getitem", "transpose", "reshape", "reshape_like", "broadcast_to",
             "broadcast_like", "expand_dims", "squeeze", "concat_part"}
+# Ops whose 0-d result is a 0-d array or a Python float rather than a NumPy scalar (so
+# are ops on literals alone): a 0-d output is returned as a NumPy scalar whatever made it.
+ARRAY_0D_OPS = VIEW_OPS | {"where", "astype", "zeros_like", "shape_size", "embed",
+                           "concat_pad", "clip"}
 RESERVED = {"np", "math", "float", "ndarray", "asarray", "_shape_error"}
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 _CACHE_SIZE = 256
@@ -319,6 +323,9 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
         name = label[o.id]
         if o.id in on_floats:
             name = f"np.float64({name})"
+        elif o.shape == () and (o.op.name in ARRAY_0D_OPS or _may_alias(o)
+                                or all(i.op.name == "const" for i in o.inputs)):
+            name = f"np.asarray({name})[()]"   # a NumPy scalar, as reductions give
         elif o.id in seen or _may_alias(o):
             name = f"np.array({name})"
         seen.add(o.id)

@@ -121,3 +121,12 @@ def test_values_match_the_interpreter_with_unknown_shapes():
     f = sd.function([X, w], [cost, *grads])
     for got, want in zip(f(**env), sd.evaluate([cost, *grads], env)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_scalar_outputs_are_numpy_scalars_of_one_type():
+    s = sd.scalar("s")
+    outputs = [sd.sin(s), sd.grad(0.0 * s + 2.0, s), s, sd.where(s > 0, s, 1.0),
+               sd.reshape(sd.reshape(s, (1,)), ())]
+    for optimize in (True, False):
+        got = sd.function([s], outputs, optimize=optimize)(0.3)
+        assert [type(g) for g in got] == [np.float64] * len(outputs), got
