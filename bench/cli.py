@@ -23,7 +23,7 @@ from .contenders import NAMES, load_contenders
 from .workloads import BY_NAME, WORKLOADS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-EXTRAS = ("compile_scaling", "newton")
+EXTRAS = ("compile_scaling", "newton", "hvp", "optimize")
 FULL = {"repeats": 15, "min_time_s": 0.1}
 QUICK = {"repeats": 3, "min_time_s": 0.02}
 COMPILED = {}  # id(symdiff Function) -> (first workload that compiled it, the Function)
@@ -36,7 +36,8 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats (smoke run)")
     parser.add_argument(
         "--only", metavar="NAME[,NAME...]",
-        help="workloads to run: names or prefixes (deep_scalar), compile_scaling, newton",
+        help="workloads to run: names or prefixes (deep_scalar), compile_scaling, newton, "
+        "hvp, optimize",
     )
     parser.add_argument(
         "--contenders", metavar="NAME[,NAME...]", default=",".join(NAMES),
@@ -238,6 +239,10 @@ def main(argv=None):
     if "newton" in args.selected:
         print("== newton", flush=True)
         results["newton"] = run_newton(sd_module)
+    for extra in ("hvp", "optimize"):
+        if extra in args.selected:
+            print(f"== {extra}", flush=True)
+            results[extra] = run_extra(extra, sd_module)
     if hasattr(os, "getloadavg"):
         results["machine"]["load_average_end"] = os.getloadavg()
     print()
@@ -256,6 +261,17 @@ def main(argv=None):
         for e in w["contenders"].values()
     )
     return 1 if failed else 0
+
+
+def run_extra(name, sd_module):
+    from . import extras
+
+    if sd_module is None:
+        return {"error": "symdiff is not available"}
+    try:
+        return getattr(extras, f"run_{name}")(sd_module)
+    except Exception as exc:
+        return {"error": harness.short_error(exc)}
 
 
 def run_newton(sd_module):

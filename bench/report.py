@@ -5,6 +5,7 @@ below 1 is faster than the hand-written code. Cells that are not numbers point
 to a numbered note with the reason ("n/a [2]", "FAIL [3]").
 """
 
+from . import extras
 from .contenders import PEERS
 
 RATIO_COLUMNS = ("symdiff", *PEERS)
@@ -308,6 +309,8 @@ def markdown(results):
         "",
         *scaling_lines(results.get("compile_scaling")),
         *newton_lines(results.get("newton")),
+        *extras.hvp_lines(results.get("hvp")),
+        *extras.optimize_lines(results.get("optimize")),
     ]
     if notes.texts:
         lines += ["## Notes", "", *notes.lines(), ""]
