@@ -113,6 +113,8 @@ ROWS = [
     ("a.T @ b.T -> (b @ a).T", SPEC, lambda: M.T @ N.T),
     ("sum(x * y) -> x @ y", SPEC, lambda: sd.sum(v * w)),
     ("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", SPEC, lambda: sd.sum(sd.sin(M) ** 2)),
+    ("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", SPEC,
+     lambda: sd.mean(sd.sin(sd.matrix("Md")) * sd.matrix("Md"))),
     ("sum(A * v, axis=1) -> A @ v", SPEC, lambda: sd.sum(M * v, axis=1)),
     ("expand_dims(g, 1) * b -> outer(g, b)", SPEC, lambda: sd.expand_dims(u, 1) * v),
 ]

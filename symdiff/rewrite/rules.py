@@ -564,7 +564,7 @@ def dot_of_vectors(m: Match) -> Node | None:
 def dot_of_arrays(m: Match) -> Node | None:
     """sum(x * y) -> ravel(x) @ ravel(y) over all axes of two arrays of one shape, and
     sum(square(x)) -> ravel(x) @ ravel(x) (one BLAS dot instead of a product array and
-    a reduction)."""
+    a reduction); mean likewise, divided by the count."""
     node, inner = m.node, m.node.inputs[0]
     if node.attr("keepdims") or node.attr("axis") is not None and inner.ndim != 1:
         return None
@@ -580,6 +580,9 @@ def dot_of_arrays(m: Match) -> Node | None:
     if a.ndim > 1:
         a, b = F["reshape"](a, (-1,)), (F["reshape"](b, (-1,)) if b is not a else None)
         b = a if b is None else b
+    if node.op.name == "mean":   # mean(x * y) -> (ravel(x) @ ravel(y)) / count
+        from ..ops.table import _count
+        return F["divide"](F["matmul"](a, b), _count(node))
     return F["matmul"](a, b)
 
 
@@ -614,7 +617,7 @@ SPECIALIZE = Phase("specialize", [
     rule("a.T @ b.T -> (b @ a).T", P.transpose(A) @ P.transpose(B) >> P.transpose(B @ A),
          matrix("A"), matrix("B")),
     rule_fn("sum(x * y) -> x @ y", dot_of_vectors, ("sum",)),
-    rule_fn("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", dot_of_arrays, ("sum",)),
+    rule_fn("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", dot_of_arrays, ("sum", "mean")),
     rule_fn("sum(A * v, axis=1) -> A @ v", matrix_vector, ("sum",)),
     rule_fn("expand_dims(g, 1) * b -> outer(g, b)", outer_product, ("mul",)),
 ])
