@@ -35,8 +35,11 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
+# JupyterLab refuses to start as root unless told to (containers often run as root).
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 notebooks: $(VENV)/.installed-notebook
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
 clean:
 	rm -rf $(VENV) build *.egg-info symdiff.egg-info .pytest_cache
