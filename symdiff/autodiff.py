@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-import numpy as np
 
 from .errors import DiffError
 from .ir import Const, Node, annotate, as_node, gc_paused, next_id, same_shape, toposort

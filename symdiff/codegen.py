@@ -26,7 +26,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import CompileError
-from .interpret import check_input
 from .ir import Node, Var, fmt_shape, gc_paused, meta, toposort
 from .printing import short_text, to_text, type_str
 
@@ -222,7 +221,7 @@ def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
                  "        # Python's math raised where NumPy gives inf or nan: redo it in NumPy.",
                  f"        return {twin}({params})", "", "",
                  f"def {twin}({params}):",
-                 f'    """The same computation in NumPy only (for inf/nan results)."""',
+                 '    """The same computation in NumPy only (for inf/nan results)."""',
                  *_indent(safe, 1)]
     source = "".join(h.strip("\n") + "\n\n\n" for h in helpers) + "\n".join(parts) + "\n"
     return source, namespace

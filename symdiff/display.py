@@ -36,7 +36,7 @@ from .ir import Const, Node, meta, toposort
 from .printing import _const_text, to_text, type_str
 
 __all__ = ["to_networkx", "to_dot", "show", "GraphView", "explain", "Explanation",
-           "ExplainRow", "simplify_report", "SimplifyReport", "highlight_python"]
+           "ExplainRow", "simplify_report", "SimplifyReport"]
 
 KINDS = ("input", "const", "forward", "derivative")
 

@@ -1321,7 +1321,7 @@ def _find_lambda(fn: types.FunctionType, file_text: str, filename: str, lines: l
         try:
             tree = ast.parse(text)
         except (SyntaxError, RecursionError, MemoryError, ValueError):
-            raise _error(f"cannot read the source of this lambda; define the function "
+            raise _error("cannot read the source of this lambda; define the function "
                              "with def", lineno=lineno, source=file_text,
                              filename=filename) from None
         lineno = 1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff.ir import Const, Var, make, toposort
+from symdiff.ir import Const, Var, toposort
 from symdiff.ops import OPS
 from symdiff.testing import GradientCheckError, check_grads, op_example
 
