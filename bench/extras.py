@@ -22,13 +22,9 @@ def _median_call(fn, args, number):
     return statistics.median(times) / number
 
 
-def rosenbrock(sd, x):
-    return sd.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
-
-
 def run_hvp(sd, n=10_000):
     x, v = sd.vector("x"), sd.vector("v")
-    cost = rosenbrock(sd, x)
+    cost = workloads.rosenbrock_model(sd, x)
     grad = sd.function([x], sd.grad(cost, x))
     hvp = sd.function([x, v], sd.hvp(cost, x, v))
     rng = np.random.default_rng(0)
