@@ -624,6 +624,10 @@ def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper=""):
     always_axis = code_name.endswith(".reduce")
 
     def code(args, node):
+        if code_name == "np.add.reduce":
+            by_dot = _sum_by_dot(args[0], node)
+            if by_dot is not None:
+                return by_dot
         return f"{code_name}({args[0]}{_axis_args(node, always_axis)})"
     op = register(Op(name=name, impl=impl, infer=infer, code=code, vjp=vjp, jvp=jvp,
                      batch=_batch_reduce,
@@ -637,6 +641,33 @@ def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper=""):
     build.__name__ = name
     FUNCTIONS[name] = build
     return op, build
+
+
+def _sum_by_dot(arg: str, node: Node) -> str | None:
+    """A row or column sum of a float matrix as a product with a vector of ones.
+
+    BLAS reads the matrix once; NumPy's reduction over a short contiguous axis runs
+    a small inner loop per row: on 4096x10, 10 µs against 66 µs (axis 1) and
+    13 against 62 µs (axis 0); 7 against 14 µs on 256x256. It is no faster on tiny
+    matrices, and slower when summing along a long contiguous axis (3x100000:
+    134 against 67 µs), so those keep the reduction. None where it does not apply.
+    """
+    x = node.inputs[0]
+    axis = node.attr("axis")
+    if x.ndim != 2 or x.dtype.kind != "f" or axis not in ((0,), (1,)):
+        return None
+    (a,) = axis
+    rows, cols = x.shape
+    if rows is not None and cols is not None and rows * cols < 64:
+        return None
+    if a == 1 and cols is not None and cols >= 1024:
+        return None
+    dtype = "" if x.dtype == np.float64 else f", np.{x.dtype.name}"
+    ones = f"np.ones({arg}.shape[{a}]{dtype})"
+    keep = node.attr("keepdims")
+    if a == 0:
+        return f"{ones}.dot({arg})" + ("[None, :]" if keep else "")
+    return f"{arg}.dot({ones})" + ("[:, None]" if keep else "")
 
 
 def _axis_args(node, always: bool = False):
@@ -673,7 +704,8 @@ def _mean_code(args, node):
              else " * ".join(f"{args[0]}.shape[{a}]" for a in axes) or "1")
     if " * " in count:
         count = f"({count})"
-    return f"np.add.reduce({args[0]}{_axis_args(node, True)}) / {count}"
+    total = _sum_by_dot(args[0], node) or f"np.add.reduce({args[0]}{_axis_args(node, True)})"
+    return f"{total} / {count}"
 
 
 _mean, mean = _reduction(
@@ -861,9 +893,18 @@ def _latex_matmul(node, child):
     return f"{side(a)} {side(b)}", P_MUL
 
 
+def _matmul_code(args, node):
+    # For operands of at most two dimensions ndarray.dot computes what @ does, with
+    # less dispatch: 0.27 against 0.55 µs on 2-vectors, ~0.5 µs less on 32x32.
+    a, b = node.inputs
+    if a.ndim <= 2 and b.ndim <= 2:
+        return f"{args[0]}.dot({args[1]})"
+    return f"{args[0]} @ {args[1]}"
+
+
 _matmul = register(Op(
     name="matmul", impl=np.matmul, infer=_infer_matmul,
-    code=lambda args, node: f"{args[0]} @ {args[1]}",
+    code=_matmul_code,
     out=lambda args, node, buf: f"np.matmul({args[0]}, {args[1]}, out={buf})",
     vjp=_matmul_vjp,
     batch=_batch_matmul,
@@ -918,8 +959,10 @@ def _infer_outer(inputs, attrs):
 
 
 _outer = register(Op(
-    name="outer", impl=np.outer, infer=_infer_outer, code=np_call("np.outer")[0],
-    out=np_call("np.outer")[1],
+    name="outer", impl=np.outer, infer=_infer_outer,
+    # np.outer is a Python wrapper around this broadcast product (1.2 against 0.7 µs).
+    code=lambda args, node: f"{args[0]}[:, None] * {args[1]}",
+    out=lambda args, node, buf: f"np.multiply({args[0]}[:, None], {args[1]}, out={buf})",
     vjp=lambda g, node: (matmul(g, node.inputs[1]), matmul(node.inputs[0], g)),
     jvp=lambda t, node: _sum_terms([outer(t[0], node.inputs[1]) if t[0] is not None else None,
                                     outer(node.inputs[0], t[1]) if t[1] is not None else None]),
@@ -1024,7 +1067,9 @@ def _reshape_back(g: Node, x: Node) -> Node:
 _reshape = register(Op(
     name="reshape", impl=lambda x, shape: np.reshape(x, shape),
     infer=lambda inputs, attrs: (inputs[0].dtype, _reshape_target(inputs[0], attrs["shape"])),
-    code=lambda args, node: f"np.reshape({args[0]}, {node.attr('shape')!r})",
+    code=lambda args, node: (f"{args[0]}.reshape({node.attr('shape')!r})"
+                             if node.inputs[0].ndim else    # the method skips dispatch
+                             f"np.reshape({args[0]}, {node.attr('shape')!r})"),
     vjp=lambda g, node: (_reshape_back(g, node.inputs[0]),),
     jvp=lambda t, node: reshape(t[0], node.attr("shape")),
     batch=_batch_reshape,
@@ -1047,7 +1092,8 @@ def reshape(x, shape):
 _reshape_like = register(Op(
     name="reshape_like", impl=lambda x, ref: np.reshape(x, np.shape(ref)),
     infer=lambda inputs, attrs: (inputs[0].dtype, inputs[1].shape),
-    code=lambda args, node: f"np.reshape({args[0]}, {args[1]}.shape)",
+    code=lambda args, node: (f"{args[0]}.reshape({args[1]}.shape)" if node.inputs[0].ndim
+                             else f"np.reshape({args[0]}, {args[1]}.shape)"),
     vjp=lambda g, node: (_reshape_back(g, node.inputs[0]), None),
     jvp=lambda t, node: (make(_reshape_like, [t[0], node.inputs[1]]) if t[0] is not None
                          else None),
