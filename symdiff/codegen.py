@@ -28,6 +28,7 @@ import numpy as np
 from .errors import CompileError
 from .ir import Node, Var, fmt_shape, gc_paused, meta, toposort
 from .printing import short_text, to_text, type_str
+from .ops.table import FUSED_PAIRS
 
 # Ops whose result may share memory with an input: never written into, and copied
 # when returned if they could alias an input or a constant.
@@ -248,6 +249,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
     output_ids = {o.id for o in outputs}
     body: list[str] = []
     plan = _MemoryPlan(order, outputs)
+    fused = _fused_pairs(order, consumers)
     current_origin = None
     backward_started = False
 
@@ -295,8 +297,17 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
             label[node.id] = name
             body.append(f"{name} = {statement}")
             continue
-        if op.helper and op.helper not in helpers:
-            helpers.append(op.helper)
+        if node.id in fused:
+            first, second, fusion = fused[node.id]
+            if node.id not in label:   # the first of the two: one call computes both
+                _add_helper(helpers, fusion.helper)
+                a, b = names.new(), names.new()
+                label[first.id], label[second.id] = a, b
+                holder[a], holder[b] = first.id, second.id
+                body.append(f"{a}, {b} = {fusion.code(label[first.inputs[0].id], first, second)}")
+            plan.done(node, label)
+            continue
+        _add_helper(helpers, op.helper)
         args = [label[i.id] if i.id not in on_floats or node.dtype in _FLOAT_OK
                 else f"np.float64({label[i.id]})" for i in node.inputs]
         steps = op.steps if node.shape != () and node.dtype.kind == "f" else ()
@@ -332,6 +343,28 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
     body.append("return " + (returned[0] if single else ", ".join(returned)
                              + ("," if len(returned) == 1 else "")))
     return body, bool(on_floats)
+
+
+def _add_helper(helpers: list[str], source: str) -> None:
+    """Add the helper functions of ``source`` that are not there yet (ops share some)."""
+    for part in source.strip("\n").split("\n\n\n"):
+        if part and part not in helpers:
+            helpers.append(part)
+
+
+def _fused_pairs(order: list[Node], consumers: dict[int, list[Node]]) -> dict[int, tuple]:
+    """node id -> (first, second, fusion) for the pairs of ``FUSED_PAIRS`` in the graph."""
+    fused: dict[int, tuple] = {}
+    for node in order:
+        for fusion in FUSED_PAIRS:
+            if node.op.name != fusion.first or node.id in fused:
+                continue
+            for other in consumers.get(node.inputs[0].id, []):
+                if (other.op.name == fusion.second and other.id not in fused
+                        and fusion.match(node, other)):
+                    fused[node.id] = fused[other.id] = (node, other, fusion)
+                    break
+    return fused
 
 
 _FLOAT_OK = (np.dtype("float64"), np.dtype("bool"))

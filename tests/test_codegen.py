@@ -130,3 +130,86 @@ def test_scalar_outputs_are_numpy_scalars_of_one_type():
     for optimize in (True, False):
         got = sd.function([s], outputs, optimize=optimize)(0.3)
         assert [type(g) for g in got] == [np.float64] * len(outputs), got
+
+
+# -- faster forms: each is checked against plain NumPy on the shapes that select it --
+
+@pytest.mark.parametrize("shape", [(2, 3), (300, 10), (300, 40), (5, 2000), (3, 3000)])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_row_and_column_sums_match_numpy(shape, axis, keepdims, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    for declared in (None, shape):
+        X = sd.matrix("X", dtype=dtype, shape=declared)
+        f = sd.function([X], [sd.sum(X, axis=axis, keepdims=keepdims),
+                              sd.mean(X, axis=axis, keepdims=keepdims)])
+        total, avg = f(x)
+        assert total.dtype == avg.dtype == np.dtype(dtype)
+        tol = 1e-12 if dtype == "float64" else 1e-4
+        np.testing.assert_allclose(total, x.sum(axis=axis, keepdims=keepdims), rtol=tol,
+                                   atol=tol * shape[axis])
+        np.testing.assert_allclose(avg, x.mean(axis=axis, keepdims=keepdims), rtol=tol,
+                                   atol=tol)
+
+
+def test_integer_sums_stay_reductions():
+    X = sd.matrix("X", dtype="int64")
+    f = sd.function([X], sd.sum(X, axis=0))
+    assert "np.add.reduce" in f.source
+    x = np.arange(600).reshape(200, 3)
+    assert np.array_equal(f(x), x.sum(0)) and f(x).dtype == np.int64
+
+
+@pytest.mark.parametrize("shape", [(3,), (4, 5), (300, 10), (200, 3)])
+def test_logsumexp_and_softmax_share_one_call(shape):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape) * 30
+    X = sd.tensor("X", shape=(None,) * len(shape))
+    axis = len(shape) - 1
+    lse = sd.logsumexp(X, axis=axis)
+    g = sd.grad(sd.sum(lse), X)
+    f = sd.function([X], [lse, g])
+    assert "_logsumexp_softmax(" in f.source
+    value, grad = f(x)
+    m = x.max(axis=axis, keepdims=True)
+    e = np.exp(x - m)
+    np.testing.assert_allclose(value, np.log(e.sum(axis=axis)) + m.squeeze(axis), rtol=1e-13)
+    np.testing.assert_allclose(grad, e / e.sum(axis=axis, keepdims=True), rtol=1e-13)
+    # the separate functions give the same numbers
+    alone = sd.function([X], lse)(x), sd.function([X], sd.softmax(X, axis=axis))(x)
+    np.testing.assert_allclose(alone[0], value, rtol=1e-15)
+    np.testing.assert_allclose(alone[1], grad, rtol=1e-15)
+
+
+def test_narrow_row_max_handles_nan_and_infinite_rows():
+    x = np.random.default_rng(2).standard_normal((200, 4))
+    x[3] = -np.inf
+    x[5, 1] = np.inf
+    x[7, 2] = np.nan
+    X = sd.matrix("X")
+    f = sd.function([X], [sd.logsumexp(X, axis=1), sd.softmax(X, axis=1)])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lse, sm = f(x)
+    assert lse[3] == -np.inf and lse[5] == np.inf and np.isnan(lse[7])
+    assert np.isnan(sm[7]).all()
+    ok = np.ones(200, bool)
+    ok[[3, 5, 7]] = False
+    m = x[ok].max(axis=1, keepdims=True)
+    e = np.exp(x[ok] - m)
+    np.testing.assert_allclose(lse[ok], np.log(e.sum(1)) + m[:, 0], rtol=1e-13)
+    np.testing.assert_allclose(sm[ok], e / e.sum(1, keepdims=True), rtol=1e-13)
+
+
+def test_small_products_use_ndarray_dot_and_outer_broadcasts():
+    x, y = sd.vector("x"), sd.vector("y")
+    A = sd.matrix("A")
+    f = sd.function([A, x, y], [A @ x, sd.outer(x, y), x @ y])
+    assert "A.dot(x)" in f.source and "[:, None] *" in f.source
+    rng = np.random.default_rng(3)
+    a, u, v = rng.standard_normal((3, 3)), rng.standard_normal(3), rng.standard_normal(3)
+    r = f(a, u, v)
+    np.testing.assert_allclose(r[0], a @ u)
+    np.testing.assert_allclose(r[1], np.outer(u, v))
+    np.testing.assert_allclose(r[2], u @ v)
