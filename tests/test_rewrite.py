@@ -66,6 +66,8 @@ ROWS = [
     ("g * where(c, 1, 0) -> where(c, g, 0)", CAN, lambda: sd.sin(v) * sd.where(v > 1, 1.0, 0.0)),
     ("g * where(c, 0, 1) -> where(c, 0, g)", CAN, lambda: sd.sin(v) * sd.where(v > 1, 0.0, 1.0)),
     ("f(broadcast(a), b) -> f(a, b)", CAN, lambda: sd.sin(v) + sd.broadcast_to(x, (3,))),
+    ("f(broadcast(c), k) -> broadcast(f(c, k))", CAN,
+     lambda: make(OPS["broadcast_like"], [x, v]) / sd.exp(y)),
     ("broadcast(x) -> x when x has the shape", CAN,
      lambda: make(OPS["broadcast_like"], [sd.sin(v), w])),
     ("broadcast(c * ones) -> broadcast(c)", CAN,

@@ -119,9 +119,29 @@ def _unbroadcast_input(node: Node) -> Node | None:
         return node.inputs[0]
     if name == "expand_dims":
         axes = node.attr("axis")
+        inner = node.inputs[0]
         if axes == tuple(range(len(axes))):     # leading axes only
-            return node.inputs[0]
+            return inner
+        if inner.op.name in _BROADCASTS and inner.inputs[0].ndim == 0:
+            return inner.inputs[0]              # a broadcast scalar, with axes added
     return None
+
+
+def lift_broadcast(m: Match) -> Node | None:
+    """f(broadcast(c), k) -> broadcast(f(c, k)) for 0-d c and k: compute one number,
+    not an array of copies of it (the gradient of a mean is such a broadcast)."""
+    node = m.node
+    spread = [i for i in node.inputs if i.op.name in _BROADCASTS]
+    if len(spread) != 1 or any(i.ndim for i in node.inputs if i is not spread[0]):
+        return None
+    inner = spread[0]
+    if inner.inputs[0].ndim != 0:
+        return None
+    scalar = make(node.op, [inner.inputs[0] if i is inner else i for i in node.inputs],
+                  node.attrs)
+    if scalar.dtype != node.dtype:
+        return None
+    return make(inner.op, (scalar,) + inner.inputs[1:], inner.attrs)
 
 
 def drop_broadcasts(m: Match) -> Node | None:
@@ -328,6 +348,8 @@ CANONICALIZE = Phase("canonicalize", [
     rule("g * where(c, 0, 1) -> where(c, 0, g)", G * P.where(C, 0, 1) >> P.where(C, 0, G),
          same_type_as_node("G")),
     rule_fn("f(broadcast(a), b) -> f(a, b)", drop_broadcasts,
+            [n for n, op in OPS.items() if op.elementwise]),
+    rule_fn("f(broadcast(c), k) -> broadcast(f(c, k))", lift_broadcast,
             [n for n, op in OPS.items() if op.elementwise]),
     rule_fn("broadcast(x) -> x when x has the shape", useless_broadcast, _BROADCASTS),
     rule_fn("broadcast(c * ones) -> broadcast(c)", scalar_constant_broadcast, _BROADCASTS),
