@@ -15,6 +15,11 @@ Conventions
   length is unknown it is built at run time (``eye_like``), so Jacobians and
   Hessians work with unknown lengths too (for ``"auto"``, a mode whose batch size
   is static is preferred).
+- For vectors ``y`` and ``x`` (modes ``"fwd"`` and ``"auto"``), the JVP graph is first
+  read as a few diagonals (``symdiff.banded``): when ``y`` is made of elementwise ops
+  on shifted slices of ``x`` (a chain, a stencil, Rosenbrock's gradient) the Jacobian
+  is banded, each op stays a few length-n vectors and the n x n result is written
+  once. Other graphs take the batched path above.
 - ``hvp(cost, x, v)`` is forward-over-reverse, ``jvp(grad(cost, x), x, v)``: a small
   constant multiple of the gradient's cost, and no Hessian is ever formed.
 """
@@ -26,6 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .autodiff import grad, jvp, vjp
+from .banded import banded_jacobian
 from .batching import batch
 from .errors import DiffError
 from .ir import Const, Node, Var, make
@@ -83,12 +89,22 @@ def _jacobian(y: Node, x: Node, mode: str) -> Node:
     if mode not in ("auto", "fwd", "rev"):
         raise DiffError(f"jacobian: mode must be 'auto', 'fwd' or 'rev', not {mode!r}")
     n, m = x.size, y.size
+    lin = None
+    if mode != "rev" and y.ndim == 1 and x.ndim == 1:
+        # Vectors made of (shifted) slices of x: a few diagonals, O(n) per op.
+        tangent = Var(_placeholder_name("tangent"), x.shape, x.dtype)
+        lin = jvp(y, x, tangent)
+        jac = banded_jacobian(lin, tangent, x)
+        if jac is not None:
+            return jac
     if mode == "auto":
         # The smaller batch; a batch of unknown size only when both are unknown.
         mode = "rev" if m is not None and (n is None or m < n) else "fwd"
     if mode == "fwd":
-        tangent = Var(_placeholder_name("tangent"), x.shape, x.dtype)
-        lines = batch(jvp(y, x, tangent), {tangent: _identity(x)})     # (n,) + y.shape
+        if lin is None:
+            tangent = Var(_placeholder_name("tangent"), x.shape, x.dtype)
+            lin = jvp(y, x, tangent)
+        lines = batch(lin, {tangent: _identity(x)})                    # (n,) + y.shape
         jac = transpose(lines, tuple(range(1, lines.ndim)) + (0,))      # y.shape + (n,)
         return jac if x.ndim == 1 else _reshape(jac, y, x)
     cotangent = Var(_placeholder_name("cotangent"), y.shape, y.dtype)
