@@ -9,6 +9,7 @@ from __future__ import annotations
 from .errors import CompileError, DiffError, ParseError, ShapeError, SymdiffError
 from .ir import Const, Node, Var
 from .ops import FUNCTIONS as _FUNCTIONS
+from . import banded as _banded  # noqa: F401  (registers the band ops with the table)
 from .api import constant, grad, matrix, scalar, tensor, value_and_grad, var, vector
 from .autodiff import jvp, vjp
 from .codegen import Function, function

@@ -176,7 +176,9 @@ _band_matrix = register(Op(
     name="band_matrix", impl=_band_matrix_impl, infer=_infer_band_matrix,
     code=None,
     vjp=_band_matrix_vjp, jvp=_band_matrix_jvp, batch=_band_matrix_batch,
-    text=_band_matrix_text, latex=_band_matrix_latex, helper=_BAND_MATRIX_HELPER,
+    text=_band_matrix_text, latex=_band_matrix_latex,
+    # static shapes are written out inline (see the block): no helper needed
+    helper=lambda node: _BAND_MATRIX_HELPER if None in node.shape else "",
     domain=("const", "const"),
     cases=(Case(((4,), (5,), (4,), (), (4,)), {"offsets": (-1, 0, 2), "axes": (-1, -1)}),
            Case(((3,), (3,), (1,), (3,)), {"offsets": (0, -2), "axes": (-1, -1)}),

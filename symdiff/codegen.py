@@ -307,11 +307,14 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
                 body.append(f"{a}, {b} = {fusion.code(label[first.inputs[0].id], first, second)}")
             plan.done(node, label)
             continue
-        _add_helper(helpers, op.helper)
+        _add_helper(helpers, op.helper(node) if callable(op.helper) else op.helper)
         args = [label[i.id] if i.id not in on_floats or node.dtype in _FLOAT_OK
                 else f"np.float64({label[i.id]})" for i in node.inputs]
         steps = op.steps if node.shape != () and node.dtype.kind == "f" else ()
-        target = plan.buffer_for(node, label) if op.out is not None or steps else None
+        if getattr(op, "overwrites_first", False):
+            target = plan.take_first(node, label)
+        else:
+            target = plan.buffer_for(node, label) if op.out is not None or steps else None
         name = target or names.new()
         label[node.id] = name
         holder[name] = node.id
@@ -524,6 +527,15 @@ class _MemoryPlan:
         pool = self.free.get(key)
         return pool.pop() if pool else None
 
+    def take_first(self, node: Node, label: dict[int, str]) -> str | None:
+        """The first operand's buffer, when it is used for the last time here."""
+        x = node.inputs[0]
+        if (self.last_use.get(x.id) == self.position[node.id] and self._reusable(x)
+                and x.dtype == node.dtype and all(i is not x for i in node.inputs[1:])):
+            self.in_place.add(x.id)
+            return label[x.id]
+        return None
+
     def done(self, node: Node, label: dict[int, str]) -> None:
         k = self.position[node.id]
         for i in {i.id: i for i in node.inputs}.values():
@@ -533,7 +545,7 @@ class _MemoryPlan:
     def _reusable(self, node: Node) -> bool:
         return (node.op.name not in ("var", "const") and node.op.name not in VIEW_OPS
                 and node.id not in self.keep and node.shape != ()
-                and getattr(node.op, "block", None) is None)
+                and (getattr(node.op, "block", None) is None or getattr(node.op, "fresh", False)))
 
 
 _MODULE_PRELUDE = '''import math

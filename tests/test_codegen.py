@@ -213,3 +213,29 @@ def test_small_products_use_ndarray_dot_and_outer_broadcasts():
     np.testing.assert_allclose(r[0], a @ u)
     np.testing.assert_allclose(r[1], np.outer(u, v))
     np.testing.assert_allclose(r[2], u @ v)
+
+
+def test_slice_adjoints_add_into_one_array():
+    x = sd.vector("x")
+    cost = sd.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+    f = sd.function([x], sd.grad(cost, x))
+    assert f.source.count("np.zeros(") == 1 and "[1:] += " in f.source
+    a = np.random.default_rng(4).uniform(-1.5, 1.5, 50)
+    want = np.zeros_like(a)        # the Rosenbrock gradient, written out
+    want[:-1] = -400 * a[:-1] * (a[1:] - a[:-1] ** 2) - 2 * (1 - a[:-1])
+    want[1:] += 200 * (a[1:] - a[:-1] ** 2)
+    np.testing.assert_allclose(f(a), want, rtol=1e-12)
+
+
+def test_add_at_copies_an_operand_that_is_still_needed():
+    from symdiff.ops.table import add_at
+    v, w = sd.vector("v", 4), sd.vector("w", 3)
+    s = sd.sin(v)
+    f = sd.function([v, w], [s, add_at(s, w, (slice(1, None),)), add_at(s, w[0], (0,))])
+    a, b = np.arange(4.0), np.array([1.0, 2.0, 3.0])
+    s_out, added, first = f(a, b)
+    np.testing.assert_array_equal(s_out, np.sin(a))
+    np.testing.assert_array_equal(added, np.sin(a) + np.r_[0.0, b])
+    np.testing.assert_array_equal(first, np.sin(a) + np.r_[1.0, 0, 0, 0])
+    with pytest.raises(sd.ShapeError):
+        add_at(s, sd.vector("u", 2), (slice(1, None),))

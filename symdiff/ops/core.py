@@ -60,7 +60,7 @@ class Op:
     elementwise: bool = False
     domain: tuple = ()          # per input: (lo, hi), "nonzero" or "bool"; default (-2, 2)
     cases: tuple = ()           # Case(...) rows for the generic checker
-    helper: str = ""            # NumPy-only helper source the code template calls
+    helper: Any = ""            # helper source the code calls (or node -> source)
     math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest

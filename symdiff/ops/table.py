@@ -1543,7 +1543,61 @@ _embed = register(Op(
     domain=((-2.0, 2.0), "const")))
 # Two statements: codegen calls ``block`` for ops that need more than an expression.
 _embed.block = lambda out, args, node: (
-    f"{out} = np.zeros({args[1]}.shape)\n{out}[{_index_text(node.attr('index'))}] = {args[0]}")
+    f"{out} = np.zeros({args[1]}.shape, np.{node.dtype.name})\n"
+    f"{out}[{_index_text(node.attr('index'))}] = {args[0]}")
+_embed.fresh = True   # its result is a new array a later op may overwrite
+
+
+def _add_at_impl(x, g, index):
+    out = np.array(x, dtype=np.result_type(x, g))
+    out[_py_index(index)] += g
+    return out
+
+
+def _infer_add_at(inputs, attrs):
+    x, g = inputs
+    part = _infer_getitem([x], attrs)[1]
+    if not same_shape(g.shape, part):
+        raise shape_error("add_at", f"the added operand must have the shape "
+                          f"{fmt_shape(part)} of the indexed part", x, g)
+    return np.result_type(x.dtype, g.dtype), x.shape
+
+
+def _batch_add_at(args, batched, node):
+    x, g = args
+    if not batched[0]:
+        x = _materialize(x, g)
+    if not batched[1]:
+        g = _materialize(g, x)
+    return make(_add_at, [x, g], {"index": (_ALL,) + node.attr("index")})
+
+
+# x + embed(g, x, index), the sum of slice adjoints: the zeros of the embedding are not
+# made and added, g is added where it goes (in place when x is not needed after).
+_add_at = register(Op(
+    name="add_at", impl=_add_at_impl, infer=_infer_add_at, code=None,
+    vjp=lambda g, node: (g, make(_getitem, [g], {"index": node.attr("index")})),
+    jvp=lambda t, node: _sum_terms([
+        t[0], make(_embed, [t[1], node.inputs[0]], {"index": node.attr("index")})
+        if t[1] is not None else None]),
+    batch=_batch_add_at,
+    text=lambda n, c: (f"add_at({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
+                       f"index={n.attr('index')!r})", P_ATOM),
+    latex=lambda n, c: (rf"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD + 1)}", P_ADD),
+    cases=(Case(((5,), (4,)), {"index": (("slice", 1, None, None),)}),
+           Case(((4, 3), (3,)), {"index": (1,)})),
+    domain=((-2.0, 2.0), (-2.0, 2.0))))
+_add_at.fresh = True
+_add_at.overwrites_first = True   # codegen adds in place into a first operand that dies
+_add_at.block = lambda out, args, node: (
+    (f"{out} = {args[0]}.copy()\n" if out != args[0] else "")
+    + f"{out}[{_index_text(node.attr('index'))}] += {args[1]}")
+
+
+def add_at(x, g, index) -> Node:
+    """``x`` with ``g`` added at ``x[index]`` (``x.at[index].add(g)`` in JAX)."""
+    x, g = _nodes([x, g])
+    return make(_add_at, [x, g], {"index": _normalize_index(x, index)})
 
 
 # -- joining -----------------------------------------------------------------------------------

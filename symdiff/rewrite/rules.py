@@ -629,6 +629,17 @@ def outer_product(m: Match) -> Node | None:
     return None
 
 
+def add_embedded(m: Match) -> Node | None:
+    """x + embed(g, index) -> add_at(x, g, index): add g where it goes, without a
+    zeroed array to add (the adjoints of x[1:] and x[:-1] add up this way)."""
+    node = m.node
+    for x, e in (node.inputs, node.inputs[::-1]):
+        if (e.op.name == "embed" and x.dtype == node.dtype and e.dtype == node.dtype
+                and same_shape(x.shape, node.shape) and same_shape(e.shape, node.shape)):
+            return make(OPS["add_at"], [x, e.inputs[0]], e.attrs)
+    return None
+
+
 SPECIALIZE = Phase("specialize", [
     rule("x ** 2 -> square(x)", X ** 2 >> P.square(X)),
     rule("x * x -> square(x)", X * X >> P.square(X)),
@@ -642,6 +653,7 @@ SPECIALIZE = Phase("specialize", [
     rule_fn("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", dot_of_arrays, ("sum", "mean")),
     rule_fn("sum(A * v, axis=1) -> A @ v", matrix_vector, ("sum",)),
     rule_fn("expand_dims(g, 1) * b -> outer(g, b)", outer_product, ("mul",)),
+    rule_fn("x + embed(g, index) -> add_at(x, g, index)", add_embedded, ("add",)),
 ])
 
 PHASES = [CANONICALIZE, STABILIZE, SPECIALIZE]
