@@ -20,6 +20,7 @@ from __future__ import annotations
 import keyword
 import linecache
 import math
+import re
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -238,7 +239,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
     """The body's statements; True when some node was computed on Python floats."""
     names = _Names({v.name for v in inputs} | set(namespace))
     label: dict[int, str] = {v.id: v.name for v in inputs}
-    order = toposort(outputs)
+    order = _late_leaves(toposort(outputs), outputs)
     consumers: dict[int, list[Node]] = {}
     for node in order:
         for i in node.inputs:
@@ -343,9 +344,65 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
             name = f"np.array({name})"
         seen.add(o.id)
         returned.append(name)
+    arrays = {label[n.id] for n in order if n.shape != () and n.id not in output_ids
+              and not _may_alias(n) and label[n.id].isidentifier()}
+    body = _free_dead_arrays(body, arrays - {label[o.id] for o in outputs})
     body.append("return " + (returned[0] if single else ", ".join(returned)
                              + ("," if len(returned) == 1 else "")))
     return body, bool(on_floats)
+
+
+def _free_dead_arrays(body: list[str], names: set[str]) -> list[str]:
+    """``del`` each array temporary after the last statement that uses it, so that
+    its memory is returned before later arrays are made (a dead temporary held
+    until the return would add to the peak memory of the call)."""
+    last: dict[str, int] = {}
+    for k, line in enumerate(body):
+        if line.startswith("#") or not line:
+            continue
+        for word in _WORD.findall(line):
+            if word in names:
+                last[word] = k
+    dels: dict[int, list[str]] = {}
+    for name, k in last.items():
+        dels.setdefault(k, []).append(name)
+    out: list[str] = []
+    for k, line in enumerate(body):
+        out.append(line)
+        if k in dels:
+            out.append("del " + ", ".join(sorted(dels[k], key=_temp_number)))
+    return out
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _temp_number(name: str) -> tuple:
+    digits = name.lstrip("tc")
+    return (len(digits), digits)
+
+
+def _late_leaves(order: list[Node], outputs: list[Node]) -> list[Node]:
+    """``order`` with each node computed from inputs and constants alone moved to just
+    before its first user: an array such as ``0.0002 * W1`` then lives only while
+    it is needed, not through the whole forward pass (less peak memory)."""
+    first_use: dict[int, int] = {}
+    for k, node in enumerate(order):
+        for i in node.inputs:
+            first_use.setdefault(i.id, k)
+    output_ids = {o.id for o in outputs}
+    deferred: dict[int, list[Node]] = {}
+    for node in order:
+        if (node.inputs and node.id not in output_ids and node.id in first_use
+                and all(i.op.name in ("var", "const") for i in node.inputs)):
+            deferred.setdefault(first_use[node.id], []).append(node)
+    moved = {n.id for group in deferred.values() for n in group}
+    result: list[Node] = []
+    for k, node in enumerate(order):
+        result.extend(deferred.get(k, ()))
+        if node.id not in moved:
+            result.append(node)
+    return result
 
 
 def _add_helper(helpers: list[str], source: str) -> None:

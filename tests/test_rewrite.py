@@ -68,6 +68,8 @@ ROWS = [
     ("f(broadcast(a), b) -> f(a, b)", CAN, lambda: sd.sin(v) + sd.broadcast_to(x, (3,))),
     ("f(broadcast(c), k) -> broadcast(f(c, k))", CAN,
      lambda: make(OPS["broadcast_like"], [x, v]) / sd.exp(y)),
+    ("sum(a + b) -> sum(a) + sum(b) for squares and products", SPEC,
+     lambda: sd.sum(100 * (v - w) ** 2 + (1 - v) ** 2)),
     ("x + embed(g, index) -> add_at(x, g, index)", SPEC,
      lambda: sd.grad(sd.sum(sd.sin(v[1:]) * sd.cos(v[:-1])), v)),
     ("broadcast(x) -> x when x has the shape", CAN,

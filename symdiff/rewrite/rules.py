@@ -608,6 +608,33 @@ def dot_of_arrays(m: Match) -> Node | None:
     return F["matmul"](a, b)
 
 
+def _dot_form(x: Node) -> bool:
+    """x is a square or a product of two arrays of its shape, maybe times a scalar:
+    a full sum of it is one BLAS dot (see ``dot_of_arrays``)."""
+    if x.op.name == "mul" and any(i.ndim == 0 for i in x.inputs):
+        x = next(i for i in x.inputs if i.ndim)
+    if x.op.name == "square":
+        return True
+    return x.op.name == "mul" and all(same_shape(i.shape, x.shape) for i in x.inputs)
+
+
+def sum_of_terms(m: Match) -> Node | None:
+    """sum(a + b) -> sum(a) + sum(b) over all axes, when a term is a square or a product:
+    each such sum is then a dot, and the sum of the terms is never made."""
+    node, inner = m.node, m.node.inputs[0]
+    if inner.op.name not in ("add", "sub") or node.attr("keepdims") or node.dtype.kind != "f":
+        return None
+    if node.attr("axis") is not None and inner.ndim != 1:
+        return None
+    a, b = inner.inputs
+    if not (same_shape(a.shape, inner.shape) and same_shape(b.shape, inner.shape)):
+        return None
+    if not (_dot_form(a) or _dot_form(b)):
+        return None
+    combine = F["add"] if inner.op.name == "add" else F["subtract"]
+    return combine(F[node.op.name](a), F[node.op.name](b))
+
+
 def matrix_vector(m: Match) -> Node | None:
     """sum(A * v, axis=1) -> A @ v for a matrix A and a vector v."""
     node, inner = m.node, m.node.inputs[0]
@@ -652,6 +679,8 @@ SPECIALIZE = Phase("specialize", [
     rule_fn("sum(x * y) -> x @ y", dot_of_vectors, ("sum",)),
     rule_fn("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", dot_of_arrays, ("sum", "mean")),
     rule_fn("sum(A * v, axis=1) -> A @ v", matrix_vector, ("sum",)),
+    rule_fn("sum(a + b) -> sum(a) + sum(b) for squares and products", sum_of_terms,
+            ("sum", "mean")),
     rule_fn("expand_dims(g, 1) * b -> outer(g, b)", outer_product, ("mul",)),
     rule_fn("x + embed(g, index) -> add_at(x, g, index)", add_embedded, ("add",)),
 ])
