@@ -362,26 +362,67 @@ def _deep(layers):
     return sd.grad(t, sd.scalar("deep_x"))
 
 
-def test_remembered_readings_equal_fresh_ones():
-    """Inside a run a product takes an operand's reading whole; outside it walks: the
-    same factors, coefficient, size and placement either way (long chains cut by CAP
-    included)."""
+def test_readings_in_a_run_equal_readings_alone():
+    """Inside a run a sum or product is read from its operands' readings, kept by node
+    id; alone, its operands are read first: the same terms, factors, coefficient, size and
+    placement either way, long products read in pieces of at most 2 * CAP factors."""
     from symdiff.rewrite import algebra
     raw = _deep(45)
     graph = [raw, sd.simplify(raw), chain(300)]
-    nodes = [n for n in toposort(graph) if n.op.name in ("mul", "div", "neg", "pow")]
+    nodes = [n for n in toposort(graph) if n.op.name in ("mul", "div", "neg", "pow", "add")]
 
     def described(node):
         form = algebra.read_product(node)
-        if form is None:
-            return None
-        return form.coef, [(b.id, e) for b, e in form.factors], form.size, form.moved
-    fresh = [described(n) for n in nodes]
+        if form is not None:
+            form = form.coef, [(b.id, e) for b, e in form.factors], form.size, form.moved
+        terms = algebra.read_sum(node)
+        return form, (terms.c0, [(t.id, k) for t, k in terms.terms], terms.size, terms.moved)
+    alone = [described(n) for n in nodes[::7]]
     with algebra.remembering():
-        remembered = [described(n) for n in nodes]     # bottom-up: operands come first
-        readings = list(algebra._RUN.readings.values())
-    assert remembered == fresh
-    assert any(r.cut for r in readings) and sum(not r.cut for r in readings) > 100
+        remembered = [described(n) for n in nodes][::7]
+        readings = list(algebra._RUN.products.values())
+    assert remembered == alone
+    assert any(r.big for r in readings)
+    assert max(len(r.factors) for r in readings) <= 2 * algebra.CAP
+
+
+def test_a_long_product_is_read_in_linear_time():
+    t = sd.scalar("long_t")
+    p = t
+    for k in range(6000):
+        p = p * sd.sin(t + float(k))
+    start = time.perf_counter()
+    form = rewrite.algebra.read_product(p)      # its operands first, without recursion
+    seconds = time.perf_counter() - start
+    assert form is not None and len(form.factors) <= 2 * rewrite.algebra.CAP
+    assert seconds < 2
+
+
+def test_moving_a_coefficient_out_of_a_long_product_keeps_it():
+    """``(p * y) * 2 -> 2 * (p * y)`` for a long product p: one new node, not a new chain."""
+    t = sd.scalar("coef_t")
+    early = sd.exp(t)           # older than the chain: sorted first
+    p = t
+    for k in range(80):
+        p = p * sd.cos(sd.scalar(f"coef_{k}"))
+    e = p * early * 2.0
+    out, trace = sd.simplify(e, trace=True)
+    kept = {n.id for n in toposort([e])}
+    assert out.op.name == "mul" and out.inputs[0].op.name == "const"
+    assert sum(1 for n in toposort([out]) if n.id not in kept and n.inputs) <= 3
+    assert_same_values([e], [out], np.random.default_rng(1))
+
+
+@pytest.mark.parametrize("layers", [10, 33, 70])
+def test_deep_scalar_layers_cost_the_same(layers):
+    """Each layer of y <- sin(y)*exp(0.1*y) + 0.01*y**2 costs 7 operations forward and 7
+    backward (the adjoint a product of the layers' derivatives, each a sum of three
+    terms), however long the product of adjoints grows."""
+    t = sd.scalar("deep_x")
+    y = t
+    for _ in range(layers):
+        y = sd.sin(y) * sd.exp(0.1 * y) + 0.01 * y ** 2
+    assert count_ops(sd.simplify([y, sd.grad(y, t)])) == 14 * layers - 1
 
 
 def test_a_settled_node_is_not_walked_again():

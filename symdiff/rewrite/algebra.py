@@ -6,20 +6,27 @@ Conventions
   with a constant exponent, ``square``, ``sqrt``) as ``k * prod_j b_j ** e_j``.
   Constants are the scalar values ``pattern.const_value`` sees (through
   broadcasts); the engine restores the node's shape after a rewrite.
-- Reading descends at most ``CAP`` operands (linear time on long chains), and
-  into a power only with an integer outer exponent, so ``(x*y)**0.5`` is not
-  split into ``x**0.5 * y**0.5`` (different for negative x and y). Within one
-  rewrite run (``remembering``) readings are kept by node id, and a product
-  reuses its operand's reading where the walk would find the same factors.
+- A node is read from its operands' readings, each made once per rewrite run
+  (``remembering``, kept by node id): linear time on chains of any length. An
+  operand read as more than ``CAP`` terms or factors is taken whole (a long
+  chain is read in pieces, the same pieces wherever it is met), and a power is
+  entered only with an integer exponent, so ``(x*y)**0.5`` is not split into
+  ``x**0.5 * y**0.5`` (different for negative x and y).
 - A rebuild is counted (``product_cost``, ``build=False``) before it is made: a
   node already in canonical form costs no new nodes.
+- A factor all terms of a sum share comes out (``a*g + b*g -> (a + b)*g``); a
+  product of just those factors already in the graph (the adjoint reverse mode
+  multiplies every term by) is reused.
 - Merging powers of one base (``x**a * x**b -> x**(a+b)``, ``x/x -> 1``) holds
   wherever both sides are finite, as in SymPy for commutative symbols.
 - The canonical rebuild: terms and factors sorted (constants first, then by node
   id, so equal subexpressions merge), the coefficient outermost (``k * (a / b)``,
   ``-(a*b)``, ``k / b``), sums as positives then subtractions, the constant term
   first when positive (``1 + x``, ``1 - s``) and subtracted when negative
-  (``exp(x) - 1``).
+  (``exp(x) - 1``). An operand product already in canonical form, with no
+  constant or negation inside and nothing to merge with, is kept whole: moving a
+  coefficient out of an adjoint ``((g * a) * b) * 0.1`` makes one node, not a
+  new chain.
 - A rebuild replaces the node only when it has fewer operations, or as many but
   moves a constant or a negation to its canonical place; otherwise the node is
   left alone, so sharing in the graph is kept.
@@ -39,7 +46,7 @@ import numpy as np
 
 from ..ir import Const, Node
 from ..ops import FUNCTIONS
-from .pattern import CONSTANT_LIKE, build, const_value
+from .pattern import build, const_value
 
 CAP = 32
 
@@ -99,6 +106,64 @@ def _planned(*args) -> object:
     return PLANNED
 
 
+# -- readings ------------------------------------------------------------------------------
+
+# The readings of the sums and products met in one rewrite run (``remembering``), by node
+# id; beside them, the nodes the builders above made: (builder, operand ids) -> weak
+# reference to the node.
+class _Run(threading.local):
+    sums: dict | None = None
+    products: dict | None = None
+    built: dict | None = None
+
+
+_RUN = _Run()
+
+
+@contextmanager
+def remembering():
+    """Keep the readings of sums and products and the nodes built for the duration (one
+    rewrite run, in this thread: nodes do not change, and node ids are never reused)."""
+    outer = _RUN.sums, _RUN.products, _RUN.built
+    if outer[0] is None:
+        _RUN.sums, _RUN.products, _RUN.built = {}, {}, {}
+    try:
+        yield
+    finally:
+        _RUN.sums, _RUN.products, _RUN.built = outer
+
+
+def _read_once(node: Node, memo: dict, taken: Callable, read: Callable):
+    """``memo[node.id]``, reading first (bottom-up, with an explicit stack: chains of any
+    length) the operands whose readings ``read`` takes: each node is read once."""
+    found = memo.get(node.id)
+    if found is not None:
+        return found
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n.id in memo:
+            stack.pop()
+            continue
+        todo = [c for c in taken(n) if c.id not in memo]
+        if todo:
+            stack.extend(todo)
+            continue
+        stack.pop()
+        memo[n.id] = read(n, memo)
+    return memo[node.id]
+
+
+def _raised(v: float, e: float) -> float:
+    """``v ** e`` as a float: inf when too large, nan for a negative number to a fractional
+    power (Python would give a complex number)."""
+    try:
+        out = v ** e
+    except OverflowError:
+        return float("inf")
+    return out if isinstance(out, float) else float("nan")
+
+
 # -- sums ---------------------------------------------------------------------------------
 
 @dataclass
@@ -109,56 +174,185 @@ class SumForm:
     moved: bool            # a constant or a negation not in canonical place
 
 
-def read_sum(node: Node) -> SumForm:
-    terms: dict[int, list] = {}
-    c0, size, moved, consts = 0.0, 0, False, 0
-    # (node, coefficient, is the root, a constant here is in canonical place)
-    stack = [(node, 1.0, True, False)]
-    while stack:
-        n, k, top, spot = stack.pop()
-        v = const_value(n)
+class _Sum:
+    """The reading of a sum node: ``c0 + sum_i k_i * t_i``.
+
+    ``terms``: term id -> (term, coefficient), in first-seen order; ``size``: the
+    operations the tree spends; ``consts``: constants in it; ``moved``: a constant or a
+    negation not in canonical place; ``nested``: the same, were the node an operand of a
+    bigger sum; ``floats``: every term is floating point; ``merged``: a term met twice;
+    ``common``: the factors every term has (as ``_common_factor`` takes them), or None
+    where unknown."""
+
+    __slots__ = ("c0", "terms", "size", "consts", "moved", "nested", "floats", "merged",
+                 "common")
+
+    def form(self) -> SumForm:
+        return SumForm(self.c0, [list(t) for t in self.terms.values()], self.size, self.moved)
+
+
+def _sum_operands(node: Node) -> tuple | None:
+    """(operand, coefficient, a constant here is in canonical place) for the operands of a
+    sum node (``add``, ``sub``, ``neg``, multiplication by a constant), else None."""
+    name = node.op.name
+    if name == "add":
+        a, b = node.inputs
+        return (a, 1.0, True), (b, 1.0, False)
+    if name == "sub":
+        a, b = node.inputs
+        return (a, 1.0, True), (b, -1.0, True)
+    if name == "neg":
+        return ((node.inputs[0], -1.0, False),)
+    if name == "mul":
+        a, b = node.inputs
+        va = const_value(a)
+        if va is not None:
+            return ((b, va, False),)
+        vb = const_value(b)
+        if vb is not None:
+            return ((a, vb, False),)
+    return None
+
+
+def _sum_taken(node: Node) -> list:
+    ops = _sum_operands(node)
+    if ops is None:
+        return []
+    return [c for c, _, _ in ops if c.op.name in _SUM_OPS and _sum_operands(c) is not None]
+
+
+_SUM_OPS = frozenset(("add", "sub", "neg", "mul"))
+
+
+def _term(n: Node, k: float) -> tuple[Node, float]:
+    if n.op.name == "div":
+        a, d = n.inputs
+        va = const_value(a)
+        if va is not None and va != 1 and n.dtype.kind == "f":
+            # k / d is the term 1 / d with coefficient k: -8/d + -16/d -> -24/d
+            return divide(_const(1.0, n), d), k * va
+    return n, k
+
+
+def _whole_factors(term: Node) -> dict | None:
+    """The factors of a term with a nonzero integer exponent (those a common factor can
+    take), or None when the term is not a product with a finite coefficient."""
+    r = _product(term)
+    if r.whole is None:
+        if r.poison or not np.isfinite(r.coef):
+            return None
+        r.whole = {i: (b, e) for i, (b, e) in r.factors.items()
+                   if e != 0 and float(e).is_integer()}
+    return r.whole
+
+
+def _meet(c1: dict | None, c2: dict | None) -> dict | None:
+    """The common factors of two groups of terms: for each base both have with exponents
+    of one sign, the smaller power (for divisors the one closer to 1)."""
+    if c1 is None or c2 is None:
+        return None
+    if len(c1) > len(c2):
+        c1, c2 = c2, c1
+    out = {}
+    for i, (b, e) in c1.items():
+        other = c2.get(i)
+        if other is not None and (e > 0) == (other[1] > 0):
+            out[i] = (b, min(e, other[1]) if e > 0 else max(e, other[1]))
+    return out
+
+
+_UNSET = object()
+
+
+def _read_sum(node: Node, memo: dict) -> _Sum:
+    r = _Sum()
+    r.merged = False
+    v = const_value(node)
+    if v is not None:
+        r.c0, r.terms, r.size, r.consts = v, {}, 0, 1
+        r.moved = r.nested = True
+        r.floats, r.common = True, None
+        return r
+    ops = _sum_operands(node)
+    if ops is None:
+        t, k = _term(node, 1.0)
+        r.c0, r.terms, r.size, r.consts = 0.0, {t.id: (t, k)}, 0, 0
+        r.moved = r.nested = False
+        r.floats = t.dtype.kind == "f"
+        r.common = None if _product(t).big else _whole_factors(t)
+        return r
+    name = node.op.name
+    c0, size, consts, floats, merged = 0.0, 1, 0, True, False
+    terms: dict[int, tuple] = {}
+    common, unknown = _UNSET, False
+    if name == "mul":
+        # canonical: the constant first, and positive when nested (a - 2*b)
+        va = const_value(node.inputs[0])
+        moved = va is None
+        nested = va is None or va < 0
+    else:
+        moved, nested = False, name == "neg"
+    for child, k, spot in ops:
+        v = const_value(child)
         if v is not None:
             c0 += k * v
             consts += 1
             moved = moved or not spot
             continue
-        name = n.op.name
-        room = len(terms) + len(stack) < CAP
-        if room and name in ("add", "sub"):
-            a, b = n.inputs
-            size += 1
-            stack.append((b, -k if name == "sub" else k, False, top and name == "sub"))
-            stack.append((a, k, False, top))
+        sub = memo.get(child.id) if child.op.name in _SUM_OPS else None
+        if sub is not None and sub.size and len(sub.terms) <= CAP:
+            c0 += k * sub.c0
+            size += sub.size
+            consts += sub.consts
+            moved = moved or sub.nested
+            nested = nested or sub.nested
+            floats = floats and sub.floats
+            merged = merged or sub.merged
+            if not terms and k == 1.0:
+                terms = dict(sub.terms)
+            else:
+                for i, (t, kt) in sub.terms.items():
+                    entry = terms.get(i)
+                    if entry is None:
+                        terms[i] = (t, kt * k)
+                    else:
+                        terms[i] = (t, entry[1] + kt * k)
+                        merged = True
+            common = sub.common if common is _UNSET else _meet(common, sub.common)
+            unknown = unknown or sub.common is None
             continue
-        if room and name == "neg":
-            size += 1
-            moved = moved or not top
-            stack.append((n.inputs[0], -k, False, False))
-            continue
-        if room and name == "mul":
-            a, b = n.inputs
-            va, vb = const_value(a), const_value(b)
-            if va is not None or vb is not None:
-                size += 1
-                # canonical: the constant first, and positive when nested (a - 2*b)
-                moved = moved or va is None or (not top and va < 0)
-                stack.append((b, k * va, False, False) if va is not None
-                             else (a, k * vb, False, False))
-                continue
-        if name == "div":
-            a, d = n.inputs
-            va = const_value(a)
-            if va is not None and va != 1 and n.dtype.kind == "f":
-                # k / d is the term 1 / d with coefficient k: -8/d + -16/d -> -24/d
-                n, k = divide(_const(1.0, n), d), k * va
-        entry = terms.get(n.id)
+        t, k = _term(child, k)
+        floats = floats and t.dtype.kind == "f"
+        entry = terms.get(t.id)
         if entry is None:
-            terms[n.id] = [n, k]
+            terms[t.id] = (t, k)
         else:
-            entry[1] += k
+            terms[t.id] = (t, entry[1] + k)
+            merged = True
+        whole = _whole_factors(t)
+        common = whole if common is _UNSET else _meet(common, whole)
+        unknown = unknown or _product(t).big
     if consts > 1:
         moved = True
-    return SumForm(c0, list(terms.values()), size, moved)
+    r.c0, r.terms, r.size, r.consts = c0, terms, size, consts
+    r.moved, r.nested = moved, nested or consts > 0
+    r.floats, r.merged = floats, merged
+    # terms met twice may cancel, and a long product taken whole may hide a factor
+    # another term shows: the common factors are then found again (_common_factor)
+    r.common = None if merged or unknown or common is _UNSET else common
+    return r
+
+
+def _sum(node: Node) -> _Sum:
+    memo = _RUN.sums
+    if memo is None:
+        with remembering():
+            return _sum(node)
+    return _read_once(node, memo, _sum_taken, _read_sum)
+
+
+def read_sum(node: Node) -> SumForm:
+    return _sum(node).form()
 
 
 def _term_order(t: Node) -> tuple:
@@ -225,69 +419,126 @@ def collect_terms(node: Node) -> Node | None:
     that share an adjoint)."""
     if node.dtype.kind != "f":
         return None
-    form = read_sum(node)
-    if form.size == 0 or not _all_float(t for t, _ in form.terms):
+    reading = _sum(node)
+    if reading.size == 0 or not reading.floats:
         return None
+    form = reading.form()
     _, size = rebuild_sum(form, node, build=False)
-    factored = _common_factor(form, node)
-    if factored is not None:
-        terms_size = sum(_tree_size(t) for t, k in form.terms if k != 0)
-        if factored[1] < min(size, form.size) + terms_size:
-            return factored[0]
+    if reading.common is None or reading.common:    # no factor to share: nothing to try
+        factored = _common_factor(form, node)
+        if factored is not None:
+            expr, factored_size, terms_size = factored
+            if factored_size < min(size, form.size) + terms_size:
+                return expr
     if size > form.size or (size == form.size and not form.moved):
         return None
     new, _ = rebuild_sum(form, node)
     return None if new is node else new
 
 
-def _common_factor(form: SumForm, like: Node) -> tuple[Node, int] | None:
+def _common_factor(form: SumForm, like: Node) -> tuple[Node, int, int] | None:
     """``sum_i k_i * a * r_i -> a * sum_i k_i * r_i`` for factors ``a`` all terms share
-    (integer powers, divisors too: ``a/g + b/g -> (a + b)/g``)."""
+    (integer powers, divisors too: ``a/g + b/g -> (a + b)/g``): the new node, the
+    operations it spends and those the terms spend on products, as read."""
     terms = [(t, k) for t, k in form.terms if k != 0]
     if form.c0 != 0 or len(terms) < 2:
         return None
-    products = [read_product(t) for t, _ in terms]
-    if any(p is None for p in products):
+    products = [_product(t) for t, _ in terms]
+    common = _shared(_whole_factors(t) for t, _ in terms)
+    readings = [(p.coef, p.factors, p.size) for p in products]
+    if common is not None and any(i not in common for p in products for i in p.big):
+        # A long product is read in pieces, so one term may hold whole a product another
+        # term shows factor by factor: open the products not shared, and look again.
+        readings = [_opened(p, common) for p in products]
+        common = _shared(_whole(f) for _, f, _ in readings)
+    if not common:
         return None
-    common = None
-    for p in products:
-        exps = {}
-        for b, e in p.factors:
-            if e != 0 and float(e).is_integer():
-                exps[b.id] = (b, e)
-        if common is None:
-            common = exps
-        else:
-            # the power all terms share: the smaller one (a*g**2 + b*g -> (a*g + b)*g),
-            # for divisors the one closer to 1 (a/g**2 + b/g -> (a/g + b)/g)
-            common = {i: (b, (min if e > 0 else max)(e, exps[i][1]))
-                      for i, (b, e) in common.items()
-                      if i in exps and (e > 0) == (exps[i][1] > 0)}
-        if not common:
-            return None
     rest_terms, c0 = [], 0.0
-    for (t, k), p in zip(terms, products):
-        factors = []
-        for b, e in p.factors:
-            e = e - common[b.id][1] if b.id in common else e
-            factors.append([b, e])
-        rest, _ = rebuild_product(ProductForm(p.coef, factors, 0, False), like)
-        v = const_value(rest)
+    for (t, k), (coef, factors, _) in zip(terms, readings):
+        rest = []
+        for i, (b, e) in factors.items():
+            shared = common.get(i)
+            rest.append([b, e - shared[1] if shared is not None else e])
+        node, _ = rebuild_product(ProductForm(coef, rest, 0, False), like)
+        v = const_value(node)
         if v is not None:
             c0 += k * v
         else:
-            rest_terms.append([rest, k])
+            rest_terms.append([node, k])
     inner, inner_size = rebuild_sum(SumForm(c0, rest_terms, 0, False), like)
     outer = ProductForm(1.0, [[b, e] for b, e in common.values()] + [[inner, 1.0]], 0, False)
-    expr, outer_size = rebuild_product(outer, like)
+    _, outer_size = rebuild_product(outer, like, build=False)
+    held = _holding(common, products) if len(common) > 1 else None
+    if held is not None:
+        # a product of just the common factors is there already (an adjoint): reuse it
+        outer = ProductForm(1.0, [[held, 1.0], [inner, 1.0]], 0, False)
+    expr, _ = rebuild_product(outer, like)
     size = outer_size + inner_size + sum(_tree_size(r) for r, _ in rest_terms)
-    return expr, size
+    return expr, size, sum(spent for _, _, spent in readings)
+
+
+def _holding(common: dict, products: list) -> Node | None:
+    """A clean product (see ``_Product``) of exactly the factors ``common`` that some term
+    is made of, looked for among the terms' clean parts and theirs."""
+    todo = [p for q in products if q.parts for p, e in q.parts if e == 1.0]
+    for _ in range(64):
+        if not todo:
+            return None
+        node = todo.pop()
+        r = _product(node)
+        if len(r.factors) == len(common):
+            for i, (_, e) in r.factors.items():
+                shared = common.get(i)
+                if shared is None or shared[1] != e:
+                    break
+            else:
+                return node
+        elif len(r.factors) > len(common) and r.parts:
+            todo.extend(p for p, e in r.parts if e == 1.0)
+    return None
+
+
+def _shared(wholes) -> dict | None:
+    """The factors all terms share (see ``_meet``); None when a term is not a product
+    with a finite coefficient, empty when they share none."""
+    common = _UNSET
+    for w in wholes:
+        if w is None:
+            return None
+        common = w if common is _UNSET else _meet(common, w)
+        if not common:
+            return common
+    return common
+
+
+def _whole(factors: dict) -> dict:
+    return {i: (b, e) for i, (b, e) in factors.items() if e != 0 and float(e).is_integer()}
+
+
+def _opened(p: _Product, keep: dict) -> tuple[float, dict, int]:
+    """The coefficient, factors and size of a product with each long product it holds
+    whole (but those in ``keep``) replaced by its own factors."""
+    coef, factors, size = p.coef, p.factors, p.size
+    for i, (b, e) in p.factors.items():
+        if i in keep or b.op.name not in _PRODUCT_OPS or not float(e).is_integer():
+            continue
+        inner = _product(b)
+        if inner.size == 0 or inner.coefficient() is None or (inner.coef == 0 and e < 0):
+            continue
+        if factors is p.factors:
+            factors = dict(factors)
+        del factors[i]
+        coef *= _raised(inner.coef, e)
+        size += inner.size
+        for j, (c, ce) in inner.factors.items():
+            entry = factors.get(j)
+            factors[j] = (c, ce * e if entry is None else entry[1] + ce * e)
+    return coef, factors, size
 
 
 def _tree_size(node: Node) -> int:
     """Operations a rebuilt term spends on products (its own product tree)."""
-    p = read_product(node)
-    return p.size if p is not None else 0
+    return _product(node).size
 
 
 # -- products ------------------------------------------------------------------------------
@@ -300,83 +551,204 @@ class ProductForm:
     moved: bool
 
 
-def read_product(node: Node) -> ProductForm | None:
-    reading = _reading(node)
-    coef = reading.coef()
-    if coef is None:
-        return None
-    return reading.form(coef)
+class _Product:
+    """The reading of a product node: ``coef * prod_j b_j ** e_j``.
 
+    ``factors``: base id -> (base, exponent), in first-seen order; ``poison``: a zero to a
+    negative power (no reading then); ``size``: the operations the tree spends;
+    ``consts``, ``negs``: the constants and negations in it; ``merged``: a base met
+    twice; ``moved``: a constant or a negation not in canonical place, or a merge;
+    ``floats``: every base is floating point; ``counts``: factors of positive and of
+    negative exponent, and how many of each have an exponent other than 1 and -1, as
+    ``product_cost`` takes them; ``whole``: see ``_whole_factors``; ``big``: the ids of
+    the factors that are products of more than ``CAP`` factors, taken whole.
 
-def _reading(node: Node) -> "_Reading":
-    readings = _RUN.readings
-    reading = readings.get(node.id) if readings is not None else None
-    if reading is None:
-        reading = _read_product(node)
-        if readings is not None:
-            readings[node.id] = reading
-    return reading
+    ``parts``: the outermost clean products below the node, as (node, exponent 1 or -1),
+    and ``loose``: the factors outside them (id -> (base, exponent)); together they
+    multiply to the product without its coefficient (``parts`` is None where that is not
+    known). A product is ``clean`` when a rebuild would keep it as it is: no constant,
+    negation or merge, positive exponents only, and no more operations than its factors
+    need."""
 
+    __slots__ = ("factors", "coef", "poison", "size", "consts", "negs", "merged", "moved",
+                 "floats", "counts", "parts", "loose", "clean", "whole", "big")
 
-# Readings of the products met in one rewrite run (``remembering``), by node id. A
-# product whose operand was read before takes the operand's reading as a whole when
-# the walk below would have found the same factors: no cut (``CAP`` cannot be reached
-# from where the operand is met), exponent 1 or -1, no base met twice. Beside them, the
-# nodes the builders above made: (builder, operand ids) -> weak reference to the node.
-class _Run(threading.local):
-    readings: dict | None = None
-    built: dict | None = None
-
-
-_RUN = _Run()
-
-
-@contextmanager
-def remembering():
-    """Keep the readings of products and the nodes built for the duration (one rewrite
-    run, in this thread: nodes do not change, and node ids are never reused)."""
-    outer = _RUN.readings, _RUN.built
-    if outer[0] is None:
-        _RUN.readings, _RUN.built = {}, {}
-    try:
-        yield
-    finally:
-        _RUN.readings, _RUN.built = outer
-
-
-class _Reading:
-    """The walk of ``read_product`` below a node, as the events it met.
-
-    ``events``: the (value, exponent) of each constant (and (-1, exponent) of each
-    negation), whose powers multiply the coefficient in this order; ``factors``: base id
-    -> (base, exponent); ``counts``: factors of positive and of negative exponent, and
-    how many of each have an exponent other than 1 and -1, as ``product_cost`` takes
-    them; ``floats``: all bases are floating point; ``peak``: the most items (factors
-    and pending operands) the walk held when it met a node; ``cut``: whether ``CAP``
-    stopped it somewhere; ``merged``: whether it met a base twice; ``poison``: a zero to
-    a negative power."""
-
-    __slots__ = ("factors", "events", "size", "consts", "negs", "merged", "moved", "peak",
-                 "cut", "poison", "counts", "floats")
-
-    def embeddable(self, exponent: float, held: int) -> bool:
-        """Whether a walk meeting this node with ``exponent`` while holding ``held``
-        items would make exactly these events."""
-        return (not self.cut and not self.merged and held + self.peak < CAP
-                and (exponent == 1.0 or (exponent == -1.0 and not self.poison)))
-
-    def coef(self) -> float | None:
+    def coefficient(self) -> float | None:
         """The coefficient, or None where ``read_product`` gives None."""
-        if self.poison:
+        if self.poison or not np.isfinite(self.coef):
             return None
-        coef = 1.0
-        for v, e in self.events:
-            coef *= v ** e
-        return coef if np.isfinite(coef) else None
+        return self.coef
 
     def form(self, coef: float) -> ProductForm:
         return ProductForm(coef, [list(f) for f in self.factors.values()], self.size,
-                           self.moved or self.consts > 1)
+                           self.moved)
+
+
+def _product_operands(node: Node) -> tuple | None:
+    """(operand, exponent, a constant here is in canonical place) for the operands of a
+    product node (``mul``, ``div``, ``neg``, ``pow`` with a constant exponent, ``square``,
+    ``sqrt``), else None."""
+    name = node.op.name
+    if name == "mul":
+        a, b = node.inputs
+        return (a, 1.0, True), (b, 1.0, False)
+    if name == "div":
+        a, b = node.inputs
+        return (a, 1.0, True), (b, -1.0, False)
+    if name == "neg":
+        return ((node.inputs[0], 1.0, False),)
+    if name == "pow":
+        ve = const_value(node.inputs[1])
+        return ((node.inputs[0], ve, False),) if ve is not None else None
+    if name == "square":
+        return ((node.inputs[0], 2.0, False),)
+    if name == "sqrt":
+        return ((node.inputs[0], 0.5, False),)
+    return None
+
+
+_PRODUCT_OPS = frozenset(("mul", "div", "neg", "pow", "square", "sqrt"))
+
+
+def _product_taken(node: Node) -> list:
+    ops = _product_operands(node)
+    if ops is None:
+        return []
+    # into a power only with an integer exponent: (x*y)**0.5 is not x**0.5 * y**0.5
+    return [c for c, e, _ in ops if c.op.name in _PRODUCT_OPS and float(e).is_integer()]
+
+
+def _leaf_product(node: Node) -> _Product:
+    r = _Product()
+    r.factors = {node.id: (node, 1.0)}
+    r.coef, r.poison, r.size, r.consts, r.negs = 1.0, False, 0, 0, 0
+    r.merged = r.moved = False
+    r.floats = node.dtype.kind == "f"
+    r.counts = [1, 0, 0, 0]
+    r.parts, r.loose, r.clean, r.whole, r.big = [], {node.id: (node, 1.0)}, False, None, ()
+    return r
+
+
+def _read_product(node: Node, memo: dict) -> _Product:
+    v = const_value(node)
+    ops = _product_operands(node) if v is None else ()
+    if ops is None:
+        return _leaf_product(node)
+    factors: dict[int, tuple] = {}
+    loose: dict[int, tuple] = {}
+    parts: list | None = []
+    coef, size, consts, negs = 1.0, 1, 0, 0
+    moved = merged = poison = recount = False
+    big: tuple = ()
+    floats = True
+    counts = [0, 0, 0, 0]
+    if v is not None:               # a constant read as a product: the coefficient alone
+        ops, size = ((node, 1.0, False),), 0
+    elif node.op.name == "neg":
+        coef, negs = -1.0, 1
+    for child, e, spot in ops:
+        v = const_value(child)
+        if v is not None:
+            consts += 1
+            moved = moved or not spot
+            if (v == 0 and e < 0) or (v < 0 and not float(e).is_integer()):
+                poison = True
+            else:
+                coef *= _raised(v, e)
+            continue
+        sub = memo.get(child.id) if child.op.name in _PRODUCT_OPS else None
+        if sub is not None and (not sub.size or not float(e).is_integer()):
+            sub = None
+        if sub is not None and len(sub.factors) > CAP:
+            big += (child.id,)          # a long product is read in pieces: this one whole
+            sub = None
+        if sub is not None:
+            # the operand's reading, to the power e: everything in it is out of the top
+            big += sub.big
+            size += sub.size
+            consts += sub.consts
+            negs += sub.negs
+            moved = moved or sub.consts > 0 or sub.negs > 0 or sub.merged
+            merged = merged or sub.merged
+            floats = floats and sub.floats
+            if sub.poison or (sub.coef == 0 and e < 0):
+                poison = True
+            else:
+                coef *= _raised(sub.coef, e)
+            unit = e == 1.0 or e == -1.0
+            if parts is not None:
+                if unit and sub.clean:
+                    parts.append((child, e))
+                elif sub.parts is None or (sub.parts and not unit):
+                    parts = None
+                else:
+                    parts.extend((p, pe * e) for p, pe in sub.parts)
+                    for i, (b, be) in sub.loose.items():
+                        if i in loose:
+                            parts = None
+                            break
+                        loose[i] = (b, be * e)
+            if not factors and e == 1.0:
+                factors = dict(sub.factors)
+                counts = list(sub.counts)
+                continue
+            for i, (b, be) in sub.factors.items():
+                entry = factors.get(i)
+                if entry is None:
+                    factors[i] = (b, be * e)
+                else:
+                    factors[i] = (b, entry[1] + be * e)
+                    merged = moved = True
+            if e == 1.0:
+                counts = [x + y for x, y in zip(counts, sub.counts)]
+            elif e == -1.0:
+                c = sub.counts
+                counts = [counts[0] + c[1], counts[1] + c[0], counts[2] + c[3],
+                          counts[3] + c[2]]
+            else:
+                recount = True
+            continue
+        entry = factors.get(child.id)
+        if entry is None:
+            factors[child.id] = (child, e)
+            floats = floats and child.dtype.kind == "f"
+            _count(counts, e)
+        else:
+            factors[child.id] = (child, entry[1] + e)
+            merged = moved = True
+        if parts is not None:
+            if child.id in loose:
+                parts = None
+            else:
+                loose[child.id] = (child, e)
+    if consts > 1:
+        moved = True
+    if merged or recount:
+        counts = _counts(factors.values())
+    r = _Product()
+    r.factors, r.coef, r.poison, r.size = factors, coef, poison, size
+    r.consts, r.negs, r.merged, r.moved, r.floats = consts, negs, merged, moved, floats
+    r.counts, r.whole, r.big = counts, None, big
+    r.parts, r.loose = (None, {}) if merged else (parts, loose)
+    r.clean = (not consts and not negs and not merged and not poison and counts[1] == 0
+               and counts[0] > 0 and size == product_cost(*counts, 1.0))
+    return r
+
+
+def _product(node: Node) -> _Product:
+    memo = _RUN.products
+    if memo is None:
+        with remembering():
+            return _product(node)
+    return _read_once(node, memo, _product_taken, _read_product)
+
+
+def read_product(node: Node) -> ProductForm | None:
+    reading = _product(node)
+    coef = reading.coefficient()
+    if coef is None:
+        return None
+    return reading.form(coef)
 
 
 def _counts(factors) -> list:
@@ -398,115 +770,6 @@ def product_cost(num: int, den: int, num_powers: int, den_powers: int, coef: flo
     return size + (num > 0 and coef != 1)
 
 
-def _read_product(node: Node) -> _Reading:
-    readings = _RUN.readings
-    factors: dict[int, tuple] = {}
-    events: list[tuple] = []
-    size, consts, negs, peak = 0, 0, 0, 0
-    moved = merged = cut = poison = False
-    counts: list | None = [0, 0, 0, 0]     # None once a merge changed an exponent
-    floats = True
-    # (node, exponent, is the root, a constant here is in canonical place)
-    stack = [(node, 1.0, True, False)]
-    while stack:
-        n, e, top, spot = stack.pop()
-        name = n.op.name
-        v = const_value(n) if name in CONSTANT_LIKE else None
-        if v is not None:
-            if v == 0 and e < 0:
-                poison = True
-                break
-            events.append((v, e))
-            consts += 1
-            moved = moved or not spot
-            continue
-        held = len(factors) + len(stack)
-        if held > peak:
-            peak = held
-        room = held < CAP
-        if room and float(e).is_integer():
-            if readings is not None and not top and name in _PRODUCT_OPS:
-                r = readings.get(n.id)
-                if r is not None and r.embeddable(e, held):
-                    # everything below n is spot-less and not at the top: each constant
-                    # and negation is out of place, as in the walk it stands for
-                    size += r.size
-                    consts += r.consts
-                    negs += r.negs
-                    moved = moved or r.consts > 0 or r.negs > 0
-                    peak = max(peak, held + r.peak)
-                    if r.poison:
-                        poison = True
-                        break
-                    for value, exponent in r.events:
-                        exponent = exponent * e
-                        if value == 0 and exponent < 0:
-                            poison = True
-                            break
-                        events.append((value, exponent))
-                    if poison:
-                        break
-                    floats = floats and r.floats
-                    if not factors and e == 1.0:
-                        factors = dict(r.factors)
-                        counts = list(r.counts)
-                        continue
-                    for key_, (base, exponent) in r.factors.items():
-                        exponent = exponent * e
-                        entry = factors.get(key_)
-                        if entry is None:
-                            factors[key_] = (base, exponent)
-                            if counts is not None:
-                                _count(counts, exponent)
-                        else:
-                            factors[key_] = (base, entry[1] + exponent)
-                            moved = merged = True
-                            counts = None
-                    continue
-            if name in ("mul", "div"):
-                a, b = n.inputs
-                size += 1
-                stack.append((b, -e if name == "div" else e, False, False))
-                stack.append((a, e, False, top))
-                continue
-            if name == "neg":
-                size += 1
-                negs += 1
-                events.append((-1.0, e))
-                moved = moved or not top
-                stack.append((n.inputs[0], e, False, False))
-                continue
-            if name == "pow":
-                ve = const_value(n.inputs[1])
-                if ve is not None:
-                    size += 1
-                    stack.append((n.inputs[0], e * ve, False, False))
-                    continue
-            if name in ("square", "sqrt"):
-                size += 1
-                stack.append((n.inputs[0], e * (2.0 if name == "square" else 0.5), False, False))
-                continue
-        elif not room and name in _PRODUCT_OPS:
-            cut = True
-        entry = factors.get(n.id)
-        if entry is None:
-            factors[n.id] = (n, e)
-            floats = floats and n.dtype.kind == "f"
-            if counts is not None:
-                _count(counts, e)
-        else:
-            factors[n.id] = (n, entry[1] + e)
-            moved = merged = True
-            counts = None
-    reading = _Reading()
-    reading.factors, reading.events, reading.size = factors, events, size
-    reading.consts, reading.negs, reading.merged, reading.moved = consts, negs, merged, moved
-    reading.peak, reading.cut, reading.poison = peak, cut, poison
-    reading.counts = counts if counts is not None else _counts(factors.values())
-    reading.floats = floats
-    return reading
-
-
 def _count(counts: list, e: float) -> None:
     if e > 0:
         counts[0] += 1
@@ -514,9 +777,6 @@ def _count(counts: list, e: float) -> None:
     elif e < 0:
         counts[1] += 1
         counts[3] += e != -1
-
-
-_PRODUCT_OPS = frozenset(("mul", "div", "neg", "pow", "square", "sqrt"))
 
 
 def _power(base: Node, e: float, like: Node) -> tuple[Node, int]:
@@ -566,16 +826,22 @@ def collect_powers(node: Node) -> Node | None:
     """``x*x*x -> x**3``, ``2*(3*x) -> 6*x``, ``x/x -> 1``: a product in canonical form."""
     if node.dtype.kind != "f":
         return None
-    reading = _reading(node)
-    coef = reading.coef()
+    reading = _product(node)
+    coef = reading.coefficient()
     if coef is None or reading.size == 0 or not reading.floats:
         return None
     # decide on the counts: a product already in canonical form costs no rebuild
     size = product_cost(*reading.counts, coef)
-    moved = reading.moved or reading.consts > 1
-    if size > reading.size or (size == reading.size and not moved):
+    if size > reading.size or (size == reading.size and not reading.moved):
         return None
-    new, _ = rebuild_product(reading.form(coef), node)
+    if reading.parts:
+        # the clean operands stay whole: moving a coefficient out of a long chain makes
+        # one node, not a new chain (and the same number of operations)
+        units = [list(p) for p in reading.parts] + [list(f) for f in reading.loose.values()]
+        form = ProductForm(coef, units, reading.size, True)
+    else:
+        form = reading.form(coef)
+    new, _ = rebuild_product(form, node)
     return None if new is node else new
 
 

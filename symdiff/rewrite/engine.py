@@ -39,6 +39,7 @@ from ..errors import SymdiffError
 from ..ir import Const, Node, annotate, broadcast_shapes, make, meta, next_id, same_shape, \
     toposort
 from ..ops import FUNCTIONS
+from .algebra import remembering
 from .pattern import Pattern, build, const_value
 
 MAX_FIRES_PER_NODE = 50
@@ -210,8 +211,9 @@ class Phase:
         applies to them or to any node below them); the walk does not enter them, and
         adds the nodes it finds settled. Pass the same set to later runs of this phase
         on graphs sharing nodes (``simplify``'s rounds)."""
-        return _Rewriter(self, trace if trace is not None else Trace(), strict,
-                         settled).run(outputs)
+        with remembering():     # readings of sums and products, kept for the run
+            return _Rewriter(self, trace if trace is not None else Trace(), strict,
+                             settled).run(outputs)
 
 
 class _Rewriter:
