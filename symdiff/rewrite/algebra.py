@@ -23,10 +23,11 @@ Conventions
   id, so equal subexpressions merge), the coefficient outermost (``k * (a / b)``,
   ``-(a*b)``, ``k / b``), sums as positives then subtractions, the constant term
   first when positive (``1 + x``, ``1 - s``) and subtracted when negative
-  (``exp(x) - 1``). An operand product already in canonical form, with no
-  constant or negation inside and nothing to merge with, is kept whole: moving a
-  coefficient out of an adjoint ``((g * a) * b) * 0.1`` makes one node, not a
-  new chain.
+  (``exp(x) - 1``), powers 2 and 0.5 as ``square`` and ``sqrt`` (what specialize
+  would make of them: a later round finds nothing to redo). An operand product
+  already in canonical form, with no constant or negation inside and nothing to
+  merge with, is kept whole: moving a coefficient out of an adjoint
+  ``((g * a) * b) * 0.1`` makes one node, not a new chain.
 - A rebuild replaces the node only when it has fewer operations, or as many but
   moves a constant or a negation to its canonical place; otherwise the node is
   left alone, so sharing in the graph is kept.
@@ -70,9 +71,9 @@ def _remembered(name: str):
     return builder
 
 
-add, subtract, multiply, divide, negative, power, sqrt = (
+add, subtract, multiply, divide, negative, power, sqrt, square = (
     _remembered(name) for name in ("add", "subtract", "multiply", "divide", "negative",
-                                   "power", "sqrt"))
+                                   "power", "sqrt", "square"))
 
 
 def key(node: Node) -> tuple:
@@ -646,6 +647,10 @@ def _read_product(node: Node, memo: dict) -> _Product:
         ops, size = ((node, 1.0, False),), 0
     elif node.op.name == "neg":
         coef, negs = -1.0, 1
+    elif node.op.name == "pow" and ops[0][1] == 2:
+        # the canonical square is square(x): the form specialize would give it, made
+        # here so that a later round finds nothing to redo
+        moved = True
     for child, e, spot in ops:
         v = const_value(child)
         if v is not None:
@@ -730,8 +735,8 @@ def _read_product(node: Node, memo: dict) -> _Product:
     r.consts, r.negs, r.merged, r.moved, r.floats = consts, negs, merged, moved, floats
     r.counts, r.whole, r.big = counts, None, big
     r.parts, r.loose = (None, {}) if merged else (parts, loose)
-    r.clean = (not consts and not negs and not merged and not poison and counts[1] == 0
-               and counts[0] > 0 and size == product_cost(*counts, 1.0))
+    r.clean = (not moved and not poison and counts[1] == 0 and counts[0] > 0
+               and size == product_cost(*counts, 1.0))
     return r
 
 
@@ -784,6 +789,8 @@ def _power(base: Node, e: float, like: Node) -> tuple[Node, int]:
         return base, 0
     if e == 0.5:
         return sqrt(base), 1
+    if e == 2:
+        return square(base), 1
     return power(base, _const(e, like)), 1
 
 
