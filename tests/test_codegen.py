@@ -275,3 +275,24 @@ def test_peak_memory_is_no_more_than_hand_written_backprop():
         np.testing.assert_allclose(got, want, rtol=1e-9)
     assert "del " in f.source
     assert _peak_bytes(f, x, y, w1, w2) <= _peak_bytes(hand, x, y, w1, w2)
+
+
+def test_softmax_cross_entropy_is_as_tight_as_by_hand():
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal((300, 7)), rng.standard_normal((7, 4)), rng.standard_normal(4)
+    y = np.eye(4)[rng.integers(0, 4, 300)]
+    X, Y, W, B = sd.matrix("X"), sd.matrix("Y"), sd.matrix("W"), sd.vector("b")
+    z = X @ W + B
+    cost = sd.mean(sd.logsumexp(z, axis=1) - sd.sum(Y * z, axis=1))
+    f = sd.function([X, Y, W, B], [cost, *sd.grad(cost, [W, B])])
+    zz = x @ w + b
+    e = np.exp(zz - zz.max(1, keepdims=True))
+    p = e / e.sum(1, keepdims=True)
+    want = [np.mean(np.log(e.sum(1)) + zz.max(1) - (y * zz).sum(1)),
+            x.T @ (p - y) / 300, (p - y).sum(0) / 300]
+    for got, ref in zip(f(x, y, w, b), want):
+        np.testing.assert_allclose(got, ref, rtol=1e-11)
+    src = f.source
+    # one pass of exponentials for the value and the gradient; Y . z as one dot
+    assert src.count("_logsumexp_softmax(") == 2 and "np.exp(" in src   # helper def + call
+    assert "Y * " not in src and "* Y" not in src

@@ -207,5 +207,11 @@ def infix_code(symbol: str, fn: str) -> tuple[Callable, Callable]:
         return f"{args[0]} {symbol} {args[1]}"
 
     def out(args, node, buf):
+        # In place as an augmented assignment: the same ufunc call without parsing
+        # the out= keyword (and easier to read). + and * commute exactly in IEEE.
+        if symbol in "+-*/" and buf == args[0]:
+            return f"{buf} {symbol}= {args[1]}"
+        if symbol in "+*" and buf == args[1]:
+            return f"{buf} {symbol}= {args[0]}"
         return f"{fn}({args[0]}, {args[1]}, out={buf})"
     return code, out

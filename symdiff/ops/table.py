@@ -374,7 +374,7 @@ OPS["sigmoid"].code = lambda args, node: f"0.5 + 0.5 * np.tanh(0.5 * {args[0]})"
 OPS["sigmoid"].out = None
 # On arrays: one buffer for (1 + tanh(x/2)) / 2 instead of three temporaries.
 OPS["sigmoid"].steps = ("np.multiply({0}, 0.5{out})", "np.tanh({o}, out={o})",
-                        "np.multiply({o}, 0.5, out={o})", "np.add({o}, 0.5, out={o})")
+                        "{o} *= 0.5", "{o} += 0.5")
 OPS["sigmoid"].text = _sympy_text(lambda n, c: (f"1/(1 + exp(-{c(n.inputs[0], P_POW)}))", P_MUL),
                                   "sigmoid")
 # softplus(x) = log(1 + exp(x)) = logaddexp(0, x): exact and overflow-free.

@@ -203,11 +203,31 @@ def cheaper_reference(m: Match) -> Node | None:
     if node.op.name == "shape_size" and None not in ref.shape:
         return None                         # constant folding has it
     better = same_shape_ref(ref)
-    if better is None or better.op.name != "var":
+    if better is None:
         return None
+    if better.op.name != "var":
+        # A node below ``ref`` is computed whenever ``ref`` is, so pointing at it never
+        # adds work, and ``ref`` may then not be needed at all. Of the operands of the
+        # same shape, the one with the smallest graph (likely needed elsewhere anyway).
+        operands = [i for i in ref.inputs if ref.op.elementwise and i.op.name != "const"
+                    and same_shape(i.shape, ref.shape)]
+        if not operands:
+            return None
+        better = min(operands, key=_graph_size)
     inputs = list(node.inputs)
     inputs[ref_index] = better
     return make(node.op, inputs, node.attrs)
+
+
+def _graph_size(node: Node, limit: int = 200) -> int:
+    """The number of nodes ``node`` depends on (counted up to ``limit``)."""
+    seen, stack = set(), [node]
+    while stack and len(seen) < limit:
+        n = stack.pop()
+        if n.id not in seen:
+            seen.add(n.id)
+            stack.extend(n.inputs)
+    return len(seen)
 
 
 def transpose_transpose(m: Match) -> Node | None:
@@ -629,10 +649,27 @@ def sum_of_terms(m: Match) -> Node | None:
     a, b = inner.inputs
     if not (same_shape(a.shape, inner.shape) and same_shape(b.shape, inner.shape)):
         return None
-    if not (_dot_form(a) or _dot_form(b)):
+    if not (_dot_form(a) or _dot_form(b) or _partial_dot(a) or _partial_dot(b)):
         return None
     combine = F["add"] if inner.op.name == "add" else F["subtract"]
-    return combine(F[node.op.name](a), F[node.op.name](b))
+    return combine(_total(node, a), _total(node, b))
+
+
+def _partial_dot(x: Node) -> bool:
+    """x sums a square or a product over some axes: sum(Y * z, axis=1)."""
+    return x.op.name == "sum" and not x.attr("keepdims") and _dot_form(x.inputs[0])
+
+
+def _total(node: Node, term: Node) -> Node:
+    """sum(term) or mean(term) for the reduction ``node``; a partial sum of a product is
+    summed whole at once: mean(sum(P, axis=1)) -> sum(P) / count."""
+    if not _partial_dot(term):
+        return F[node.op.name](term)
+    total = F["sum"](term.inputs[0])
+    if node.op.name == "sum":
+        return total
+    from ..ops.table import _count
+    return F["divide"](total, _count(node))
 
 
 def matrix_vector(m: Match) -> Node | None:
