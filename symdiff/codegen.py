@@ -363,9 +363,13 @@ def _free_dead_arrays(body: list[str], names: set[str]) -> list[str]:
         for word in _WORD.findall(line):
             if word in names:
                 last[word] = k
+    # After the last assignment nothing new is allocated: no need to free anything there.
+    assigned = [k for k, line in enumerate(body) if _ASSIGNMENT.match(line)]
+    last_assignment = assigned[-1] if assigned else -1
     dels: dict[int, list[str]] = {}
     for name, k in last.items():
-        dels.setdefault(k, []).append(name)
+        if k < last_assignment:
+            dels.setdefault(k, []).append(name)
     out: list[str] = []
     for k, line in enumerate(body):
         out.append(line)
@@ -375,6 +379,7 @@ def _free_dead_arrays(body: list[str], names: set[str]) -> list[str]:
 
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGNMENT = re.compile(r"[A-Za-z_]\w*(, [A-Za-z_]\w*)* = ")
 
 
 def _temp_number(name: str) -> tuple:
