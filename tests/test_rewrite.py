@@ -355,6 +355,27 @@ def test_product_cost_is_what_the_rebuild_spends():
             (factors, coef, str(expr))
 
 
+def test_sum_cost_is_what_the_rebuild_spends():
+    """``collect_terms`` decides on counts kept with the reading: they must be exact."""
+    from symdiff.rewrite.algebra import SumForm, rebuild_sum, sum_cost, _tally
+    rng = np.random.default_rng(0)
+    bases = [sd.scalar(f"term{k}") for k in range(4)] + [1.0 / sd.scalar("term_d")]
+    counted = 0
+    for _ in range(300):
+        chosen = rng.choice(len(bases), size=int(rng.integers(0, 5)), replace=False)
+        terms = [[bases[k], float(rng.choice([1, 2, -1, -3, 0.5, 0]))] for k in chosen]
+        c0 = float(rng.choice([0.0, 1.0, -2.0]))
+        expr, size = rebuild_sum(SumForm(c0, terms, 0, False), x)
+        counts = [0, 0, 0, 0]
+        for t, k in terms:
+            _tally(counts, t, k)
+        own = sum(1 for t, k in terms if k and t is bases[-1])     # 1/d or k/d
+        assert size == count_ops([expr]) - own, (terms, c0, str(expr))
+        assert sum_cost(c0, *counts) in (None, size), (terms, c0, str(expr))
+        counted += sum_cost(c0, *counts) is not None
+    assert counted > 150
+
+
 def _deep(layers):
     t = sd.scalar("deep_x")
     for _ in range(layers):

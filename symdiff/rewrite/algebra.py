@@ -37,6 +37,7 @@ Conventions
 """
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from contextlib import contextmanager
@@ -45,27 +46,44 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..ir import Const, Node
-from ..ops import FUNCTIONS
+from ..ir import Const, Node, _intern
+from ..ops import FUNCTIONS, OPS
 from .pattern import build, const_value
 
 CAP = 32
 
 
+# Elementwise ops whose operands of one floating dtype and one shape give a node of that
+# dtype and shape (what type inference would find).
+_SAME_TYPE = {"add": "add", "subtract": "sub", "multiply": "mul", "divide": "div",
+              "negative": "neg", "sqrt": "sqrt", "square": "square"}
+
+
 def _remembered(name: str):
     """The public builder ``name``, looking first among the nodes it built in this run
-    (``remembering``): an existing node is found without inferring its type again."""
+    (``remembering``): an existing node is found without inferring its type again, and
+    operands of one floating type make a node of that type without inferring it."""
     build = FUNCTIONS[name]
+    op = OPS[_SAME_TYPE[name]] if name in _SAME_TYPE else None
+
+    def made(args: tuple) -> Node:
+        if op is not None:
+            first = args[0]
+            dtype, shape = first.dtype, first.shape
+            if dtype.kind == "f" and all(a.dtype == dtype and a.shape == shape
+                                         for a in args[1:]):
+                return _intern(Node, op, args, (), dtype, shape)
+        return build(*args)
 
     def builder(*args: Node) -> Node:
         built = _RUN.built
         if built is None:
-            return build(*args)
+            return made(args)
         key = (name,) + tuple(a.id for a in args)
         ref = built.get(key)
         node = ref() if ref is not None else None
         if node is None:
-            node = build(*args)
+            node = made(args)
             built[key] = weakref.ref(node)
         return node
     return builder
@@ -95,7 +113,19 @@ def term_key(node: Node) -> tuple:
 
 
 def _const(value: float, like: Node) -> Const:
-    return Const(value, like.dtype if like.dtype.kind == "f" else "float64")
+    dtype = like.dtype if like.dtype.kind == "f" else _FLOAT64
+    key = (dtype.str, value, math.copysign(1.0, value))     # -0.0 is not 0.0
+    found = _CONSTS.get(key)
+    if found is None:
+        if len(_CONSTS) > 4096:
+            _CONSTS.clear()
+        found = _CONSTS[key] = Const(value, dtype)
+    return found
+
+
+# The scalar constants rebuilds make, by dtype and value: one is made once.
+_CONSTS: dict[tuple, Const] = {}
+_FLOAT64 = np.dtype("float64")
 
 
 # A rebuild that only counts its operations (``build=False``) makes no nodes: this
@@ -183,10 +213,11 @@ class _Sum:
     negation not in canonical place; ``nested``: the same, were the node an operand of a
     bigger sum; ``floats``: every term is floating point; ``merged``: a term met twice;
     ``common``: the factors every term has (as ``_common_factor`` takes them), or None
-    where unknown."""
+    where unknown; ``counts``: the terms of positive and of negative coefficient, and
+    how many of each a rebuild scales, as ``sum_cost`` takes them."""
 
     __slots__ = ("c0", "terms", "size", "consts", "moved", "nested", "floats", "merged",
-                 "common")
+                 "common", "counts")
 
     def form(self) -> SumForm:
         return SumForm(self.c0, [list(t) for t in self.terms.values()], self.size, self.moved)
@@ -242,8 +273,7 @@ def _whole_factors(term: Node) -> dict | None:
     if r.whole is None:
         if r.poison or not np.isfinite(r.coef):
             return None
-        r.whole = {i: (b, e) for i, (b, e) in r.factors.items()
-                   if e != 0 and float(e).is_integer()}
+        r.whole = r.factors if r.plain else _whole(r.factors)
     return r.whole
 
 
@@ -272,7 +302,7 @@ def _read_sum(node: Node, memo: dict) -> _Sum:
     if v is not None:
         r.c0, r.terms, r.size, r.consts = v, {}, 0, 1
         r.moved = r.nested = True
-        r.floats, r.common = True, None
+        r.floats, r.common, r.counts = True, None, [0, 0, 0, 0]
         return r
     ops = _sum_operands(node)
     if ops is None:
@@ -281,10 +311,13 @@ def _read_sum(node: Node, memo: dict) -> _Sum:
         r.moved = r.nested = False
         r.floats = t.dtype.kind == "f"
         r.common = None if _product(t).big else _whole_factors(t)
+        r.counts = [0, 0, 0, 0]
+        _tally(r.counts, t, k)
         return r
     name = node.op.name
     c0, size, consts, floats, merged = 0.0, 1, 0, True, False
     terms: dict[int, tuple] = {}
+    counts = [0, 0, 0, 0]
     common, unknown = _UNSET, False
     if name == "mul":
         # canonical: the constant first, and positive when nested (a - 2*b)
@@ -311,11 +344,13 @@ def _read_sum(node: Node, memo: dict) -> _Sum:
             merged = merged or sub.merged
             if not terms and k == 1.0:
                 terms = dict(sub.terms)
+                counts = list(sub.counts)
             else:
                 for i, (t, kt) in sub.terms.items():
                     entry = terms.get(i)
                     if entry is None:
                         terms[i] = (t, kt * k)
+                        _tally(counts, t, kt * k)
                     else:
                         terms[i] = (t, entry[1] + kt * k)
                         merged = True
@@ -327,6 +362,7 @@ def _read_sum(node: Node, memo: dict) -> _Sum:
         entry = terms.get(t.id)
         if entry is None:
             terms[t.id] = (t, k)
+            _tally(counts, t, k)
         else:
             terms[t.id] = (t, entry[1] + k)
             merged = True
@@ -335,13 +371,47 @@ def _read_sum(node: Node, memo: dict) -> _Sum:
         unknown = unknown or _product(t).big
     if consts > 1:
         moved = True
-    r.c0, r.terms, r.size, r.consts = c0, terms, size, consts
+    if merged:
+        counts = [0, 0, 0, 0]
+        for t, k in terms.values():
+            _tally(counts, t, k)
+    r.c0, r.terms, r.size, r.consts, r.counts = c0, terms, size, consts, counts
     r.moved, r.nested = moved, nested or consts > 0
     r.floats, r.merged = floats, merged
     # terms met twice may cancel, and a long product taken whole may hide a factor
     # another term shows: the common factors are then found again (_common_factor)
     r.common = None if merged or unknown or common is _UNSET else common
     return r
+
+
+def _tally(counts: list, t: Node, k: float) -> None:
+    """Count a term as ``sum_cost`` takes it: a coefficient other than 1 and -1 costs a
+    multiplication, but on ``1 / d`` (it becomes ``k / d``)."""
+    if k > 0:
+        counts[0] += 1
+        counts[2] += k != 1 and not _reciprocal(t)
+    elif k < 0:
+        counts[1] += 1
+        counts[3] += k != -1 and not _reciprocal(t)
+
+
+def _reciprocal(t: Node) -> bool:
+    return t.op.name == "div" and const_value(t.inputs[0]) == 1
+
+
+def sum_cost(c0: float, pos: int, neg: int, pos_scaled: int, neg_scaled: int) -> int | None:
+    """The operations ``rebuild_sum`` spends on ``c0`` plus ``pos`` terms of positive
+    coefficient and ``neg`` of negative coefficient (``pos_scaled`` and ``neg_scaled`` of
+    them multiplied by their coefficient); None when that depends on which negative term
+    comes first (no positive term nor positive constant)."""
+    if not pos and c0 <= 0 and neg:
+        return None
+    size = neg + pos_scaled + neg_scaled         # a subtraction per negative term
+    if pos or c0 > 0:
+        size += pos - 1 + (c0 > 0)               # the additions
+    if c0 < 0 and (pos or neg):
+        size += 1
+    return size
 
 
 def _sum(node: Node) -> _Sum:
@@ -423,17 +493,22 @@ def collect_terms(node: Node) -> Node | None:
     reading = _sum(node)
     if reading.size == 0 or not reading.floats:
         return None
-    form = reading.form()
-    _, size = rebuild_sum(form, node, build=False)
+    # decide on the counts: a long sum in canonical form is not gone through again
+    size = sum_cost(reading.c0, *reading.counts)
+    form = None
+    if size is None:
+        form = reading.form()
+        _, size = rebuild_sum(form, node, build=False)
     if reading.common is None or reading.common:    # no factor to share: nothing to try
+        form = form or reading.form()
         factored = _common_factor(form, node)
         if factored is not None:
             expr, factored_size, terms_size = factored
-            if factored_size < min(size, form.size) + terms_size:
+            if factored_size < min(size, reading.size) + terms_size:
                 return expr
-    if size > form.size or (size == form.size and not form.moved):
+    if size > reading.size or (size == reading.size and not reading.moved):
         return None
-    new, _ = rebuild_sum(form, node)
+    new, _ = rebuild_sum(form or reading.form(), node)
     return None if new is node else new
 
 
@@ -456,10 +531,11 @@ def _common_factor(form: SumForm, like: Node) -> tuple[Node, int, int] | None:
         return None
     rest_terms, c0 = [], 0.0
     for (t, k), (coef, factors, _) in zip(terms, readings):
-        rest = []
-        for i, (b, e) in factors.items():
-            shared = common.get(i)
-            rest.append([b, e - shared[1] if shared is not None else e])
+        rest = [[b, e] for i, (b, e) in factors.items() if i not in common]
+        for i, (b, e) in common.items():
+            left = factors[i][1] - e
+            if left:
+                rest.append([b, left])
         node, _ = rebuild_product(ProductForm(coef, rest, 0, False), like)
         v = const_value(node)
         if v is not None:
@@ -562,7 +638,8 @@ class _Product:
     ``floats``: every base is floating point; ``counts``: factors of positive and of
     negative exponent, and how many of each have an exponent other than 1 and -1, as
     ``product_cost`` takes them; ``whole``: see ``_whole_factors``; ``big``: the ids of
-    the factors that are products of more than ``CAP`` factors, taken whole.
+    the factors that are products of more than ``CAP`` factors, taken whole; ``plain``:
+    every exponent is a nonzero integer.
 
     ``parts``: the outermost clean products below the node, as (node, exponent 1 or -1),
     and ``loose``: the factors outside them (id -> (base, exponent)); together they
@@ -572,7 +649,7 @@ class _Product:
     need."""
 
     __slots__ = ("factors", "coef", "poison", "size", "consts", "negs", "merged", "moved",
-                 "floats", "counts", "parts", "loose", "clean", "whole", "big")
+                 "floats", "counts", "parts", "loose", "clean", "whole", "big", "plain")
 
     def coefficient(self) -> float | None:
         """The coefficient, or None where ``read_product`` gives None."""
@@ -627,6 +704,7 @@ def _leaf_product(node: Node) -> _Product:
     r.floats = node.dtype.kind == "f"
     r.counts = [1, 0, 0, 0]
     r.parts, r.loose, r.clean, r.whole, r.big = [], {node.id: (node, 1.0)}, False, None, ()
+    r.plain = True
     return r
 
 
@@ -640,6 +718,7 @@ def _read_product(node: Node, memo: dict) -> _Product:
     parts: list | None = []
     coef, size, consts, negs = 1.0, 1, 0, 0
     moved = merged = poison = recount = False
+    plain = True
     big: tuple = ()
     floats = True
     counts = [0, 0, 0, 0]
@@ -670,6 +749,7 @@ def _read_product(node: Node, memo: dict) -> _Product:
         if sub is not None:
             # the operand's reading, to the power e: everything in it is out of the top
             big += sub.big
+            plain = plain and sub.plain and e != 0
             size += sub.size
             consts += sub.consts
             negs += sub.negs
@@ -717,6 +797,7 @@ def _read_product(node: Node, memo: dict) -> _Product:
         if entry is None:
             factors[child.id] = (child, e)
             floats = floats and child.dtype.kind == "f"
+            plain = plain and e != 0 and float(e).is_integer()
             _count(counts, e)
         else:
             factors[child.id] = (child, entry[1] + e)
@@ -730,10 +811,11 @@ def _read_product(node: Node, memo: dict) -> _Product:
         moved = True
     if merged or recount:
         counts = _counts(factors.values())
+        plain = all(e != 0 and float(e).is_integer() for _, e in factors.values())
     r = _Product()
     r.factors, r.coef, r.poison, r.size = factors, coef, poison, size
     r.consts, r.negs, r.merged, r.moved, r.floats = consts, negs, merged, moved, floats
-    r.counts, r.whole, r.big = counts, None, big
+    r.counts, r.whole, r.big, r.plain = counts, None, big, plain
     r.parts, r.loose = (None, {}) if merged else (parts, loose)
     r.clean = (not moved and not poison and counts[1] == 0 and counts[0] > 0
                and size == product_cost(*counts, 1.0))

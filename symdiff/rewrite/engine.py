@@ -36,11 +36,11 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import SymdiffError
-from ..ir import Const, Node, annotate, broadcast_shapes, make, meta, next_id, same_shape, \
-    toposort
+from ..ir import Const, Node, _intern, annotate, broadcast_shapes, make, meta, next_id, \
+    same_shape, toposort
 from ..ops import FUNCTIONS
 from .algebra import remembering
-from .pattern import Pattern, build, const_value
+from .pattern import CONSTANT_LIKE, Pattern, build, const_value
 
 MAX_FIRES_PER_NODE = 50
 
@@ -188,8 +188,9 @@ class Phase:
         """The rules to try on ``node``: those of its op whose pattern could match. A
         pattern looks one level down (``Pattern.could_match``), so the answer depends only
         on the ops of the node and its operands and the values of constant operands."""
-        signature = (node.op.name, tuple((i.op.name, len(i.inputs), const_value(i))
-                                         for i in node.inputs))
+        signature = (node.op.name, tuple([
+            (i.op.name, len(i.inputs), const_value(i) if i.op.name in CONSTANT_LIKE else None)
+            for i in node.inputs]))
         found = self._by_signature.get(signature)
         if found is None:
             found = tuple(r for r in self.rules_for(node.op.name)
@@ -263,7 +264,8 @@ class _Rewriter:
                 opened.discard(node_id)
                 continue
             node_inputs = node.inputs
-            todo = [i for i in node_inputs if i.id not in done]
+            inputs = [done.get(i.id) for i in node_inputs]
+            todo = [i for i, d in zip(node_inputs, inputs) if d is None]
             if todo:
                 if node_id in opened:
                     self._cycle(node, waiting, fatal=True)
@@ -275,11 +277,10 @@ class _Rewriter:
                 continue
             stack.pop()
             rebuilt = node
-            inputs = [done[i.id] for i in node_inputs]
             for a, b in zip(inputs, node_inputs):
                 if a is not b:
                     mark = next_id()
-                    rebuilt = make(node.op, inputs, node.attrs)
+                    rebuilt = _rebuild(node, inputs)
                     if rebuilt.id >= mark:      # new: it differentiates what node did
                         _inherit(node, rebuilt)
                     break
@@ -311,8 +312,8 @@ class _Rewriter:
         return done[root.id]
 
     def rewrite(self, node: Node) -> tuple[Node | None, str | None]:
+        mark = next_id()        # nodes from here on are new (a declining rule's included)
         for r in self.phase.candidates(node):
-            mark = next_id()
             try:
                 out = r.apply(node)
             except (SymdiffError, TypeError, ValueError):
@@ -352,6 +353,16 @@ class _Rewriter:
             return
         raise RewriteCycleError(f"phase {self.phase.name}: the rules {names} rewrite a node "
                                 f"({node.op.name}) back into itself")
+
+
+def _rebuild(node: Node, inputs: list) -> Node:
+    """``node``'s op on new operands. Types depend on the operands' types only, never on
+    their values: operands of the same dtypes and shapes give the node's type again,
+    without inferring it (a replacement has its node's type, see ``fit``)."""
+    for a, b in zip(inputs, node.inputs):
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return make(node.op, inputs, node.attrs)
+    return _intern(Node, node.op, tuple(inputs), node.attrs, node.dtype, node.shape)
 
 
 def _inherit(old: Node, new: Node) -> None:
