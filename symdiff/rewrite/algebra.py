@@ -48,7 +48,7 @@ import numpy as np
 
 from ..ir import Const, Node, _intern
 from ..ops import FUNCTIONS, OPS
-from .pattern import build, const_value
+from .pattern import OpPat, build, const_value
 
 CAP = 32
 
@@ -478,11 +478,6 @@ def rebuild_sum(form: SumForm, like: Node, build: bool = True) -> tuple[Node, in
     return expr, size
 
 
-def _all_float(nodes) -> bool:
-    """Boolean operands (``x > 0`` in ``g * (x > 0)``) cannot be negated or divided."""
-    return all(n.dtype.kind == "f" for n in nodes)
-
-
 def collect_terms(node: Node) -> Node | None:
     """``2*x + 3*x -> 5*x``, ``x - x -> 0``, ``-a + b -> b - a``: a sum in canonical form;
     ``a*x + a*y -> a*(x + y)`` and ``x/a + y/a -> (x + y)/a`` when every term has the
@@ -635,7 +630,8 @@ class _Product:
     negative power (no reading then); ``size``: the operations the tree spends;
     ``consts``, ``negs``: the constants and negations in it; ``merged``: a base met
     twice; ``moved``: a constant or a negation not in canonical place, or a merge;
-    ``floats``: every base is floating point; ``counts``: factors of positive and of
+    ``floats``: every base is floating point (a boolean one, ``x > 0`` in ``g * (x > 0)``,
+    cannot be negated or divided); ``counts``: factors of positive and of
     negative exponent, and how many of each have an exponent other than 1 and -1, as
     ``product_cost`` takes them; ``whole``: see ``_whole_factors``; ``big``: the ids of
     the factors that are products of more than ``CAP`` factors, taken whole; ``plain``:
@@ -946,6 +942,10 @@ class FactorRule:
     guard: Callable[[dict], bool] | None = None
     fn: Callable | None = None
 
+    def __post_init__(self) -> None:
+        # the (op, exponent) of each factor a pattern needs: without them it cannot match
+        self.needs = frozenset((p.op, e) for p, e in self.factors if isinstance(p, OpPat))
+
     def apply(self, form: ProductForm, like: Node) -> ProductForm | None:
         if self.fn is not None:
             return self.fn(form, like)
@@ -980,12 +980,17 @@ def factor_rewrite(rules: Sequence[FactorRule]) -> Callable[[Node], tuple | None
     def rewrite(node: Node):
         if node.dtype.kind != "f":
             return None
-        form = read_product(node)
-        if form is None or len(form.factors) < 1 or not _all_float(b for b, _ in form.factors):
+        reading = _product(node)
+        coef = reading.coefficient()
+        if coef is None or not reading.factors or not reading.floats:
             return None
+        form = reading.form(coef)
         fired = []
         for _ in range(8):
+            present = {(b.op.name, e) for b, e in form.factors}
             for r in rules:
+                if not r.needs <= present:
+                    continue
                 new = r.apply(form, node)
                 if new is not None:
                     form = new
