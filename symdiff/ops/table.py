@@ -1557,8 +1557,12 @@ def _add_at_impl(x, g, index):
 def _infer_add_at(inputs, attrs):
     x, g = inputs
     part = _infer_getitem([x], attrs)[1]
-    if not same_shape(g.shape, part):
-        raise shape_error("add_at", f"the added operand must have the shape "
+    try:
+        fits = same_shape(broadcast_shapes(g.shape, part), part)
+    except ShapeError:
+        fits = False
+    if not fits:
+        raise shape_error("add_at", f"the added operand must broadcast to the shape "
                           f"{fmt_shape(part)} of the indexed part", x, g)
     return np.result_type(x.dtype, g.dtype), x.shape
 
@@ -1567,9 +1571,20 @@ def _batch_add_at(args, batched, node):
     x, g = args
     if not batched[0]:
         x = _materialize(x, g)
-    if not batched[1]:
-        g = _materialize(g, x)
+    if batched[1]:   # an unbatched g broadcasts over the batch axis as it is
+        part = _infer_getitem([node.inputs[0]], dict(node.attrs))[1]
+        g = _align(g, node.inputs[1].ndim, len(part))
     return make(_add_at, [x, g], {"index": (_ALL,) + node.attr("index")})
+
+
+def _add_at_jvp_g(tg, node):
+    if tg is None:
+        return None
+    x, g = node.inputs
+    part = make(_getitem, [x], {"index": node.attr("index")})
+    if not same_shape(g.shape, part.shape):   # embed wants the part's shape
+        tg = broadcast_like(tg, part)
+    return make(_embed, [tg, x], {"index": node.attr("index")})
 
 
 # x + embed(g, x, index), the sum of slice adjoints: the zeros of the embedding are not
@@ -1577,15 +1592,15 @@ def _batch_add_at(args, batched, node):
 _add_at = register(Op(
     name="add_at", impl=_add_at_impl, infer=_infer_add_at, code=None,
     vjp=lambda g, node: (g, make(_getitem, [g], {"index": node.attr("index")})),
-    jvp=lambda t, node: _sum_terms([
-        t[0], make(_embed, [t[1], node.inputs[0]], {"index": node.attr("index")})
-        if t[1] is not None else None]),
+    jvp=lambda t, node: _sum_terms([t[0], _add_at_jvp_g(t[1], node)]),
     batch=_batch_add_at,
     text=lambda n, c: (f"add_at({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
                        f"index={n.attr('index')!r})", P_ATOM),
     latex=lambda n, c: (rf"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD + 1)}", P_ADD),
     cases=(Case(((5,), (4,)), {"index": (("slice", 1, None, None),)}),
-           Case(((4, 3), (3,)), {"index": (1,)})),
+           Case(((4, 3), (3,)), {"index": (1,)}),
+           Case(((5,), ()), {"index": (("slice", None, -1, None),)}),
+           Case(((4, 3), (3,)), {"index": (("slice", 1, None, None),)})),
     domain=((-2.0, 2.0), (-2.0, 2.0))))
 _add_at.fresh = True
 _add_at.overwrites_first = True   # codegen adds in place into a first operand that dies

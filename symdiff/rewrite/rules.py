@@ -704,6 +704,19 @@ def add_embedded(m: Match) -> Node | None:
     return None
 
 
+def add_at_unbroadcast(m: Match) -> Node | None:
+    """add_at(x, broadcast(g), index) -> add_at(x, g, index): the in-place add
+    broadcasts g itself (a broadcast_to call costs more than the add)."""
+    node = m.node
+    x, g = node.inputs
+    if g.op.name not in _BROADCASTS or g.inputs[0].dtype != g.dtype:
+        return None
+    try:
+        return make(node.op, [x, g.inputs[0]], node.attrs)
+    except SymdiffError:
+        return None
+
+
 SPECIALIZE = Phase("specialize", [
     rule("x ** 2 -> square(x)", X ** 2 >> P.square(X)),
     rule("x * x -> square(x)", X * X >> P.square(X)),
@@ -720,6 +733,7 @@ SPECIALIZE = Phase("specialize", [
             ("sum", "mean")),
     rule_fn("expand_dims(g, 1) * b -> outer(g, b)", outer_product, ("mul",)),
     rule_fn("x + embed(g, index) -> add_at(x, g, index)", add_embedded, ("add",)),
+    rule_fn("add_at(x, broadcast(g)) -> add_at(x, g)", add_at_unbroadcast, ("add_at",)),
 ])
 
 PHASES = [CANONICALIZE, STABILIZE, SPECIALIZE]
