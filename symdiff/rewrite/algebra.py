@@ -165,11 +165,9 @@ def remembering():
 
 
 def _read_once(node: Node, memo: dict, taken: Callable, read: Callable):
-    """``memo[node.id]``, reading first (bottom-up, with an explicit stack: chains of any
-    length) the operands whose readings ``read`` takes: each node is read once."""
-    found = memo.get(node.id)
-    if found is not None:
-        return found
+    """``memo[node.id]`` for a node not read yet, reading first (bottom-up, with an
+    explicit stack: chains of any length) the operands whose readings ``read`` takes:
+    each node is read once."""
     stack = [node]
     while stack:
         n = stack[-1]
@@ -419,7 +417,8 @@ def _sum(node: Node) -> _Sum:
     if memo is None:
         with remembering():
             return _sum(node)
-    return _read_once(node, memo, _sum_taken, _read_sum)
+    found = memo.get(node.id)
+    return found if found is not None else _read_once(node, memo, _sum_taken, _read_sum)
 
 
 def read_sum(node: Node) -> SumForm:
@@ -823,7 +822,9 @@ def _product(node: Node) -> _Product:
     if memo is None:
         with remembering():
             return _product(node)
-    return _read_once(node, memo, _product_taken, _read_product)
+    found = memo.get(node.id)
+    return found if found is not None else _read_once(node, memo, _product_taken,
+                                                        _read_product)
 
 
 def read_product(node: Node) -> ProductForm | None:
