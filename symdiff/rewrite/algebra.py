@@ -164,22 +164,22 @@ def remembering():
         _RUN.sums, _RUN.products, _RUN.built = outer
 
 
-def _read_once(node: Node, memo: dict, taken: Callable, read: Callable):
+def _read_once(node: Node, memo: dict, read: Callable):
     """``memo[node.id]`` for a node not read yet, reading first (bottom-up, with an
-    explicit stack: chains of any length) the operands whose readings ``read`` takes:
-    each node is read once."""
+    explicit stack: chains of any length) the operands whose readings ``read`` takes
+    (it names them when they are missing): each node is read once."""
     stack = [node]
     while stack:
         n = stack[-1]
         if n.id in memo:
             stack.pop()
             continue
-        todo = [c for c in taken(n) if c.id not in memo]
-        if todo:
-            stack.extend(todo)
+        out = read(n, memo)
+        if type(out) is list:
+            stack.extend(out)
             continue
         stack.pop()
-        memo[n.id] = read(n, memo)
+        memo[n.id] = out
     return memo[node.id]
 
 
@@ -244,13 +244,6 @@ def _sum_operands(node: Node) -> tuple | None:
     return None
 
 
-def _sum_taken(node: Node) -> list:
-    ops = _sum_operands(node)
-    if ops is None:
-        return []
-    return [c for c, _, _ in ops if c.op.name in _SUM_OPS and _sum_operands(c) is not None]
-
-
 _SUM_OPS = frozenset(("add", "sub", "neg", "mul"))
 
 
@@ -293,7 +286,14 @@ def _meet(c1: dict | None, c2: dict | None) -> dict | None:
 _UNSET = object()
 
 
-def _read_sum(node: Node, memo: dict) -> _Sum:
+def _read_sum(node: Node, memo: dict) -> _Sum | list:
+    """The reading of ``node`` from its operands' (or the operands to read first)."""
+    ops = _sum_operands(node)
+    if ops is not None:
+        missing = [c for c, _, _ in ops if c.op.name in _SUM_OPS and c.id not in memo
+                   and _sum_operands(c) is not None]
+        if missing:
+            return missing
     r = _Sum()
     r.merged = False
     v = const_value(node)
@@ -302,7 +302,6 @@ def _read_sum(node: Node, memo: dict) -> _Sum:
         r.moved = r.nested = True
         r.floats, r.common, r.counts = True, None, [0, 0, 0, 0]
         return r
-    ops = _sum_operands(node)
     if ops is None:
         t, k = _term(node, 1.0)
         r.c0, r.terms, r.size, r.consts = 0.0, {t.id: (t, k)}, 0, 0
@@ -418,7 +417,7 @@ def _sum(node: Node) -> _Sum:
         with remembering():
             return _sum(node)
     found = memo.get(node.id)
-    return found if found is not None else _read_once(node, memo, _sum_taken, _read_sum)
+    return found if found is not None else _read_once(node, memo, _read_sum)
 
 
 def read_sum(node: Node) -> SumForm:
@@ -683,14 +682,6 @@ def _product_operands(node: Node) -> tuple | None:
 _PRODUCT_OPS = frozenset(("mul", "div", "neg", "pow", "square", "sqrt"))
 
 
-def _product_taken(node: Node) -> list:
-    ops = _product_operands(node)
-    if ops is None:
-        return []
-    # into a power only with an integer exponent: (x*y)**0.5 is not x**0.5 * y**0.5
-    return [c for c, e, _ in ops if c.op.name in _PRODUCT_OPS and float(e).is_integer()]
-
-
 def _leaf_product(node: Node) -> _Product:
     r = _Product()
     r.factors = {node.id: (node, 1.0)}
@@ -703,11 +694,17 @@ def _leaf_product(node: Node) -> _Product:
     return r
 
 
-def _read_product(node: Node, memo: dict) -> _Product:
+def _read_product(node: Node, memo: dict) -> _Product | list:
+    """The reading of ``node`` from its operands' (or the operands to read first)."""
     v = const_value(node)
     ops = _product_operands(node) if v is None else ()
     if ops is None:
         return _leaf_product(node)
+    # into a power only with an integer exponent: (x*y)**0.5 is not x**0.5 * y**0.5
+    missing = [c for c, e, _ in ops if c.op.name in _PRODUCT_OPS and c.id not in memo
+               and float(e).is_integer()]
+    if missing:
+        return missing
     factors: dict[int, tuple] = {}
     loose: dict[int, tuple] = {}
     parts: list | None = []
@@ -823,8 +820,7 @@ def _product(node: Node) -> _Product:
         with remembering():
             return _product(node)
     found = memo.get(node.id)
-    return found if found is not None else _read_once(node, memo, _product_taken,
-                                                        _read_product)
+    return found if found is not None else _read_once(node, memo, _read_product)
 
 
 def read_product(node: Node) -> ProductForm | None:
