@@ -8,13 +8,14 @@ Conventions
   it lists (``ops=``) or on every node; its replacement then does the matching.
 - A ``Phase`` is a named list of rules. ``Phase.run(outputs)`` rewrites the graph
   bottom-up: a node's inputs are brought to normal form first, the node is
-  rebuilt on them (with ``make``, so the graph stays hash-consed), then the first
-  rule that matches replaces it, and the replacement is itself brought to normal
-  form. The walk uses an explicit stack (no recursion): a chain of 100,000 nodes
-  rewrites in linear time. A node only tries the rules whose pattern could match it
-  (looked up by the ops of the node and its operands), and a node no rule applies to,
-  nor below it, is ``settled``: a later run of the phase (``simplify``'s next round)
-  does not walk it again.
+  rebuilt on them (hash-consed; its type is not inferred again when the operands'
+  types are unchanged), then the first rule that matches replaces it, and the
+  replacement is itself brought to normal form. The walk uses an explicit stack
+  (no recursion): a chain of 100,000 nodes rewrites in linear time. A node only
+  tries the rules whose pattern could match it (looked up by the ops of the node
+  and its operands), and a node no rule applies to, nor below it, is ``settled``: a
+  later run of the phase (``simplify``'s next round) does not walk it again. The
+  readings of sums and products (``algebra.py``) are kept for the run.
 - A replacement always has the type of the node it replaces: the engine checks
   the dtype and broadcasts a replacement whose shape is smaller (``broadcast_to``
   for static shapes; ``broadcast_like`` a node certainly of the same shape
