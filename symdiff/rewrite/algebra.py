@@ -411,13 +411,18 @@ def sum_cost(c0: float, pos: int, neg: int, pos_scaled: int, neg_scaled: int) ->
     return size
 
 
-def _sum(node: Node) -> _Sum:
-    memo = _RUN.sums
+def _remembered_reading(node: Node, kind: str, reader):
+    """The run's reading of ``node`` (``kind`` is "sums" or "products"), made once."""
+    memo = getattr(_RUN, kind)
     if memo is None:
         with remembering():
-            return _sum(node)
+            return _remembered_reading(node, kind, reader)
     found = memo.get(node.id)
-    return found if found is not None else _read_once(node, memo, _read_sum)
+    return found if found is not None else _read_once(node, memo, reader)
+
+
+def _sum(node: Node) -> _Sum:
+    return _remembered_reading(node, "sums", _read_sum)
 
 
 def read_sum(node: Node) -> SumForm:
@@ -815,12 +820,7 @@ def _read_product(node: Node, memo: dict) -> _Product | list:
 
 
 def _product(node: Node) -> _Product:
-    memo = _RUN.products
-    if memo is None:
-        with remembering():
-            return _product(node)
-    found = memo.get(node.id)
-    return found if found is not None else _read_once(node, memo, _read_product)
+    return _remembered_reading(node, "products", _read_product)
 
 
 def read_product(node: Node) -> ProductForm | None:
