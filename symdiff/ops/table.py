@@ -1535,8 +1535,9 @@ _embed = register(Op(
     batch=_batch_embed,
     jvp=lambda t, node: (make(_embed, [t[0], node.inputs[1]], {"index": node.attr("index")})
                          if t[0] is not None else None),
-    text=lambda n, c: (f"embed({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
-                       f"index={n.attr('index')!r})", P_ATOM),
+    # JAX's spelling of a functional index update: zeros_like(x).at[1:].set(g)
+    text=lambda n, c: (f"zeros_like({c(n.inputs[1], 0)}).at[{_index_text(n.attr('index'))}]"
+                       f".set({c(n.inputs[0], 0)})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((4,), (5,)), {"index": (("slice", 1, None, None),)}),
            Case(((3,), (4, 3)), {"index": (1,)})),
@@ -1594,8 +1595,8 @@ _add_at = register(Op(
     vjp=lambda g, node: (g, make(_getitem, [g], {"index": node.attr("index")})),
     jvp=lambda t, node: _sum_terms([t[0], _add_at_jvp_g(t[1], node)]),
     batch=_batch_add_at,
-    text=lambda n, c: (f"add_at({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
-                       f"index={n.attr('index')!r})", P_ATOM),
+    text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.at[{_index_text(n.attr('index'))}]"
+                       f".add({c(n.inputs[1], 0)})", P_ATOM),
     latex=lambda n, c: (rf"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD + 1)}", P_ADD),
     cases=(Case(((5,), (4,)), {"index": (("slice", 1, None, None),)}),
            Case(((4, 3), (3,)), {"index": (1,)}),
