@@ -9,9 +9,15 @@
 - Derivative nodes are grouped under a comment naming the forward step they
   differentiate, so ``f.source`` reads as the forward pass then the backward pass.
 - The memory plan (liveness analysis) lets elementwise results write into dead
-  temporaries of the same shape and dtype (``np.multiply(a, b, out=t3)``).
+  temporaries of the same shape and dtype (``np.multiply(a, b, out=t3)``, or
+  ``t3 *= b`` in place), and ``del``s an array temporary after its last use so
+  its memory is back before later arrays are made. Nodes computed from inputs
+  alone (``0.0002 * W1``) are placed just before their first user.
   Outputs are never reused as buffers and never alias an input, a constant or
   another output, so a later call cannot change what an earlier call returned.
+- Some pairs of ops on one operand are computed by one call (``FUSED_PAIRS`` in
+  the op table): ``logsumexp`` and the ``softmax`` of its gradient share their
+  exponentials.
 - The source is registered with ``linecache`` so tracebacks and
   ``inspect.getsource`` show it; compiled functions are cached by graph and types.
 """
