@@ -189,10 +189,12 @@ def run_workload(workload, contenders, settings, args):
             f"   first call {first * 1e3:9.1f} ms",
             flush=True,
         )
+    function = infos.get("symdiff", {}).get("function")
     for name in ("hand", "symdiff"):
         if name in calls:
             record["contenders"][name]["peak_bytes"] = harness.peak_memory(calls[name])
-    function = infos.get("symdiff", {}).get("function")
+            if name == "symdiff":   # held between calls: not in one call's trace
+                record["contenders"][name]["kept_bytes"] = getattr(function, "kept_bytes", 0)
     if args.source and function is not None:
         print(getattr(function, "source", "(no .source)"))
     if args.profile and "symdiff" in calls:

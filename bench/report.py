@@ -123,7 +123,8 @@ def ratio_table(results, notes):
 
 def absolute_table(results):
     names = ("hand", *RATIO_COLUMNS)
-    header = ["workload"] + [f"{n} (µs)" for n in names] + ["peak mem hand", "peak mem symdiff"]
+    header = ["workload"] + [f"{n} (µs)" for n in names] + [
+        "peak mem hand", "peak mem symdiff", "symdiff kept between calls"]
     rows = []
     for name, w in results["workloads"].items():
         entries = w["contenders"]
@@ -134,6 +135,8 @@ def absolute_table(results):
         for n in ("hand", "symdiff"):
             e = entries.get(n, {})
             row.append(fmt_bytes(e["peak_bytes"]) if e.get("peak_bytes") else "-")
+        kept = entries.get("symdiff", {}).get("kept_bytes")
+        row.append(fmt_bytes(kept) if kept else "-")
         rows.append(row)
     return table(header, rows)
 

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import CompileError
-from .ir import Node, Var, fmt_shape, gc_paused, meta, toposort
+from .ir import Node, Var, fmt_shape, gc_paused, meta, same_shape, toposort
 from .printing import short_text, to_text, type_str
 from .ops.table import FUSED_PAIRS
 
@@ -66,6 +66,12 @@ class Function:
 
     def __call__(self, *args, **kwargs):  # replaced per function by the generated code
         return self._fn(*args, **kwargs)
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of the temporaries kept for the next call (one call's set)."""
+        pool = self._fn.__globals__.get("_pool") or [{}]
+        return max(sum(a.nbytes for a in kept.values()) for kept in list(pool))
 
     def __repr__(self) -> str:
         params = ", ".join(f"{v.name}: {type_str(v)}" for v in self.inputs)
@@ -199,7 +205,8 @@ class _Names:
 
 
 def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
-             documented: list[Node] | None = None) -> tuple[str, dict]:
+             documented: list[Node] | None = None,
+             keep_buffers: bool = True) -> tuple[str, dict]:
     """The source of the function and the namespace it runs in.
 
     0-d float64 nodes whose op has a ``math`` form are computed on Python floats
@@ -219,8 +226,31 @@ def generate(inputs: list[Var], outputs: list[Node], fname: str, single: bool,
     # A NumPy twin doubles the source: worth it for scalar-heavy code only.
     scalars = on_floats >= MIN_FLOAT_NODES or (computed and on_floats == len(computed))
     body, used_scalars = _emit(inputs, outputs, single, namespace, helpers, scalars=scalars)
+    kept_body = None
+    if keep_buffers and not used_scalars:
+        kept_body, _ = _emit(inputs, outputs, single, namespace, helpers, scalars=False,
+                             keep_buffers=True)
+        if "_s = _buffers(_pool)" not in kept_body:
+            kept_body = None
+    if kept_body is not None:
+        namespace.update(_pool=[], _buffers=_buffers, _kept=_kept)
+        # Lengths known only at run time: big arguments take the variant that keeps its
+        # big temporaries between calls, small ones the plain code (keeping costs a
+        # little per array, which only pays when allocating is what costs).
+        sized = [v.name for v in inputs if v.ndim >= 2 and None in v.shape]
+        if not sized:
+            body = kept_body
+        else:
+            variant = f"_{fname}_kept"
+            test = " or ".join(f"{n}.size >= {KEEP_MIN_SIZE}" for n in sized)
+            body, _ = _emit(inputs, outputs, single, namespace, helpers, scalars=False,
+                            dispatch=[f"if {test}:", f"    return {variant}({params})"])
     if not used_scalars:
         parts = [f"def {fname}({params}):", f'    """{doc}"""', *_indent(body, 1)]
+        if kept_body is not None and body is not kept_body:
+            parts += ["", "", f"def {variant}({params}):",
+                      '    """The same computation, keeping big temporaries between calls."""',
+                      *_indent(kept_body, 1)]
     else:
         twin = f"_{fname}_numpy"
         safe, _ = _emit(inputs, outputs, single, namespace, helpers, scalars=False)
@@ -241,7 +271,8 @@ def _indent(lines: list[str], level: int) -> list[str]:
 
 
 def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
-          helpers: list[str], scalars: bool) -> tuple[list[str], bool]:
+          helpers: list[str], scalars: bool, keep_buffers: bool = False,
+          dispatch: Sequence[str] = ()) -> tuple[list[str], bool]:
     """The body's statements; True when some node was computed on Python floats."""
     names = _Names({v.name for v in inputs} | set(namespace))
     label: dict[int, str] = {v.id: v.name for v in inputs}
@@ -267,6 +298,8 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
                         f"{v.name} = _scalar_arg({v.name}, {v.name!r})")
         else:
             body.extend(_input_check(v))
+    prologue = len(body)
+    body.extend(dispatch)
     for node in order:
         if node.op.name == "var":
             continue
@@ -322,6 +355,18 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
             target = plan.take_first(node, label)
         else:
             target = plan.buffer_for(node, label) if op.out is not None or steps else None
+        shape = _kept_shape(node, args) if keep_buffers and target is None else None
+        if shape is not None and plan.may_keep(node):
+            # A big temporary: its memory is kept for the next call (see _kept).
+            target = names.new()
+            body.append(f"{target} = _kept(_s, {len(plan.kept)}, {shape})")
+            plan.kept.add(target)
+            if op.name == "matmul":   # into a C-contiguous buffer of its own dtype
+                label[node.id] = target
+                holder[target] = node.id
+                body.append(f"{args[0]}.dot({args[1]}, out={target})")
+                plan.done(node, label)
+                continue
         name = target or names.new()
         label[node.id] = name
         holder[name] = node.id
@@ -352,10 +397,60 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
         returned.append(name)
     arrays = {label[n.id] for n in order if n.shape != () and n.id not in output_ids
               and not _may_alias(n) and label[n.id].isidentifier()}
-    body = _free_dead_arrays(body, arrays - {label[o.id] for o in outputs})
+    body = _free_dead_arrays(body, arrays - {label[o.id] for o in outputs} - plan.kept)
+    if plan.kept:
+        # Each call takes a set of kept buffers from the pool and puts it back when
+        # done: concurrent calls (threads, recursion) each get a set of their own.
+        body.insert(prologue, "_s = _buffers(_pool)")
+        body.append("_pool.append(_s)")
     body.append("return " + (returned[0] if single else ", ".join(returned)
                              + ("," if len(returned) == 1 else "")))
     return body, bool(on_floats)
+
+
+# Buffers kept across calls. A fresh array of a few hundred KB or more is memory
+# the allocator maps and, once freed, unmaps again: touching it page-faults on every
+# call (~0.9 ms a call in the 784-256-10 MLP, more than all its elementwise work).
+# Big temporaries (never outputs) are therefore written into arrays that the
+# function keeps: a call takes a set from ``_pool`` and returns it when done.
+KEEP_MIN_SIZE = 1 << 14   # elements, when the shape is static (128 KB of float64)
+
+
+def _buffers(pool: list) -> dict:
+    try:
+        return pool.pop()
+    except IndexError:   # the first call, or every set is in use by another call
+        return {}
+
+
+def _kept(buffers: dict, key: int, shape: tuple) -> np.ndarray:
+    array = buffers.get(key)
+    if array is None or array.shape != shape:
+        array = buffers[key] = np.empty(shape)
+    return array
+
+
+def _kept_shape(node: Node, args: list[str]) -> str | None:
+    """The shape of ``node`` as code, when it is a big float64 temporary worth keeping
+    and its op can write into a given array; else None."""
+    if node.dtype != np.float64 or node.ndim == 0 or getattr(node.op, "block", None):
+        return None
+    if node.op.elementwise and all(i.op.name in ("var", "const") for i in node.inputs):
+        return None   # placed next to its user, often to become an output in place
+    if None not in node.shape:
+        return repr(node.shape) if int(np.prod(node.shape)) >= KEEP_MIN_SIZE else None
+    if node.ndim < 2:        # unknown lengths: matrices and up only
+        return None
+    if node.op.name == "matmul":
+        a, b = node.inputs
+        if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype == np.float64:
+            return f"({args[0]}.shape[0], {args[1]}.shape[1])"
+        return None
+    if node.op.elementwise and (node.op.out is not None or node.op.steps):
+        for i, arg in zip(node.inputs, args):
+            if i.ndim == node.ndim and same_shape(i.shape, node.shape):
+                return f"{arg}.shape"
+    return None
 
 
 def _free_dead_arrays(body: list[str], names: set[str]) -> list[str]:
@@ -564,6 +659,7 @@ class _MemoryPlan:
             self.shape_class[node.id] = self._classify(node)
         self.free: dict[tuple, list[str]] = {}
         self.in_place: set[int] = set()   # buffers handed on to a consumer's result
+        self.kept: set[str] = set()       # buffers kept across calls: never an output's
 
     def _classify(self, node: Node) -> Any:
         if None not in node.shape:
@@ -589,17 +685,29 @@ class _MemoryPlan:
         # (a ufunc reads each element before writing it).
         k = self.position[node.id]
         for i in node.inputs:
-            if self.last_use.get(i.id) == k and self._reusable(i) and self._key(i) == key:
+            if (self.last_use.get(i.id) == k and self._reusable(i) and self._key(i) == key
+                    and self.may_hold(node, label[i.id])):
                 self.in_place.add(i.id)
                 return label[i.id]
-        pool = self.free.get(key)
-        return pool.pop() if pool else None
+        pool = [b for b in self.free.get(key, ()) if self.may_hold(node, b)]
+        if not pool:
+            return None
+        self.free[key].remove(pool[-1])
+        return pool[-1]
+
+    def may_hold(self, node: Node, buffer: str) -> bool:
+        """An output (or what an output views) is never put in a kept buffer."""
+        return buffer not in self.kept or node.id not in self.keep
+
+    def may_keep(self, node: Node) -> bool:
+        return node.id not in self.keep and node.op.name not in VIEW_OPS
 
     def take_first(self, node: Node, label: dict[int, str]) -> str | None:
         """The first operand's buffer, when it is used for the last time here."""
         x = node.inputs[0]
         if (self.last_use.get(x.id) == self.position[node.id] and self._reusable(x)
-                and x.dtype == node.dtype and all(i is not x for i in node.inputs[1:])):
+                and x.dtype == node.dtype and all(i is not x for i in node.inputs[1:])
+                and self.may_hold(node, label[x.id])):
             self.in_place.add(x.id)
             return label[x.id]
         return None
@@ -644,7 +752,8 @@ def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,
         if optimize:
             from .rewrite import simplify
             graph = simplify(outputs)
-        source, namespace = generate(inputs, graph, name, single=False, documented=outputs)
+        source, namespace = generate(inputs, graph, name, single=False, documented=outputs,
+                                     keep_buffers=False)
     constants = [f"{key} = np.array({value.tolist()!r}, dtype=np.{value.dtype.name})"
                  for key, value in namespace.items()
                  if isinstance(value, np.ndarray) and key not in ("np",)]

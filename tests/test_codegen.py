@@ -22,8 +22,11 @@ def test_source_is_straight_line_numpy_with_backward_comments():
     assert src.startswith("def value_and_grad_W_b(X, W, b):")
     assert "# backward pass" in src and "# d/d " in src
     body = [line.strip() for line in src.splitlines()[1:]]
+    # the only branches: argument checks, and the choice of the variant that keeps big
+    # temporaries between calls
     assert not any(line.startswith(("for ", "while ", "if ", "lambda")) for line in body
-                   if not line.startswith("if ") or "_shape_error" not in line)
+                   if not line.startswith("if ") or ("_shape_error" not in line
+                                                     and ".size >= " not in line))
     compile(src, "<test>", "exec")
 
 
@@ -294,5 +297,67 @@ def test_softmax_cross_entropy_is_as_tight_as_by_hand():
         np.testing.assert_allclose(got, ref, rtol=1e-11)
     src = f.source
     # one pass of exponentials for the value and the gradient; Y . z as one dot
-    assert src.count("_logsumexp_softmax(") == 2 and "np.exp(" in src   # helper def + call
+    assert "= _logsumexp_softmax(" in src and "_logsumexp(" not in src
     assert "Y * " not in src and "* Y" not in src
+
+
+# -- buffers kept between calls ------------------------------------------------------
+
+def _layer():
+    X, W, V = sd.matrix("X"), sd.matrix("W"), sd.matrix("V")
+    cost = sd.sum(sd.sigmoid(X @ W) @ V) + 1e-3 * sd.sum(W ** 2)
+    return [X, W, V], [cost, *sd.grad(cost, [W, V])]
+
+
+def _layer_by_hand(x, w, v):
+    h = 1.0 / (1.0 + np.exp(-(x @ w)))
+    g_h = np.ones((x.shape[0], v.shape[1])) @ v.T * h * (1 - h)
+    return [np.sum(h @ v) + 1e-3 * np.vdot(w, w), x.T @ g_h + 2e-3 * w,
+            h.T @ np.ones((x.shape[0], v.shape[1]))]
+
+
+def test_big_temporaries_are_kept_and_outputs_stay_fresh():
+    inputs, outputs = _layer()
+    f = sd.function(inputs, outputs)
+    assert "_kept(" in f.source and ".size >= " in f.source
+    rng = np.random.default_rng(7)
+    big = [rng.standard_normal((300, 200)), rng.standard_normal((200, 150)) * 0.1,
+           rng.standard_normal((150, 4))]
+    small = [a[:5, :5] for a in big]
+    for args in (big, small, big):
+        first = f(*args)
+        saved = [np.array(o) for o in first]
+        second = f(*[a * 1.5 for a in args])   # same shapes: the kept buffers are reused
+        for got, keep, want in zip(first, saved, _layer_by_hand(*args)):
+            np.testing.assert_array_equal(got, keep)      # not overwritten by the next call
+            np.testing.assert_allclose(got, want, rtol=1e-9)
+        for a, b in zip(first, second):
+            assert not np.shares_memory(a, b)
+    assert f._fn.__globals__["_pool"], "a set of buffers is kept for the next call"
+
+
+def test_kept_buffers_are_safe_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+    inputs, outputs = _layer()
+    f = sd.function(inputs, outputs)
+    rng = np.random.default_rng(8)
+    cases = [[rng.standard_normal((200, 120)), rng.standard_normal((120, 130)) * 0.1,
+              rng.standard_normal((130, 3))] for _ in range(6)]
+    want = [_layer_by_hand(*c) for c in cases]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda c: f(*c), cases * 5))
+    for k, got in enumerate(results):
+        for a, b in zip(got, want[k % len(cases)]):
+            np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_static_big_shapes_keep_without_a_size_test():
+    X, W = sd.matrix("X", shape=(300, 100)), sd.matrix("W", shape=(100, 80))
+    cost = sd.sum(sd.tanh(X @ W))
+    f = sd.function([X, W], [cost, sd.grad(cost, W)])
+    assert "_kept(" in f.source and ".size >= " not in f.source
+    x, w = np.random.default_rng(9).standard_normal((300, 100)), np.full((100, 80), 0.01)
+    t = np.tanh(x @ w)
+    np.testing.assert_allclose(f(x, w)[1], x.T @ (1 - t ** 2), rtol=1e-12)
+    A = sd.matrix("A", shape=(3, 3))
+    assert "_kept(" not in sd.function([A], sd.sum(sd.tanh(A @ A))).source
