@@ -67,6 +67,12 @@ class Function:
     def __call__(self, *args, **kwargs):  # replaced per function by the generated code
         return self._fn(*args, **kwargs)
 
+    def release_buffers(self) -> None:
+        """Free the temporaries kept for the next call (the next call makes new ones)."""
+        pool = self._fn.__globals__.get("_pool")
+        if pool is not None:
+            pool.clear()
+
     @property
     def kept_bytes(self) -> int:
         """Bytes of the temporaries kept for the next call (one call's set)."""
@@ -437,6 +443,8 @@ def _kept_shape(node: Node, args: list[str]) -> str | None:
         return None
     if node.op.elementwise and all(i.op.name in ("var", "const") for i in node.inputs):
         return None   # placed next to its user, often to become an output in place
+    if node.op.name == "matmul" and max(i.ndim for i in node.inputs) > 2:
+        return None   # written by ndarray.dot, which is matmul for at most 2-d operands
     if None not in node.shape:
         return repr(node.shape) if int(np.prod(node.shape)) >= KEEP_MIN_SIZE else None
     if node.ndim < 2:        # unknown lengths: matrices and up only

@@ -333,7 +333,18 @@ def test_big_temporaries_are_kept_and_outputs_stay_fresh():
             np.testing.assert_allclose(got, want, rtol=1e-9)
         for a, b in zip(first, second):
             assert not np.shares_memory(a, b)
-    assert f._fn.__globals__["_pool"], "a set of buffers is kept for the next call"
+    assert f.kept_bytes >= 300 * 150 * 8, "big temporaries are kept for the next call"
+    f.release_buffers()
+    assert f.kept_bytes == 0
+    np.testing.assert_allclose(f(*big)[1], _layer_by_hand(*big)[1], rtol=1e-9)
+
+
+def test_stacked_matmuls_are_not_kept_as_dots():
+    A, B = sd.tensor("A", shape=(40, 30, 20)), sd.tensor("B", shape=(40, 20, 25))
+    f = sd.function([A, B], sd.sum(sd.tanh(A @ B)))
+    rng = np.random.default_rng(10)
+    a, b = rng.standard_normal((40, 30, 20)), rng.standard_normal((40, 20, 25))
+    np.testing.assert_allclose(f(a, b), np.tanh(a @ b).sum(), rtol=1e-12)
 
 
 def test_kept_buffers_are_safe_across_threads():
