@@ -439,25 +439,28 @@ def _kept(buffers: dict, key: int, shape: tuple) -> np.ndarray:
 def _kept_shape(node: Node, args: list[str]) -> str | None:
     """The shape of ``node`` as code, when it is a big float64 temporary worth keeping
     and its op can write into a given array; else None."""
-    if node.dtype != np.float64 or node.ndim == 0 or getattr(node.op, "block", None):
+    op = node.op
+    if node.dtype != np.float64 or node.ndim == 0:
         return None
-    if node.op.elementwise and all(i.op.name in ("var", "const") for i in node.inputs):
+    if op.name == "matmul":
+        # written by ndarray.dot: matmul for operands of at most 2 dimensions, and its
+        # out= must have the dtype of the product
+        if any(i.ndim > 2 or i.dtype != np.float64 for i in node.inputs):
+            return None
+    elif not (op.elementwise and (op.out is not None or op.steps)):
+        return None
+    elif all(i.op.name in ("var", "const") for i in node.inputs):
         return None   # placed next to its user, often to become an output in place
-    if node.op.name == "matmul" and max(i.ndim for i in node.inputs) > 2:
-        return None   # written by ndarray.dot, which is matmul for at most 2-d operands
     if None not in node.shape:
         return repr(node.shape) if int(np.prod(node.shape)) >= KEEP_MIN_SIZE else None
     if node.ndim < 2:        # unknown lengths: matrices and up only
         return None
-    if node.op.name == "matmul":
+    if op.name == "matmul":
         a, b = node.inputs
-        if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype == np.float64:
-            return f"({args[0]}.shape[0], {args[1]}.shape[1])"
-        return None
-    if node.op.elementwise and (node.op.out is not None or node.op.steps):
-        for i, arg in zip(node.inputs, args):
-            if i.ndim == node.ndim and same_shape(i.shape, node.shape):
-                return f"{arg}.shape"
+        return f"({args[0]}.shape[0], {args[1]}.shape[1])" if a.ndim == b.ndim == 2 else None
+    for i, arg in zip(node.inputs, args):
+        if i.ndim == node.ndim and same_shape(i.shape, node.shape):
+            return f"{arg}.shape"
     return None
 
 

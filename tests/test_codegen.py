@@ -372,3 +372,23 @@ def test_static_big_shapes_keep_without_a_size_test():
     np.testing.assert_allclose(f(x, w)[1], x.T @ (1 - t ** 2), rtol=1e-12)
     A = sd.matrix("A", shape=(3, 3))
     assert "_kept(" not in sd.function([A], sd.sum(sd.tanh(A @ A))).source
+
+
+def test_big_static_shapes_of_every_kind_compile():
+    """Big temporaries made by ops without an out= form (helpers, reductions, where)
+    are left to their own allocation."""
+    X = sd.matrix("X", shape=(200, 100))
+    T = sd.tensor("T", shape=(200, 100, 2))
+    K = sd.matrix("K", dtype="int64", shape=(100, 200))
+    parts = [sd.softmax(X, axis=1), sd.sum(T, axis=2), sd.where(X > 0, X, 0.0),
+             (X @ K)[:, :100], sd.exp(X) + X]
+    f = sd.function([X, T, K], [sd.sum(sd.sin(p)) for p in parts])
+    rng = np.random.default_rng(12)
+    x, t = rng.standard_normal((200, 100)), rng.standard_normal((200, 100, 2))
+    k = np.arange(20000).reshape(100, 200) % 7
+    e = np.exp(x - x.max(1, keepdims=True))
+    want = [e / e.sum(1, keepdims=True), t.sum(2), np.where(x > 0, x, 0.0),
+            (x @ k)[:, :100], np.exp(x) + x]
+    for _ in range(2):
+        for got, ref in zip(f(x, t, k), want):
+            np.testing.assert_allclose(got, np.sin(ref).sum(), rtol=1e-10)
