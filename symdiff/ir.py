@@ -83,14 +83,14 @@ class Node:
     def T(self) -> "Node":
         return _f("transpose")(self)
 
-    # -- printing (the printers live in the op table / display) -----------
+    # -- printing (each op's record says how it prints; printing.py walks) -
     def __str__(self) -> str:
         from .printing import to_text
         return to_text(self)
 
     def __repr__(self) -> str:
-        from .printing import type_str
-        return f"<Expr {type_str(self)}: {_short(str(self), 60)}>"
+        from .printing import shorten, type_str
+        return f"<Expr {type_str(self)}: {shorten(str(self), 60)}>"
 
     def _repr_latex_(self) -> str:
         from .printing import to_latex
@@ -392,10 +392,6 @@ def as_node(value: Any, like: Node | None = None) -> Node:
     if isinstance(value, (np.ndarray, np.generic, list, tuple)):
         return Const(value)
     raise TypeError(f"cannot use a value of type {type(value).__name__} in an expression")
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 _FUNCTIONS: dict | None = None

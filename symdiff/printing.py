@@ -1,14 +1,22 @@
-"""Text and LaTeX printers, and the one-line-per-node debug listing.
+"""The expression printers: text, LaTeX, and the one-line-per-node debug listing.
+
+This is the only printer of expressions. Each op's record says how it prints
+(``op.text``, ``op.latex``); this module walks the graph and joins the pieces. It
+sits just above the op table so that everything can use it: ``str(expr)`` (ir),
+the comments and docstrings of generated code (codegen), and the graph views and
+``explain`` (display).
 
 ``to_text`` prints Python/SymPy syntax: 0-d nodes of functions SymPy lacks are
 spelled the SymPy way (``sigmoid`` as ``1/(1 + exp(-x))``), tensor nodes by their
-symdiff names, which ``sd.parse`` reads back. Printers walk the graph bottom-up
-without recursion (a chain of 10,000 ops prints), and print a shared node once
-per use: a graph whose printed tree would be huge prints as its node listing.
+symdiff names, which ``sd.parse`` reads back. Its ``names`` argument prints chosen
+nodes as names (``t3``, ``g_t3``) instead of their definitions, as ``explain``
+does. Printers walk the graph bottom-up without recursion (a chain of 10,000 ops
+prints), and print a shared node once per use: a graph whose printed tree would
+be huge prints as its node listing.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -22,6 +30,18 @@ def type_str(node: Node) -> str:
     dims = ",".join("?" if d is None else str(d) for d in node.shape)
     short = {"float64": "f64", "float32": "f32", "int64": "i64", "int32": "i32", "bool": "bool"}
     return f"{short.get(node.dtype.name, node.dtype.name)}[{dims}]"
+
+
+def const_text(value: np.ndarray) -> str:
+    """How a constant prints: ``0.5``, ``float('inf')``, ``array([1, 2])``."""
+    return _const_text(value)[0]
+
+
+def shorten(text: str, width: int, mark: str = "...") -> str:
+    """``text`` on one line (runs of white space made one space), cut to at most
+    ``width`` characters, ending in ``mark`` when cut."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - len(mark)] + mark
 
 
 def _const_text(value: np.ndarray) -> tuple[str, int]:
@@ -40,12 +60,16 @@ def _const_text(value: np.ndarray) -> tuple[str, int]:
     return f"array(<{value.dtype} {value.shape}>)", P_ATOM
 
 
-def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT) -> list[str] | None:
-    """Print every output bottom-up; ``rule(node, child)`` prints one node.
+def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT,
+            names: Mapping[int, str] | None = None) -> list[str] | None:
+    """Print every output bottom-up; ``rule(node, child)`` prints one node, and a node
+    in ``names`` (by id) prints as its name.
 
     None when some text would pass ``limit`` characters."""
     done: dict[int, tuple[str, int]] = {}
-    for node in toposort(outputs):
+    if names:
+        done = {i: (name, P_ATOM) for i, name in names.items()}
+    for node in _bottom_up(outputs, done):
         def child(n: Node, min_prec: int) -> str:
             text, prec = done[n.id]
             return f"({text})" if prec < min_prec else text
@@ -56,6 +80,31 @@ def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT) -> list[
     return [done[o.id][0] for o in outputs]
 
 
+def _bottom_up(outputs: list[Node], known: Mapping[int, object]) -> list[Node]:
+    """The nodes to print, inputs first: nodes in ``known`` are leaves (their inputs
+    are not visited). Iterative, like ``toposort``."""
+    if not known:
+        return toposort(outputs)
+    order: list[Node] = []
+    seen = set(known)
+    for root in outputs:
+        if root.id in seen:
+            continue
+        seen.add(root.id)
+        stack = [(root, iter(root.inputs))]
+        while stack:
+            node, children = stack[-1]
+            for child in children:
+                if child.id not in seen:
+                    seen.add(child.id)
+                    stack.append((child, iter(child.inputs)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
+    return order
+
+
 def _text_rule(node: Node, child) -> tuple[str, int]:
     if node.op.name == "var":
         return node.name, P_ATOM
@@ -64,16 +113,20 @@ def _text_rule(node: Node, child) -> tuple[str, int]:
     return node.op.text(node, child)
 
 
-def to_text(node: Node, limit: int | None = None) -> str:
+def to_text(node: Node, limit: int | None = None, *,
+            names: Mapping[int, str] | None = None) -> str:
     """Python/SymPy syntax for an expression (its node listing when it is too big).
 
-    With ``limit``, a text longer than that is cut short with "..." instead."""
-    out = _render([node], _text_rule, limit or MAX_TEXT)
+    With ``limit``, a text longer than that is cut short with "..." instead.
+    ``names`` maps node ids to names: those nodes print as the name, an atom, and
+    what they are made of is not printed (``g_t3*t3`` rather than its definition).
+    """
+    out = _render([node], _text_rule, limit or MAX_TEXT, names)
     if out is not None:
         return out[0]
     if limit is not None:
         return f"{node.op.name}(...)"
-    return format_graph([node])
+    return format_graph([node], names)
 
 
 def short_text(node: Node, depth: int = 3) -> str:
@@ -128,7 +181,7 @@ def to_latex(node: Node) -> str:
     return out[0] if out is not None else r"\text{(expression too large to print)}"
 
 
-def format_graph(outputs: Iterable[Node] | Node, names: dict[int, str] | None = None) -> str:
+def format_graph(outputs: Iterable[Node] | Node, names: Mapping[int, str] | None = None) -> str:
     """One line per node, inputs first: ``t3: f64[3] = mul t1 t2``."""
     outputs = [outputs] if isinstance(outputs, Node) else list(outputs)
     label: dict[int, str] = dict(names or {})

@@ -93,6 +93,42 @@ def test_str_reads_back_in_sympy():
             assert got == pytest.approx(float(want), rel=1e-9), str(e)
 
 
+def test_str_prints_named_nodes_as_names():
+    # Checked by reading the text back with the named node as a variable of that name.
+    x, y, z = sd.scalar("x"), sd.scalar("y"), sd.scalar("z")
+    s = x + y
+    e = sd.sin(s) * z - s ** 2 / (y - s)
+    text = sd.to_text(e, names={s.id: "s"})
+    assert "x + y" not in text and "(s)**" not in text
+    at = {"x": 0.3, "y": -1.2, "z": 0.7}
+    back = sd.parse(text)
+    assert set(back.vars) == {"s", "y", "z"}
+    want = sd.evaluate(e, at)
+    assert sd.evaluate(back, {**at, "s": at["x"] + at["y"]}) == pytest.approx(want, rel=1e-12)
+    # a named output prints as its name; a leaf can be renamed too
+    assert sd.to_text(s, names={s.id: "s"}) == "s"
+    assert sd.to_text(x * 2, names={x.id: "g_x"}) == "g_x*2"
+
+
+def test_str_does_not_walk_below_named_nodes():
+    # Printed in full, d is a tree of 2**22 leaves (too big: it would print as a listing).
+    x = sd.scalar("x")
+    d = x
+    for _ in range(22):
+        d = sd.sin(d) * d
+    assert sd.to_text(sd.exp(d) + 1, names={d.id: "d"}) == "exp(d) + 1"
+    assert sd.to_text(sd.exp(d) + 1).startswith("x: f64[] = input")
+
+
+def test_shorten_makes_one_line_of_bounded_width():
+    from symdiff.printing import shorten
+    assert shorten("a  +\n   b", 80) == "a + b"
+    cut = shorten("x" * 100, 10)
+    assert cut == "x" * 7 + "..." and len(cut) == 10
+    assert shorten("y" * 100, 10, "\u2026") == "y" * 9 + "\u2026"
+    assert shorten("z" * 10, 10) == "z" * 10
+
+
 def test_nodes_are_immutable_and_not_truthy():
     x = sd.scalar("x")
     with pytest.raises(AttributeError):
