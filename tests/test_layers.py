@@ -1,11 +1,16 @@
-"""Layers import downward only: a module never imports one above it."""
+"""Layers import downward only: a module never imports one above it; and no module
+imports another module's private (underscored) names."""
 import ast
 import pathlib
 
-LAYERS = ["errors", "ir", "ops", "interpret|frontend|autodiff|numpy_protocol", "rewrite",
-          "codegen", "api|pyfunc|higher|batching|testing",
+LAYERS = ["errors", "ir", "ops|banded", "interpret|frontend|autodiff|numpy_protocol|printing",
+          "rewrite", "codegen", "api|pyfunc|higher|batching|testing",
           "display|sympy_bridge|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
+
+# Private names still imported across modules, to be made public or moved; do not add.
+KNOWN_PRIVATE = {("batching.py", "_materialize"), ("rewrite/rules.py", "_count"),
+                 ("rewrite/engine.py", "_intern"), ("rewrite/algebra.py", "_intern")}
 
 
 def layer_of(module: str) -> int | None:
@@ -15,6 +20,25 @@ def layer_of(module: str) -> int | None:
     return None
 
 
+def _relative_imports(path: pathlib.Path):
+    """(top-level symdiff module imported, the ImportFrom node, the module's tree) for
+    every relative import in ``path``: ``from .x import y`` in ``display/graph.py``
+    imports ``display``, ``from ..ir import Node`` imports ``ir``."""
+    rel = path.relative_to(ROOT).parts
+    package = list(rel[:-1])
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or not node.level:
+            continue
+        base = package[:len(package) - (node.level - 1)]
+        names = base + (node.module.split(".") if node.module else [])
+        if names:
+            yield names[0].removesuffix(".py"), node, tree
+        else:   # from . import x, at the top of the package
+            for alias in node.names:
+                yield alias.name, node, tree
+
+
 def test_imports_go_downward():
     bad = []
     for path in ROOT.rglob("*.py"):
@@ -22,16 +46,28 @@ def test_imports_go_downward():
         here = layer_of(rel[0].removesuffix(".py"))
         if here is None:
             continue
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.level and node.module:
-                # from .x import y / from ..x import y, at module level or inside functions
-                target = node.module.split(".")[0]
-                if node.level == 2 or rel[0] in ("ops", "rewrite") and node.level == 1:
-                    target = node.module.split(".")[0] if node.level == 2 else rel[0]
-                there = layer_of(target)
-                if there is not None and there > here and not _lazy(node, tree):
-                    bad.append(f"{'/'.join(rel)} imports {target}")
+        for target, node, tree in _relative_imports(path):
+            there = layer_of(target)
+            if there is not None and there > here and not _lazy(node, tree):
+                bad.append(f"{'/'.join(rel)} imports {target}")
+    assert not bad, bad
+
+
+def test_every_module_has_a_layer():
+    missing = {p.relative_to(ROOT).parts[0].removesuffix(".py") for p in ROOT.rglob("*.py")}
+    missing = {m for m in missing if layer_of(m) is None and m != "__init__"}
+    assert not missing, missing
+
+
+def test_no_private_names_across_modules():
+    bad = []
+    for path in ROOT.rglob("*.py"):
+        rel = "/".join(path.relative_to(ROOT).parts)
+        for _, node, _ in _relative_imports(path):
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                if private and (rel, alias.name) not in KNOWN_PRIVATE:
+                    bad.append(f"{rel} imports {alias.name} from {node.module}")
     assert not bad, bad
 
 
