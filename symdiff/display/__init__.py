@@ -3,7 +3,7 @@ explanation of reverse mode, and a report of what simplification did.
 
 Modules: ``nodes`` (names, kinds and colours of nodes), ``graph`` (``to_networkx``,
 ``to_dot``, ``GraphView``, ``show``), ``layout`` and ``svg`` (the built-in layered
-drawing), ``explain`` (the grad table), ``report`` (``simplify_report``). Text is
+drawing), ``gradtable`` (``explain``, the grad table), ``report`` (``simplify_report``). Text is
 printed by ``symdiff.printing``, the one expression printer.
 
 Conventions
@@ -27,7 +27,7 @@ Conventions
 """
 from __future__ import annotations
 
-from .explain import ExplainRow, Explanation, explain
+from .gradtable import ExplainRow, Explanation, explain
 from .graph import GraphView, show, to_dot, to_networkx
 from .nodes import (FILL, KINDS, LEGEND, STROKE, node_kind,  # noqa: F401  (public, as before)
                     node_names, rewrite_rule)
