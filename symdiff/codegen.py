@@ -357,6 +357,7 @@ def _emit(inputs: list[Var], outputs: list[Node], single: bool, namespace: dict,
         args = [label[i.id] if i.id not in on_floats or node.dtype in _FLOAT_OK
                 else f"np.float64({label[i.id]})" for i in node.inputs]
         steps = op.steps if node.shape != () and node.dtype.kind == "f" else ()
+        steps = steps(node) if callable(steps) else steps
         if getattr(op, "overwrites_first", False):
             target = plan.take_first(node, label)
         else:

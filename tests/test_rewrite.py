@@ -96,7 +96,7 @@ ROWS = [
     ("a + b -> b + a (canonical operand order)", CAN, _newer_plus_older),
     # stabilize
     ("log(sigmoid(x)) -> -softplus(-x)", STAB, lambda: sd.log(sd.sigmoid(x))),
-    ("log(1 - sigmoid(x)) -> -softplus(x)", STAB, lambda: sd.log(1.0 - sd.sigmoid(x))),
+    ("1 - sigmoid(x) -> sigmoid(-x)", STAB, lambda: sd.log(1.0 - sd.sigmoid(x))),
     ("log(1 + exp(x)) -> softplus(x)", STAB, lambda: sd.log(1.0 + sd.exp(x))),
     ("log(sum(exp(x))) -> logsumexp(x)", STAB, lambda: sd.log(sd.sum(sd.exp(v)))),
     ("log(softmax(x)) -> log_softmax(x)", STAB, lambda: sd.log(sd.softmax(v))),

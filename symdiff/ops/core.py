@@ -64,8 +64,8 @@ class Op:
     math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
-    # update it in place ("{o}").
-    steps: tuple = ()
+    # update it in place ("{o}"). Or node -> such a tuple (constants by dtype).
+    steps: tuple | Callable = ()
     differentiable: bool = True
 
     def __repr__(self) -> str:

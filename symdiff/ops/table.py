@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Const, Node, as_node, broadcast_shapes, fmt_shape, make, same_shape
+from . import logistic
 from .core import (
     OPS, P_ADD, P_ATOM, P_CMP, P_MUL, P_NEG, P_POW, Case, Op, call_latex, call_text,
     float_dtype, infer_elementwise, infix_code, infix_text, normalize_axis, np_call,
@@ -366,15 +367,17 @@ OPS["square"].text = lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW)
 OPS["square"].latex = lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{2}}", P_POW)
 OPS["square"].math = "{0} * {0}"
 
-# sigmoid(x) = (1 + tanh(x/2)) / 2: no overflow for any x, one transcendental call.
-_declare_unary("sigmoid", lambda x: 0.5 + 0.5 * np.tanh(0.5 * np.asarray(x)),
-               lambda out, x: multiply(out, subtract(1.0, out)), latex=r"\sigma",
-               math="(0.5 + 0.5 * math.tanh(0.5 * {0}))")
-OPS["sigmoid"].code = lambda args, node: f"0.5 + 0.5 * np.tanh(0.5 * {args[0]})"
+# sigmoid(x) = e / (1 + e), e = exp(min(x, top)): exact in both tails, never overflows
+# (see symdiff/ops/logistic.py for the form and why it was chosen).
+_declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract(1.0, out)),
+               latex=r"\sigma", math="(1.0 / (1.0 + math.exp(-{0})))")
+# Python floats: math.exp raises OverflowError below -709.78 and the function then
+# runs its NumPy twin, which is exact there.
+OPS["sigmoid"].code = lambda args, node: (
+    f"_sigmoid({args[0]}, {logistic.sigmoid_top(node.dtype)})")
+OPS["sigmoid"].helper = lambda node: logistic.SIGMOID_HELPER if node.shape == () else ""
 OPS["sigmoid"].out = None
-# On arrays: one buffer for (1 + tanh(x/2)) / 2 instead of three temporaries.
-OPS["sigmoid"].steps = ("np.multiply({0}, 0.5{out})", "np.tanh({o}, out={o})",
-                        "{o} *= 0.5", "{o} += 0.5")
+OPS["sigmoid"].steps = logistic.sigmoid_steps   # arrays: one buffer, one temporary
 OPS["sigmoid"].text = _sympy_text(lambda n, c: (f"1/(1 + exp(-{c(n.inputs[0], P_POW)}))", P_MUL),
                                   "sigmoid")
 # softplus(x) = log(1 + exp(x)) = logaddexp(0, x): exact and overflow-free.

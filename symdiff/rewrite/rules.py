@@ -8,13 +8,14 @@ side finite where the left-hand side overflows or divides by zero.
 - canonicalize: constant folding (constants of at most ``SMALL`` elements),
   identities, like terms and powers (``algebra.py``), canonical operand order,
   structure (transposes, broadcasts, reductions of broadcasts).
-- stabilize: ``log(sigmoid)``, ``log(1 + exp)``, ``log(sum(exp))``,
+- stabilize: ``log(sigmoid)``, ``1 - sigmoid``, ``log(1 + exp)``, ``log(sum(exp))``,
   ``log(softmax)``, ``expm1``, ``log1p``; the gradients of these come out
   stable because the product normal form cancels ``s**-1 * s`` and the factor
   rules turn ``exp(x) / (1 + exp(x))`` into ``sigmoid(x)`` and
   ``exp(x) / sum(exp(x))`` into ``softmax(x)``; the NaN-safe ``where`` below.
 - specialize: cheaper forms for the generated code (``square``, ``x @ y`` for a
-  sum of products, ``outer``, one transpose instead of two).
+  sum of products, ``outer``, one transpose instead of two, the sigmoid's slope
+  from the sigmoid alone).
 
 NaN-safe ``where``
     The adjoint of ``where(c, a, b)`` with respect to ``a`` is
@@ -571,8 +572,13 @@ def _stable_factors():
 
 STABILIZE = Phase("stabilize", [
     rule("log(sigmoid(x)) -> -softplus(-x)", P.log(P.sigmoid(X)) >> -P.softplus(-X)),
-    rule("log(1 - sigmoid(x)) -> -softplus(x)", P.log(1 - P.sigmoid(X)) >> -P.softplus(X)),
     rule("log(1 + exp(x)) -> softplus(x)", P.log(1 + P.exp(X)) >> P.softplus(X)),
+    # 1 - s cancels where s is near 1 (x > 0): the gradient of log(sigmoid(x)) was 0
+    # at x = 50 (true 1.9e-22). sigmoid(-x) is exact in both tails; with the rule
+    # above, log(1 - sigmoid(x)) becomes -softplus(x). In the sigmoid's slope
+    # s * (1 - s), specialize puts 1 - s back (no second sigmoid): the next round
+    # rebuilds the same nodes, so simplify still ends at a fixpoint.
+    rule("1 - sigmoid(x) -> sigmoid(-x)", 1 - P.sigmoid(X) >> P.sigmoid(-X)),
     rule("log(sum(exp(x))) -> logsumexp(x)",
          P.log(P.sum(P.exp(X), axis=A, keepdims=B)) >> P.logsumexp(X, axis=A, keepdims=B)),
     rule("log(softmax(x)) -> log_softmax(x)",
