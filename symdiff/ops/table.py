@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Const, Node, as_node, broadcast_shapes, fmt_shape, make, same_shape
+from . import powers
 from .core import (
     OPS, P_ADD, P_ATOM, P_CMP, P_MUL, P_NEG, P_POW, Case, Op, call_latex, call_text,
     float_dtype, infer_elementwise, infix_code, infix_text, normalize_axis, np_call,
@@ -419,9 +420,8 @@ _div = elementwise("div", np.divide,
                    latex=lambda n, c: (rf"\frac{{{c(n.inputs[0], 0)}}}{{{c(n.inputs[1], 0)}}}",
                                        P_ATOM),
                    domain=((-2.0, 2.0), "nonzero"), cases=BINARY_CASES, math="({0} / {1})")
-_pow = elementwise("pow", np.power,
-                   (lambda out, a, b: multiply(b, power(a, subtract(b, 1.0))),
-                    lambda out, a, b: multiply(out, log(a))),
+# The partials are written so they hold at a zero base too: see powers.py.
+_pow = elementwise("pow", np.power, (powers.base_partial, powers.exponent_partial),
                    (lambda a, n: f"{a[0]} ** {a[1]}",
                     lambda a, n, o: f"np.power({a[0]}, {a[1]}, out={o})"),
                    text=infix_text("**", P_POW, right_assoc=True),
