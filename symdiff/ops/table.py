@@ -489,6 +489,18 @@ _min2 = elementwise("minimum", np.minimum,
                     latex=call_latex(r"\min"), cases=BINARY_CASES)
 maximum = public("maximum")(_binary(_max2))
 minimum = public("minimum")(_binary(_min2))
+# log(exp(a) + exp(b)) without overflow. d/da = exp(a)/(exp(a) + exp(b)) = sigmoid(a - b):
+# also right where a or b is infinite (exp(a - out) would be inf - inf there).
+_logaddexp = elementwise(
+    "logaddexp", np.logaddexp,
+    (lambda out, a, b: sigmoid(subtract(a, b)), lambda out, a, b: sigmoid(subtract(b, a))),
+    np_call("np.logaddexp"), text=_sympy_text(
+        lambda n, c: (f"log(exp({c(n.inputs[0], 0)}) + exp({c(n.inputs[1], 0)}))", P_ATOM),
+        "logaddexp"),
+    latex=lambda n, c: (rf"\log\left(e^{{{c(n.inputs[0], 0)}}} + e^{{{c(n.inputs[1], 0)}}}"
+                        r"\right)", P_ATOM),
+    cases=BINARY_CASES)
+logaddexp = public("logaddexp")(_binary(_logaddexp))
 
 # -- comparisons and logic (not differentiable; for where) --------------------------
 
