@@ -8,11 +8,12 @@ side finite where the left-hand side overflows or divides by zero.
 - canonicalize: constant folding (constants of at most ``SMALL`` elements),
   identities, like terms and powers (``algebra.py``), canonical operand order,
   structure (transposes, broadcasts, reductions of broadcasts).
-- stabilize: ``log(sigmoid)``, ``log(1 + exp)``, ``log(sum(exp))``,
-  ``log(softmax)``, ``expm1``, ``log1p``; the gradients of these come out
-  stable because the product normal form cancels ``s**-1 * s`` and the factor
-  rules turn ``exp(x) / (1 + exp(x))`` into ``sigmoid(x)`` and
-  ``exp(x) / sum(exp(x))`` into ``softmax(x)``; the NaN-safe ``where`` below.
+- stabilize: ``log(sigmoid)``, ``log(1 + exp)``, ``log1p(exp)``,
+  ``log(exp(a) + exp(b))``, ``log(sum(exp))``, ``log(softmax)``, ``expm1``,
+  ``log1p``; the gradients of these come out stable because the product normal
+  form cancels ``s**-1 * s`` and the factor rules turn ratios of exponentials
+  (``exp(x) / (1 + exp(x))``, ``exp(x) / sum(exp(x))``, and their powers) into
+  sigmoids and softmaxes (``ratios.py``); the NaN-safe ``where`` below.
 - specialize: cheaper forms for the generated code (``square``, ``x @ y`` for a
   sum of products, ``outer``, one transpose instead of two).
 
