@@ -581,10 +581,12 @@ def where(condition, x, y):
     return make(_where, [c, a, b])
 
 
+# clip(x, lo, hi) = min(max(x, lo), hi), as NumPy computes it (hi wins when lo > hi),
+# differentiated as that composition: the ties split as in maximum and minimum.
 _clip = elementwise("clip", np.clip,
-                    (lambda out, x, lo, hi: multiply(_tie(x, lo), _tie(hi, x)),
-                     lambda out, x, lo, hi: _tie(lo, x),
-                     lambda out, x, lo, hi: _tie(x, hi)),
+                    (lambda out, x, lo, hi: multiply(_tie(x, lo), _tie(hi, maximum(x, lo))),
+                     lambda out, x, lo, hi: multiply(_tie(lo, x), _tie(hi, maximum(x, lo))),
+                     lambda out, x, lo, hi: _tie(maximum(x, lo), hi)),
                     np_call("np.clip"), text=call_text("clip"), latex=call_latex(
                         r"\operatorname{clip}"),
                     domain=((-2.0, 2.0), (-1.0, -0.5), (0.5, 1.0)),
