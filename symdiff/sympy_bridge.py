@@ -7,8 +7,9 @@ Conventions
 - Every scalar op of the op table has a SymPy form. Functions SymPy lacks are
   given their definitions: ``sigmoid(x) = 1/(1 + exp(-x))``, ``relu(x) =
   Max(0, x)``, ``softplus(x) = log(1 + exp(x))``, ``log1p(x) = log(1 + x)``,
-  ``expm1(x) = exp(x) - 1``, ``square(x) = x**2``, ``clip(x, a, b) =
-  Min(Max(x, a), b)``, ``where(c, a, b) = Piecewise((a, c), (b, True))``.
+  ``expm1(x) = exp(x) - 1``, ``square(x) = x**2``, ``logaddexp(a, b) =
+  log(exp(a) + exp(b))``, ``clip(x, a, b) = Min(Max(x, a), b)``, ``where(c, a, b) =
+  Piecewise((a, c), (b, True))``.
   The kinks keep symdiff's values (JAX's conventions) only where SymPy defines
   them the same way; derivatives at kinks are not compared.
 - Variables become ``sympy.Symbol(name)`` (``real=True`` on request); SymPy
@@ -46,6 +47,7 @@ _BINARY = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
     "maximum": sympy.Max, "minimum": sympy.Min,
+    "logaddexp": lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
     "less": sympy.Lt, "less_equal": sympy.Le, "greater": sympy.Gt, "greater_equal": sympy.Ge,
     "equal": sympy.Eq, "not_equal": sympy.Ne,
     "logical_and": sympy.And, "logical_or": sympy.Or,

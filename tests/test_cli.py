@@ -91,7 +91,10 @@ def test_corpus_is_as_short_as_sympy(corpus_results):
     """Each printed derivative has at most 1.5x the operations of SymPy's simplified one.
 
     abs' is printed exactly, with JAX's value 1 at the kink (2*Heaviside(u, 1) - 1),
-    where SymPy prints sign(u), undefined there: two operations more, allowed for."""
+    where SymPy prints sign(u), undefined there: two operations more, allowed for. So
+    are the terms that make a power's derivatives exact at a zero base (a Heaviside
+    product, up to six operations, in each partial of a power with a variable exponent:
+    the derivative of a**0 in a, of 0**b in b, are 0 where SymPy's formulas are NaN)."""
     ratios = {}
     for text, _ in CORPUS:
         expr = reference(text)
@@ -100,6 +103,9 @@ def test_corpus_is_as_short_as_sympy(corpus_results):
         for name in names:
             best = sympy.count_ops(sympy.simplify(sympy.diff(expr, SYMBOLS[name])))
             best += 2 if "abs" in text else 0
+            best += 6 * sum((SYMBOLS[name] in p.base.free_symbols)
+                            + (SYMBOLS[name] in p.exp.free_symbols)
+                            for p in expr.atoms(sympy.Pow) if p.exp.free_symbols)
             mine = sympy.count_ops(sympy.sympify(got[name], locals=SYMBOLS))
             ratios[f"{text} d/d{name}"] = mine / max(best, 1)
     worst = {k: round(v, 2) for k, v in ratios.items() if v > 1.5}

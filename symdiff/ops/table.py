@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Const, Node, as_node, broadcast_shapes, fmt_shape, make, same_shape
-from . import logistic
+from . import logistic, powers
 from .core import (
     OPS, P_ADD, P_ATOM, P_CMP, P_MUL, P_NEG, P_POW, Case, Op, call_latex, call_text,
     float_dtype, infer_elementwise, infix_code, infix_text, normalize_axis, np_call,
@@ -422,9 +422,8 @@ _div = elementwise("div", np.divide,
                    latex=lambda n, c: (rf"\frac{{{c(n.inputs[0], 0)}}}{{{c(n.inputs[1], 0)}}}",
                                        P_ATOM),
                    domain=((-2.0, 2.0), "nonzero"), cases=BINARY_CASES, math="({0} / {1})")
-_pow = elementwise("pow", np.power,
-                   (lambda out, a, b: multiply(b, power(a, subtract(b, 1.0))),
-                    lambda out, a, b: multiply(out, log(a))),
+# The partials are written so they hold at a zero base too: see powers.py.
+_pow = elementwise("pow", np.power, (powers.base_partial, powers.exponent_partial),
                    (lambda a, n: f"{a[0]} ** {a[1]}",
                     lambda a, n, o: f"np.power({a[0]}, {a[1]}, out={o})"),
                    text=infix_text("**", P_POW, right_assoc=True),
@@ -492,6 +491,18 @@ _min2 = elementwise("minimum", np.minimum,
                     latex=call_latex(r"\min"), cases=BINARY_CASES)
 maximum = public("maximum")(_binary(_max2))
 minimum = public("minimum")(_binary(_min2))
+# log(exp(a) + exp(b)) without overflow. d/da = exp(a)/(exp(a) + exp(b)) = sigmoid(a - b):
+# also right where a or b is infinite (exp(a - out) would be inf - inf there).
+_logaddexp = elementwise(
+    "logaddexp", np.logaddexp,
+    (lambda out, a, b: sigmoid(subtract(a, b)), lambda out, a, b: sigmoid(subtract(b, a))),
+    np_call("np.logaddexp"), text=_sympy_text(
+        lambda n, c: (f"log(exp({c(n.inputs[0], 0)}) + exp({c(n.inputs[1], 0)}))", P_ATOM),
+        "logaddexp"),
+    latex=lambda n, c: (rf"\log\left(e^{{{c(n.inputs[0], 0)}}} + e^{{{c(n.inputs[1], 0)}}}"
+                        r"\right)", P_ATOM),
+    cases=BINARY_CASES)
+logaddexp = public("logaddexp")(_binary(_logaddexp))
 
 # -- comparisons and logic (not differentiable; for where) --------------------------
 
@@ -572,10 +583,12 @@ def where(condition, x, y):
     return make(_where, [c, a, b])
 
 
+# clip(x, lo, hi) = min(max(x, lo), hi), as NumPy computes it (hi wins when lo > hi),
+# differentiated as that composition: the ties split as in maximum and minimum.
 _clip = elementwise("clip", np.clip,
-                    (lambda out, x, lo, hi: multiply(_tie(x, lo), _tie(hi, x)),
-                     lambda out, x, lo, hi: _tie(lo, x),
-                     lambda out, x, lo, hi: _tie(x, hi)),
+                    (lambda out, x, lo, hi: multiply(_tie(x, lo), _tie(hi, maximum(x, lo))),
+                     lambda out, x, lo, hi: multiply(_tie(lo, x), _tie(hi, maximum(x, lo))),
+                     lambda out, x, lo, hi: _tie(maximum(x, lo), hi)),
                     np_call("np.clip"), text=call_text("clip"), latex=call_latex(
                         r"\operatorname{clip}"),
                     domain=((-2.0, 2.0), (-1.0, -0.5), (0.5, 1.0)),

@@ -8,11 +8,12 @@ side finite where the left-hand side overflows or divides by zero.
 - canonicalize: constant folding (constants of at most ``SMALL`` elements),
   identities, like terms and powers (``algebra.py``), canonical operand order,
   structure (transposes, broadcasts, reductions of broadcasts).
-- stabilize: ``log(sigmoid)``, ``1 - sigmoid``, ``log(1 + exp)``, ``log(sum(exp))``,
-  ``log(softmax)``, ``expm1``, ``log1p``; the gradients of these come out
-  stable because the product normal form cancels ``s**-1 * s`` and the factor
-  rules turn ``exp(x) / (1 + exp(x))`` into ``sigmoid(x)`` and
-  ``exp(x) / sum(exp(x))`` into ``softmax(x)``; the NaN-safe ``where`` below.
+- stabilize: ``log(sigmoid)``, ``1 - sigmoid``, ``log(1 + exp)``, ``log1p(exp)``,
+  ``log(exp(a) + exp(b))``, ``log(sum(exp))``, ``log(softmax)``, ``expm1``,
+  ``log1p``; the gradients of these come out stable because the product normal
+  form cancels ``s**-1 * s`` and the factor rules turn ratios of exponentials
+  (``exp(x) / (1 + exp(x))``, ``exp(x) / sum(exp(x))``, and their powers) into
+  sigmoids and softmaxes (``ratios.py``); the NaN-safe ``where`` below.
 - specialize: cheaper forms for the generated code (``square``, ``x @ y`` for a
   sum of products, ``outer``, one transpose instead of two, the sigmoid's slope
   from the sigmoid alone).
@@ -40,7 +41,7 @@ import numpy as np
 from ..errors import SymdiffError
 from ..ir import Const, Node, broadcast_shapes, make, same_shape, toposort
 from ..ops import FUNCTIONS, OPS
-from . import algebra
+from . import algebra, ratios
 from .algebra import (FactorRule, ProductForm, collect_powers, collect_terms, factor_rewrite,
                       key, term_key)
 from .engine import SMALL, Guard, Match, Phase, rule, rule_fn, same_shape_ref
@@ -520,43 +521,9 @@ def nan_safe_branches(m: Match) -> Node | None:
     return make(node.op, (c, out[0], out[1]), node.attrs)
 
 
-def _softmax_guard(env) -> bool:
-    s = env["S"]
-    x = env["X"]
-    if x.ndim == 1 and s.attr("axis") in (None, (0,)):
-        return True
-    return bool(s.attr("keepdims")) and s.attr("axis") is not None and len(s.attr("axis")) == 1
-
-
-def _softmax_axis(env) -> int:
-    axis = env["S"].attr("axis")
-    return 0 if axis is None else axis[0]
-
-
-def _softmax_factor(form: ProductForm, like: Node) -> ProductForm | None:
-    """exp(x) / sum(exp(x), axis) -> softmax(x, axis)."""
-    live = [(i, b, e) for i, (b, e) in enumerate(form.factors) if e != 0]
-    for i, num, e in live:
-        if e != 1 or num.op.name != "exp":
-            continue
-        for j, den, f in live:
-            if f != -1 or den.op.name != "sum" or den.inputs[0] is not num:
-                continue
-            env = {"S": den, "X": num.inputs[0]}
-            if not _softmax_guard(env):
-                continue
-            s = F["softmax"](num.inputs[0], _softmax_axis(env))
-            factors = [list(fc) for k, fc in enumerate(form.factors) if k not in (i, j)]
-            factors.append([s, 1.0])
-            return ProductForm(form.coef, factors, form.size, True)
-    return None
-
-
 FACTOR_RULES = [
-    FactorRule("exp(x) / (1 + exp(x)) -> sigmoid(x)",
-               [(P.exp(X), 1.0), (1 + P.exp(X), -1.0)], P.sigmoid(X)),
-    FactorRule("1 / (1 + exp(-x)) -> sigmoid(x)", [(1 + P.exp(-X), -1.0)], P.sigmoid(X)),
-    FactorRule("exp(x) / sum(exp(x)) -> softmax(x)", fn=_softmax_factor),
+    FactorRule("exp(a) / (exp(a) + exp(b)) -> sigmoid(a - b)", fn=ratios.sigmoid_ratio),
+    FactorRule("exp(x) / sum(exp(x)) -> softmax(x)", fn=ratios.softmax_ratio),
     FactorRule("where(c, g, 0) * f'(x) -> where(c, g * f'(x'), 0), x' = where(c, x, safe)",
                fn=nan_safe_where),
 ]
@@ -579,6 +546,9 @@ STABILIZE = Phase("stabilize", [
     # s * (1 - s), specialize puts 1 - s back (no second sigmoid): the next round
     # rebuilds the same nodes, so simplify still ends at a fixpoint.
     rule("1 - sigmoid(x) -> sigmoid(-x)", 1 - P.sigmoid(X) >> P.sigmoid(-X)),
+    rule("log1p(exp(x)) -> softplus(x)", P.log1p(P.exp(X)) >> P.softplus(X)),
+    rule("log(exp(a) + exp(b)) -> logaddexp(a, b)",
+         P.log(P.exp(X) + P.exp(Y)) >> P.logaddexp(X, Y)),
     rule("log(sum(exp(x))) -> logsumexp(x)",
          P.log(P.sum(P.exp(X), axis=A, keepdims=B)) >> P.logsumexp(X, axis=A, keepdims=B)),
     rule("log(softmax(x)) -> log_softmax(x)",
@@ -592,6 +562,10 @@ STABILIZE = Phase("stabilize", [
     rule("x * (y + z / x) -> x * y + z", X * (Y + Z / X) >> X * Y + Z),
     rule_fn("stable products (factor rules)", _stable_factors(),
             ("mul", "div", "neg")),
+    rule_fn("p * (a + b) -> p*a + p*b to pair exp(x) with a sum of exponentials",
+            ratios.distribute_to_pair, ("mul", "div", "neg")),
+    rule_fn("sum(y / s) -> sum(y) / s for a sum of exponentials s constant along the axes",
+            ratios.sum_of_constant_factor, ("sum",)),
 ])
 
 

@@ -1,0 +1,63 @@
+"""The partial derivatives of ``pow``, right at a zero base.
+
+Read literally, d(a**b)/da = b * a**(b - 1) and d(a**b)/db = a**b * log(a) are NaN at
+a = 0 where both derivatives exist: ``0 * 0**-1`` for b = 0 (a**0 is 1 for every a,
+so the derivative is 0), and ``0 * log(0)`` for b > 0 (0**b is 0 for every b > 0).
+The partials below give those values and change nothing where a != 0:
+
+- base: ``b * a**(b - 1 + [max(|a|, |b|) <= 0])``, the exponent being b - 1 but at
+  a = b = 0, where it is 0: ``0 * 0**0 = 0``.
+- exponent: ``a**b * log(a + [b > 0] * [|a| <= 0])``, the log's operand being a but
+  where a = 0 < b, where it is 1: ``0 * log(1) = 0``. The log of 0 is not computed
+  there. (JAX's pow replaces every zero base; at b = 0, where 0**b jumps from 1 to 0,
+  this keeps the one-sided -inf, so that the mixed second derivative at a = b = 0,
+  which does not exist, comes out NaN rather than a number.)
+
+The corrections are comparisons: they have no derivative (none flows through them, not
+even a zero that could meet an infinity), so every higher derivative differentiates the
+textbook formula wherever a != 0, and at a = b = 0 the inner power, of exponent 0 there,
+gives its own derivative the same way. A 0-d comparison prints as ``Heaviside``, so a
+printed derivative stays in a form SymPy and ``sd.parse`` read.
+A constant exponent or base is looked at when the partial is built: ``x**3`` gets
+``3 * x**2`` as before, and a constant exponent with zeros (``z**arange(3)``) gets
+``0 * z**0`` at those zeros.
+
+These are the bodies of the ``pow`` record's partials in ``table.py``; the builders
+are looked up when a partial is built (the table imports this module).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Const, Node
+
+
+def base_partial(out: Node, a: Node, b: Node) -> Node:
+    """d(a**b)/da, 0 where a = b = 0 (see the module)."""
+    from . import table as t
+    if b.op.name == "const":
+        exponent = t.subtract(_replace_zero(b), 1.0)
+    elif a.op.name == "const" and not np.any(a.value == 0):
+        exponent = t.subtract(b, 1.0)
+    else:
+        size = t.FUNCTIONS["abs"](a) if a is b else t.maximum(t.FUNCTIONS["abs"](a),
+                                                               t.FUNCTIONS["abs"](b))
+        both_zero = t.less_equal(size, 0.0)
+        exponent = t.add(t.subtract(b, 1.0), both_zero)
+    return t.multiply(b, t.power(a, exponent))
+
+
+def exponent_partial(out: Node, a: Node, b: Node) -> Node:
+    """d(a**b)/db, 0 where a = 0 < b (see the module)."""
+    from . import table as t
+    if a.op.name == "const" and not np.any(a.value == 0):
+        return t.multiply(out, t.log(a))
+    zero_power = t.multiply(t.greater(b, 0.0), t.less_equal(t.FUNCTIONS["abs"](a), 0.0))
+    return t.multiply(out, t.log(t.add(a, zero_power)))
+
+
+def _replace_zero(c: Node) -> Node:
+    """A constant with its zeros replaced by ones (itself when it has none)."""
+    if not np.any(c.value == 0):
+        return c
+    return Const(np.where(c.value == 0, 1, c.value), c.dtype)
