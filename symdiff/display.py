@@ -32,6 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .arguments import expressions_only
 from .ir import Const, Node, meta, toposort
 from .printing import _const_text, to_text, type_str
 
@@ -698,6 +699,7 @@ def _local_rule(consumer: Node, index: int, c_name: str, n_name: str,
     return f"g_{c_name} -> {_print_named(contribution, named)}{note}"
 
 
+@expressions_only
 def explain(cost: Node, wrt: Node | Sequence[Node], at: Mapping[Any, Any] | None = None, *,
             cost_name: str | None = None) -> Explanation:
     """The reverse-mode algorithm on ``cost``, one row per node on a path from ``wrt``

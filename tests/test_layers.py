@@ -2,8 +2,8 @@
 import ast
 import pathlib
 
-LAYERS = ["errors", "ir", "ops", "interpret|frontend|autodiff|numpy_protocol", "rewrite",
-          "codegen", "api|pyfunc|higher|batching|testing",
+LAYERS = ["errors", "ir", "ops", "interpret|frontend|autodiff|numpy_protocol|arguments",
+          "rewrite", "codegen", "api|pyfunc|higher|batching|testing",
           "display|sympy_bridge|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
 
