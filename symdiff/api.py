@@ -7,7 +7,7 @@ import numpy as np
 
 from . import autodiff, codegen
 from .arguments import expressions_only
-from .errors import ArgumentError, ArgumentTypeError, DiffError
+from .errors import DiffError
 from .ir import Const, Node, Var
 
 # The compiler's entry point, refusing a Python function (``jax.jit(fn)``'s form)
@@ -17,38 +17,26 @@ function = expressions_only(codegen.function)
 
 def scalar(name: str, dtype: Any = "float64") -> Var:
     """A 0-d variable."""
-    return Var(_name(name), (), dtype)
+    return Var(name, (), dtype)
 
 
 def vector(name: str, shape: Any = None, dtype: Any = "float64") -> Var:
     """A 1-d variable; its length is unknown unless given (``shape=3`` or ``(3,)``)."""
-    return Var(_name(name), (None,) if shape is None else _tuple(shape), dtype)
+    return Var(name, (None,) if shape is None else _tuple(shape), dtype)
 
 
 def matrix(name: str, shape: Any = None, dtype: Any = "float64") -> Var:
     """A 2-d variable; ``shape=(3, None)`` fixes the lengths that are known."""
-    return Var(_name(name), (None, None) if shape is None else _tuple(shape), dtype)
+    return Var(name, (None, None) if shape is None else _tuple(shape), dtype)
 
 
 def tensor(name: str, shape: Any, dtype: Any = "float64") -> Var:
     """A variable of any number of dimensions, e.g. ``shape=(None, 3, 4)``."""
-    return Var(_name(name), _tuple(shape), dtype)
+    return Var(name, _tuple(shape), dtype)
 
 
 def var(name: str, shape: Any = (), dtype: Any = "float64") -> Var:
-    return Var(_name(name), _tuple(shape), dtype)
-
-
-def _name(name: Any) -> str:
-    """A variable's name: a Python identifier, as the compiled function's parameter."""
-    if not isinstance(name, str):
-        raise ArgumentTypeError(f"a variable name must be a string, not "
-                                f"{type(name).__name__} {name!r}")
-    if not name.isidentifier():
-        what = "empty" if not name else f"{name!r}, which is not a Python identifier"
-        raise ArgumentError(f"a variable name must be a Python identifier (letters, digits "
-                            f"and _, not starting with a digit); the name given is {what}")
-    return name
+    return Var(name, _tuple(shape), dtype)
 
 
 def constant(value: Any, dtype: Any = None) -> Const:

@@ -13,6 +13,9 @@ Conventions of this module:
   ``expressions_only`` refuses a callable first argument before the others are
   bound, so every arity gets the same ``DiffError`` saying what to write
   instead: never a missing-argument ``TypeError``, never a wrong number.
+* Printers, graph views and the interpreter (``takes_expression``,
+  ``takes_expressions``) refuse a first argument that is not an expression (or
+  a list of them) with an ``ArgumentTypeError``, not an ``AttributeError``.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from .errors import DiffError
+from .errors import ArgumentTypeError, DiffError
 from .ir import Node
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,6 +63,37 @@ def expressions_only(fn: F) -> F:
         if callable(value) and not isinstance(value, Node):
             raise DiffError(f"sd.{name} takes expressions: {usage}; it was given "
                             f"{describe(value)} ({why}); {instead}")
+        return fn(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
+
+
+def takes_expression(fn: F) -> F:
+    """``fn`` (a printer) refusing a first argument that is not an expression with an
+    ``ArgumentTypeError`` naming what it got."""
+    return _first_argument(fn, many=False)
+
+
+def takes_expressions(fn: F) -> F:
+    """``fn`` (a graph view, the interpreter) refusing a first argument that is not an
+    expression or a list or tuple of them with an ``ArgumentTypeError``."""
+    return _first_argument(fn, many=True)
+
+
+def _first_argument(fn: F, many: bool) -> F:
+    name = fn.__name__
+    first = next(iter(inspect.signature(fn).parameters))
+    wanted = "an expression or a list of expressions" if many else "an expression"
+
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        value = args[0] if args else kwargs.get(first)
+        items = value if many and isinstance(value, (list, tuple)) else [value]
+        wrong = next((item for item in items if not isinstance(item, Node)), None)
+        if wrong is not None:
+            hint = (f"; to see a Python function as a graph, call it on variables: "
+                    f"y = fn(sd.vector('x', 3))" if callable(wrong) else "")
+            raise ArgumentTypeError(f"sd.{name} takes {wanted}, got {describe(wrong)}{hint}")
         return fn(*args, **kwargs)
 
     return checked  # type: ignore[return-value]

@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .arguments import expressions_only
+from .arguments import expressions_only, takes_expressions
 from .ir import Const, Node, meta, toposort
 from .printing import _const_text, to_text, type_str
 
@@ -141,6 +141,7 @@ def _output_note(node: Node, index: int, names: Mapping[int, str]) -> str:
 # networkx and DOT
 # ==================================================================================
 
+@takes_expressions
 def to_networkx(outputs: Node | Sequence[Node], *, before: Node | Sequence[Node] | None = None):
     """The graph as an ``nx.DiGraph``: one node per IR node (keyed by ``Node.id``),
     edges from each input to its consumer. With ``before`` (the graph a rewrite
@@ -216,6 +217,7 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+@takes_expressions
 def to_dot(outputs: Node | Sequence[Node], *, legend: bool = True,
            before: Node | Sequence[Node] | None = None) -> str:
     """The graph in Graphviz's DOT language, styled as the SVG view: fill by kind,
@@ -346,6 +348,7 @@ class GraphView:
         return f"<symdiff.GraphView: {self.graph.number_of_nodes()} nodes ({parts})>"
 
 
+@takes_expressions
 def show(outputs: Node | Sequence[Node], engine: str = "auto", *,
          before: Node | Sequence[Node] | None = None) -> GraphView:
     """A graph view of ``outputs`` (e.g. ``[cost, *grads]``): SVG in Jupyter, with

@@ -73,13 +73,13 @@ class DiffError(SymdiffError, ValueError):
 
 
 class ArgumentError(SymdiffError, ValueError):
-    """An argument of a public function has a value it cannot take (an empty or
-    non-identifier variable name)."""
+    """An argument of a public function has a value it cannot take (an empty
+    variable name)."""
 
 
 class ArgumentTypeError(ArgumentError, TypeError):
     """An argument of a public function has the wrong type (a variable name that is
-    not a string)."""
+    not a string, a Python function given to a printer)."""
 
 
 class CompileError(SymdiffError):
