@@ -6,13 +6,15 @@ plain NumPy source.
 """
 from __future__ import annotations
 
-from .errors import CompileError, DiffError, ParseError, ShapeError, SymdiffError
+from .errors import (ArgumentError, ArgumentTypeError, CompileError, DiffError, ParseError,
+                     ShapeError, SymdiffError)
 from .ir import Const, Node, Var
 from .ops import FUNCTIONS as _FUNCTIONS
 from . import banded as _banded  # noqa: F401  (registers the band ops with the table)
-from .api import constant, grad, matrix, scalar, tensor, value_and_grad, var, vector
+from .api import (constant, function, grad, matrix, scalar, tensor, value_and_grad, var,
+                  vector)
 from .autodiff import jvp, vjp
-from .codegen import Function, function
+from .codegen import Function
 from .interpret import evaluate
 from .printing import format_graph, to_latex, to_text
 from .rewrite import simplify
@@ -23,10 +25,11 @@ __version__ = "0.1.0"
 globals().update({name: fn for name, fn in _FUNCTIONS.items() if name not in globals()})
 
 __all__ = [
-    "CompileError", "Const", "DiffError", "Expr", "Function", "Node", "ParseError",
-    "ShapeError", "SymdiffError", "Var", "constant", "evaluate", "format_graph", "function",
-    "grad", "jvp", "matrix", "scalar", "simplify", "tensor", "to_latex", "to_text",
-    "value_and_grad", "var", "vector", "vjp", *sorted(_FUNCTIONS),
+    "ArgumentError", "ArgumentTypeError", "CompileError", "Const", "DiffError", "Expr",
+    "Function", "Node", "ParseError", "ShapeError", "SymdiffError", "Var", "constant",
+    "evaluate", "format_graph", "function", "grad", "jvp", "matrix", "scalar", "simplify",
+    "tensor", "to_latex", "to_text", "value_and_grad", "var", "vector", "vjp",
+    *sorted(_FUNCTIONS),
 ]
 
 

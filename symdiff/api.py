@@ -5,9 +5,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import autodiff
+from . import autodiff, codegen
+from .arguments import expressions_only
 from .errors import DiffError
 from .ir import Const, Node, Var
+
+# The compiler's entry point, refusing a Python function (``jax.jit(fn)``'s form)
+# with a pointer to sd.grad / sd.value_and_grad.
+function = expressions_only(codegen.function)
 
 
 def scalar(name: str, dtype: Any = "float64") -> Var:
@@ -43,21 +48,35 @@ def _tuple(shape: Any) -> tuple:
     return (shape,) if isinstance(shape, (int, np.integer)) or shape is None else tuple(shape)
 
 
-def grad(f: Node | Callable, wrt: Node | Sequence[Node] | None = None, *,
-         argnums: int | Sequence[int] = 0, has_aux: bool = False):
+def grad(f: Node | Callable, wrt_or_argnums: Any = None, /, *,
+         wrt: Node | Sequence[Node] | None = None, argnums: int | Sequence[int] | None = None,
+         has_aux: bool = False):
     """d f / d wrt.
 
-    With an expression ``f`` (0-d), returns expressions: one for one ``wrt``, a list
-    for a list (symbol-to-symbol). With a Python function, returns a function
-    computing its gradient with respect to the arguments ``argnums``, as
-    ``jax.grad`` does; the function's source is parsed, never run symbolically.
+    With an expression ``f`` (0-d), the second argument is ``wrt`` and the result is
+    expressions: one for one ``wrt``, a list for a list (symbol-to-symbol). With a
+    Python function, the second argument is ``argnums`` (``sd.grad(fn, 1)``, as in
+    ``jax.grad`` and ``autograd.grad``) and the result is a function computing the
+    gradient with respect to those arguments; the function's source is parsed,
+    never run symbolically. ``wrt=`` with a function, ``argnums=`` or ``has_aux=``
+    with an expression, or a second argument given both ways is a ``DiffError``.
     """
     if isinstance(f, Node):
+        if argnums is not None or has_aux:
+            given = "argnums=" if argnums is not None else "has_aux="
+            raise DiffError(f"grad: {given} is for Python functions; an expression is "
+                            "differentiated with respect to variables: sd.grad(cost, x)")
+        wrt = _one_of(wrt_or_argnums, wrt, "wrt")
         if wrt is None:
-            raise DiffError("grad: say which variables to differentiate with respect to "
-                            "(wrt=...)")
+            raise DiffError("grad: say which variables to differentiate with respect to: "
+                            "sd.grad(cost, x) or sd.grad(cost, [x, y])")
         return autodiff.grad(f, wrt)
     if callable(f):
+        if wrt is not None:
+            raise DiffError("grad: wrt= is for expressions; for a Python function say which "
+                            "arguments to differentiate with argnums: sd.grad(fn, 1) or "
+                            "sd.grad(fn, argnums=(0, 1))")
+        argnums = _argnums(_one_of(wrt_or_argnums, argnums, "argnums"), "grad")
         from . import pyfunc
         return pyfunc.grad(f, argnums=argnums, has_aux=has_aux)
     raise DiffError(f"grad: expected an expression or a Python function, "
@@ -70,4 +89,25 @@ def value_and_grad(f: Callable, argnums: int | Sequence[int] = 0, *, has_aux: bo
         raise DiffError("value_and_grad takes a Python function; for an expression use "
                         "sd.function([...], [cost, *sd.grad(cost, wrt)])")
     from . import pyfunc
-    return pyfunc.value_and_grad(f, argnums=argnums, has_aux=has_aux)
+    return pyfunc.value_and_grad(f, argnums=_argnums(argnums, "value_and_grad"),
+                                 has_aux=has_aux)
+
+
+def _one_of(positional: Any, keyword: Any, name: str) -> Any:
+    """The second argument, given positionally or by keyword, but not both."""
+    if positional is not None and keyword is not None:
+        raise DiffError(f"grad: {name} is given twice, as the second argument "
+                        f"({positional!r}) and as {name}={keyword!r}")
+    return keyword if positional is None else positional
+
+
+def _argnums(argnums: Any, fn: str) -> Any:
+    if argnums is None:
+        return 0
+    if isinstance(argnums, Node) or (isinstance(argnums, (list, tuple))
+                                     and any(isinstance(a, Node) for a in argnums)):
+        raise DiffError(f"{fn}: with a Python function the second argument is argnums, the "
+                        "positions of the arguments to differentiate (an int or a tuple of "
+                        "ints), not variables; variables are for expressions: "
+                        "sd.grad(cost, x)")
+    return argnums

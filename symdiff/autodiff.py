@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 
+from .arguments import expressions, expressions_only
 from .errors import DiffError
 from .ir import Const, Node, annotate, as_node, gc_paused, next_id, same_shape, toposort
 from .ops.table import add, astype, sum_, zeros_like
@@ -111,12 +112,6 @@ def _created_since(mark: int, roots: list[Node]) -> list[Node]:
     return found
 
 
-def _as_list(x) -> tuple[list, bool]:
-    if isinstance(x, Node):
-        return [x], True
-    return list(x), False
-
-
 def grad(cost: Node, wrt: Node | Sequence[Node]) -> Node | list[Node]:
     """d cost / d wrt as expressions: one node for one ``wrt``, a list for a list.
 
@@ -125,14 +120,12 @@ def grad(cost: Node, wrt: Node | Sequence[Node]) -> Node | list[Node]:
     """
     if not isinstance(cost, Node):
         raise DiffError(f"grad: the cost must be an expression, not {type(cost).__name__}")
-    wrts, single = _as_list(wrt)
+    wrts, single = expressions(wrt, "grad", "wrt")
     if cost.ndim != 0:
         raise DiffError(f"grad: the cost must be a scalar (0-d), but it has shape {cost.shape}; "
                         f"use sd.jacobian or sd.vjp for non-scalar outputs")
     _check_differentiable(cost, "a cost")
     for w in wrts:
-        if not isinstance(w, Node):
-            raise DiffError(f"grad: wrt must be expressions, got {type(w).__name__}")
         _check_differentiable(w, _describe(w))
     table = backprop([cost], [Const(1.0, cost.dtype)], wrts)
     results = []
@@ -149,7 +142,11 @@ def _seeds(fn: str, primals: list[Node], seeds: Any, what: str) -> list[Node]:
     if len(values) != len(primals):
         raise DiffError(f"{fn}: {len(primals)} {'outputs' if what == 'cotangent' else 'inputs'}"
                         f" but {len(values)} {what}s")
-    nodes = [as_node(v, p) for v, p in zip(values, primals)]
+    try:
+        nodes = [as_node(v, p) for v, p in zip(values, primals)]
+    except TypeError as err:
+        raise DiffError(f"{fn}: the {what}s must be expressions, arrays or numbers ({err})") \
+            from None
     for p, n in zip(primals, nodes):
         if not same_shape(p.shape, n.shape) and None not in p.shape + n.shape:
             raise DiffError(f"{fn}: {what} of shape {n.shape} for a value of shape {p.shape}")
@@ -161,11 +158,12 @@ def _adjoint_of(table: GradTable, w: Node) -> Node:
     return zeros_like(w) if g is None else _cast(g, w)
 
 
+@expressions_only
 def vjp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
         cotangents: Any) -> Node | list[Node]:
     """Vector-Jacobian products: sum over outputs of cotangent · d output / d wrt."""
-    outs, _ = _as_list(outputs)
-    wrts, single = _as_list(wrt)
+    outs, _ = expressions(outputs, "vjp", "outputs")
+    wrts, single = expressions(wrt, "vjp", "wrt")
     cts = _seeds("vjp", outs, cotangents, "cotangent")
     for w in wrts:
         _check_differentiable(w, _describe(w))
@@ -174,11 +172,12 @@ def vjp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
     return results[0] if single else results
 
 
+@expressions_only
 def jvp(outputs: Node | Sequence[Node], wrt: Node | Sequence[Node],
         tangents: Any) -> Node | list[Node]:
     """Jacobian-vector products (forward mode): d output along the tangents of ``wrt``."""
-    outs, single = _as_list(outputs)
-    wrts, _ = _as_list(wrt)
+    outs, single = expressions(outputs, "jvp", "outputs")
+    wrts, _ = expressions(wrt, "jvp", "wrt")
     for w in wrts:
         _check_differentiable(w, _describe(w))
     table: dict[int, Node] = {w.id: t for w, t in zip(wrts, _seeds("jvp", wrts, tangents,

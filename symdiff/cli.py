@@ -6,7 +6,12 @@
 
 Conventions
 - EXPR is Python syntax read by ``sd.parse`` (never evaluated); ``^`` is accepted
-  as power; ``-`` reads EXPR from standard input.
+  as power; ``-`` reads EXPR from standard input. EXPR is the first argument that
+  is not an option or an option's value, whatever its first character
+  (``symdiff '-x**2' --wrt x``); ``--`` still ends the options.
+- A ``--wrt`` variable that EXPR does not contain gets a zero derivative (as
+  SymPy's ``diff(x**3, y)``), shaped by ``--var`` if declared; a note on stderr
+  names the variable it may be a typo of.
 - Text output is Python/SymPy syntax: one variable prints the derivative alone on
   one line, several print ``NAME: DERIVATIVE`` lines (Hessian entries as
   ``x,y: ...`` with ``--order 2``).
@@ -16,6 +21,7 @@ Conventions
 from __future__ import annotations
 
 import argparse
+import difflib
 import io
 import itertools
 import json
@@ -77,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(expression_first(
+        list(sys.argv[1:] if argv is None else argv), parser))
     try:
         text = _read_expr(args.expr)
         out = run(text, wrt=args.wrt, var=args.var, order=args.order, at=args.at,
@@ -91,6 +99,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     return 0
+
+
+def expression_first(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``argv`` with an expression that starts with ``-`` (``-x**2``) moved behind ``--``.
+
+    argparse takes every argument that starts with ``-`` for an option. Here the
+    first argument that is not an option, nor the value of one, is EXPR whatever
+    its first character; real options (``-h``, ``--version``, ``--wrt=x``, and
+    unambiguous abbreviations such as ``--wr``) stay options.
+    """
+    takes_value = {option: action.nargs != 0
+                   for action in parser._actions for option in action.option_strings}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--" or arg == "-" or not arg.startswith("-"):
+            return argv           # options have ended, or EXPR is an ordinary positional
+        option = _option_named(arg, takes_value)
+        if option is None:       # not an option: the expression
+            rest = argv[:i] + argv[i + 1:]
+            end = rest.index("--") + 1 if "--" in rest else len(rest)
+            return rest[:end] + ([] if "--" in rest else ["--"]) + [arg] + rest[end:]
+        i += 2 if takes_value[option] and "=" not in arg else 1
+    return argv
+
+
+def _option_named(arg: str, takes_value: dict[str, bool]) -> str | None:
+    """The option ``arg`` stands for, as argparse reads it (exactly, ``--name=value``, or
+    a prefix of long options), or None."""
+    if arg in takes_value:
+        return arg
+    if not arg.startswith("--"):
+        return None
+    name = arg.split("=", 1)[0]
+    if name in takes_value:
+        return name
+    matches = [option for option in takes_value if option.startswith(name)]
+    return matches[0] if matches else None
 
 
 def _read_expr(arg: str) -> str:
@@ -115,29 +161,42 @@ def run(text: str, *, wrt: str | None = None, var: Sequence[str] = (), order: in
     expr = _parse(text, shapes)
     if not isinstance(expr, sd.Node):
         raise UsageError(f"the expression is a constant ({expr!r}): nothing to differentiate")
+    if isinstance(expr, sd.Const) and expr.dtype.kind in "iu":
+        expr = sd.constant(expr.value.astype(np.float64))   # '3' is the real number 3
     free = expr.vars
+    wrt_names = _parse_wrt(wrt, free)
+    # Variables that EXPR does not contain: their derivatives are zero.
+    absent = {n: sd.var(n, shapes.get(n, ())) for n in wrt_names if n not in free}
     for name in shapes:
-        if name not in free:
+        if name not in free and name not in absent:
             raise UsageError(f"--var {name}: no variable {name!r} in the expression"
                              + _suggestion(name, free))
-    wrt_names = _parse_wrt(wrt, free)
-    wrt_vars = [free[n] for n in wrt_names]
+    variables = {**free, **absent}
+    wrt_vars = [variables[n] for n in wrt_names]
     if expr.ndim != 0:
         raise UsageError(f"the expression has shape {expr.shape}, not a scalar: derivatives "
                          f"are printed for scalar expressions (wrap it in sum(...))")
+    for name in absent:
+        _note_absent(name, free)
     entries = _derivatives(expr, wrt_vars, order)   # [(label, derivative expr)]
     if simplify:
         simplified = sd.simplify([e for _, e in entries])
         entries = [(label, e) for (label, _), e in zip(entries, simplified)]
+    # A scalar zero prints as 0, as SymPy's diff gives it, not as zeros_like(y).
+    entries = [(label, sd.constant(0.0) if e.ndim == 0 and e.op.name == "zeros_like" else e)
+               for label, e in entries]
 
     if fmt == "python":
-        return _python_module(text, expr, wrt_vars, free, order, simplify)
+        return _python_module(text, expr, wrt_vars, variables, order, simplify)
     if fmt == "dot":
         from .display import to_dot
         return to_dot([expr] + [e for _, e in entries])
     if at:
-        values = _parse_at(at, free)
-        missing = [n for n in free if n not in values]
+        values = _parse_at(at, variables)
+        for name, variable in absent.items():
+            if name not in values and None not in variable.shape:
+                values[name] = np.zeros(variable.shape)    # any value: the derivative is 0
+        missing = [n for n in variables if n not in values]
         if missing:
             raise UsageError(f"--at: no value for {', '.join(missing)}")
         results = sd.evaluate([e for _, e in entries], values)
@@ -249,12 +308,12 @@ def _latex_number(value: Any) -> str:
     return f"{value:.15g}"
 
 
-def _python_module(text: str, expr, wrt_vars, free, order: int, simplify: bool) -> str:
+def _python_module(text: str, expr, wrt_vars, variables, order: int, simplify: bool) -> str:
     import symdiff as sd
     from .codegen import module_source
     if order != 1:
         raise UsageError("--format python writes the value and the gradient (--order 1)")
-    inputs = [free[n] for n in sorted(free)]
+    inputs = [variables[n] for n in sorted(variables)]
     grads = sd.grad(expr, wrt_vars)
     wrt = ", ".join(v.name for v in wrt_vars)
     params = ", ".join(v.name for v in inputs)
@@ -334,14 +393,20 @@ def _parse_wrt(wrt: str | None, free: dict) -> list[str]:
     if not names:
         raise UsageError("--wrt needs at least one variable name")
     for n in names:
-        if n not in free:
-            raise UsageError(f"--wrt {n}: no variable {n!r} in the expression"
-                             + _suggestion(n, free))
+        if not n.isidentifier():
+            raise UsageError(f"--wrt {n}: not a variable name")
     return names
 
 
+def _note_absent(name: str, free: dict) -> None:
+    """The derivative with respect to ``name`` is 0; say so if it looks like a typo."""
+    close = difflib.get_close_matches(name, list(free), n=1)
+    if close:
+        print(f"symdiff: note: {name!r} does not appear in the expression, so the derivative "
+              f"with respect to it is 0; did you mean {close[0]!r}?", file=sys.stderr)
+
+
 def _suggestion(name: str, free: dict) -> str:
-    import difflib
     close = difflib.get_close_matches(name, list(free), n=1)
     known = ", ".join(sorted(free)) or "none"
     return (f"; did you mean {close[0]!r}?" if close else "") + f" (variables: {known})"

@@ -3,6 +3,12 @@
 Every error symdiff raises for bad input is a ``SymdiffError``. Messages name
 what went wrong and where: a ``ParseError`` carries the line, the column and the
 source line, and its message shows a caret under the column.
+
+Each class also derives from the built-in exception a Python user would catch
+for the same mistake: ``ParseError`` is a ``SyntaxError``; ``ShapeError``,
+``DiffError`` and ``ArgumentError`` (a bad value, e.g. an empty variable name)
+are ``ValueError`` subclasses; ``ArgumentTypeError`` (a value of the wrong type, e.g. a
+variable name that is not a string) is an ``ArgumentError`` and a ``TypeError``.
 """
 from __future__ import annotations
 
@@ -64,6 +70,16 @@ class ShapeError(SymdiffError, ValueError):
 
 class DiffError(SymdiffError, ValueError):
     """A derivative was asked for that does not exist or is not defined here."""
+
+
+class ArgumentError(SymdiffError, ValueError):
+    """An argument of a public function has a value it cannot take (an empty
+    variable name)."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of a public function has the wrong type (a variable name that is
+    not a string, a Python function given to a printer)."""
 
 
 class CompileError(SymdiffError):

@@ -16,8 +16,10 @@ Conventions of this module:
 * While walking, a value is an expression (``Node``), a constant known at parse
   time (``int``, ``float``, ``bool``, a NumPy scalar or array, ``None``, ``...``,
   a slice, a ``range``, a tuple or list of values), or something callable that
-  the front end knows (``_Known``, ``_Method``, ``_UserFunction``) or a namespace
-  (``_Namespace``). Python's operators are applied to these values exactly as
+  the front end knows (``_Known``, ``_Method``, ``_UserFunction``), a namespace
+  (``_Namespace``), or a scalar type (``np.float32``, ``float``: a dtype, as in
+  ``x.astype(np.float32)`` and ``x.dtype == np.float64``, and a converter of
+  constants). Python's operators are applied to these values exactly as
   Python would apply them, so ``np.exp(W @ x)`` read from source and the same
   line run on variables build the same hash-consed node.
 * Positions are those of ``ast``: ``lineno`` 1-based, ``col`` 0-based, counted
@@ -48,8 +50,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import numpy_protocol
-from .errors import DiffError, ParseError, ShapeError, SymdiffError
+from . import members as member_table, numpy_protocol
+from .errors import (ArgumentError, ArgumentTypeError, DiffError, ParseError, ShapeError,
+                     SymdiffError)
 from .ir import Const, Node, Var
 
 MAX_NESTING = 180        # nested sub-expressions / inlined calls before a clear error
@@ -94,14 +97,13 @@ _FORBIDDEN_CALLS = frozenset((
     "print", "type", "object", "super", "memoryview", "classmethod", "staticmethod",
     "property", "dir", "id", "hash", "iter", "next", "callable", "isinstance"))
 
-# Attributes of expressions (and of constant arrays) that may be read or called.
-VALUE_ATTRIBUTES = ("T", "shape", "ndim", "size", "dtype", "mT")
-VALUE_METHODS = ("sum", "mean", "max", "min", "prod", "reshape", "transpose", "dot",
-                 "clip", "squeeze", "ravel", "flatten")
+# Attributes and methods of expressions and constant arrays, and the scalar types
+# (dtypes): symdiff.members.
+_SCALAR_TYPES = member_table.SCALAR_TYPES
 
 # Constant builders from the numpy namespace: called only on constants.
 _CONSTANT_BUILDERS = ("zeros", "ones", "full", "eye", "identity", "arange", "linspace",
-                      "array", "asarray", "float64", "float32")
+                      "array", "asarray")
 
 # Constructs refused by kind, with a hint.
 _REFUSED: dict[type, tuple[str, str]] = {
@@ -292,7 +294,7 @@ def parse(text: str, **shapes: Any) -> Node:
     ``**``), non-finite constants (``1e400``), and input nested too deeply.
     """
     if not isinstance(text, str):
-        raise TypeError(f"parse() takes a string, not {type(text).__name__}")
+        raise ArgumentTypeError(f"parse() takes a string, not {type(text).__name__}")
     _refresh_tables()
     bindings = {name: _binding(name, value) for name, value in shapes.items()}
     scope = _TextScope(bindings)
@@ -345,21 +347,22 @@ def _out_of_stack(text: str, filename: str | None) -> ParseError:
 
 def _binding(name: str, value: Any) -> Any:
     if not name.isidentifier():
-        raise TypeError(f"parse(): {name!r} is not a valid variable name")
+        raise ArgumentError(f"parse(): {name!r} is not a valid variable name")
     if _is_expr(value):
         return value
     if isinstance(value, (tuple, list)):
         shape = tuple(value)
         if not all(d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool)
                                  and d >= 0) for d in shape):
-            raise TypeError(f"parse(): the shape of {name!r} must be a tuple of "
-                            f"non-negative ints or None, got {value!r}")
+            raise ArgumentTypeError(f"parse(): the shape of {name!r} must be a tuple of "
+                                    f"non-negative ints or None, got {value!r}")
         return Var(name, tuple(None if d is None else int(d) for d in shape))
     if isinstance(value, (np.ndarray, np.number)) or (
             isinstance(value, (int, float)) and not isinstance(value, bool)):
         return value
-    raise TypeError(f"parse(): {name}= must be a shape tuple like (3, 4), an expression, "
-                    f"or a constant array or number; got {type(value).__name__}")
+    raise ArgumentTypeError(f"parse(): {name}= must be a shape tuple like (3, 4), an "
+                            f"expression, or a constant array or number; got "
+                            f"{type(value).__name__}")
 
 
 class _TextScope:
@@ -942,13 +945,14 @@ class _Walker:
             hint = f"; did you mean {owner.name}.{close[0]}?" if close else ""
             raise self.fail(f"{owner.name}.{name} is not supported" + hint, node)
         if _is_expr(owner) or isinstance(owner, (np.ndarray, np.generic)):
-            if name in VALUE_ATTRIBUTES:
-                return self.guarded(node, getattr, owner, name)
-            if name in VALUE_METHODS and hasattr(owner, name):
+            entry = member_table.MEMBERS.get(name)
+            if entry is None:
+                raise self.fail(f"the attribute .{name} is not supported; expressions and "
+                                f"arrays have {member_table.listing()}"
+                                + _suggest(name, member_table.MEMBERS), node)
+            if entry.method:
                 return _Method(owner, name)
-            known = [n for n in VALUE_ATTRIBUTES + VALUE_METHODS if hasattr(owner, n)]
-            raise self.fail(f"the attribute .{name} is not supported; expressions have "
-                            + ", ".join("." + n for n in known) + _suggest(name, known), node)
+            return self.guarded(node, member_table.get, owner, entry)
         raise self.fail(f"{_describe(owner)} has no attribute .{name} that symdiff can read",
                         node)
 
@@ -1012,15 +1016,40 @@ class _Walker:
                     function.signature.bind(*args, **kwargs)
                 except TypeError as err:
                     raise self.fail(_arity_message(function, err, kwargs), node) from None
+                self.check_sequences(function, args, kwargs, node)
             return self.guarded(node, function.call, *args, **kwargs)
         if isinstance(function, _Method):
-            bound = getattr(function.owner, function.name)
-            return self.guarded(node, bound, *args, **kwargs)
+            entry = member_table.MEMBERS[function.name]
+            problem = member_table.arity_problem(entry, function.owner, args, kwargs)
+            if problem:
+                raise self.fail(problem, node)
+            method = member_table.get(function.owner, entry)
+            return self.guarded(node, method, *args, **kwargs)
+        if isinstance(function, type) and function in _SCALAR_TYPES:
+            if _has_expr(args) or _has_expr(kwargs):
+                spelled = member_table.spelled(function)
+                raise self.fail(f"{spelled}() converts a value known while reading; to "
+                                f"convert an expression write x.astype({spelled})", node)
+            return self.guarded(node, function, *args, **kwargs)
         if isinstance(function, _UserFunction):
             definition, source = _read_function(function.fn)
             walker = _Walker(source, None, self.context)
             return walker.call_user(definition, function, args, kwargs, call_site=(self, node))
         raise self.fail(f"{_describe(function)} is not a function symdiff can call", node)
+
+    def check_sequences(self, function: _Known, args: list, kwargs: dict,
+                        node: ast.Call) -> None:
+        """A list or tuple holding expressions is a sequence of arrays only where NumPy
+        takes one (a parameter named ``arrays``: concatenate, stack). Elsewhere NumPy
+        would make it an array (``np.mean([a, b])``), which symdiff does not do."""
+        names = list(function.signature.parameters) + [None] * len(args)
+        written = list(zip(names, args, node.args))
+        written += [(k.arg, kwargs[k.arg], k.value) for k in node.keywords]
+        for name, value, at in written:
+            if name != "arrays" and isinstance(value, (list, tuple)) and _has_expr(value):
+                raise self.fail(f"a {type(value).__name__} of expressions is not supported "
+                                f"as an argument of {function.name}(); build the array "
+                                f"with np.stack([...]) first", at)
 
     # -- functions -----------------------------------------------------------
 
@@ -1251,9 +1280,9 @@ def _unwrap(fn: Any) -> Any:
         return fn
     fn = inspect.unwrap(fn) if callable(fn) else fn
     if isinstance(fn, types.MethodType):
-        raise TypeError("bound methods are not supported; pass a plain function")
+        raise ArgumentTypeError("bound methods are not supported; pass a plain function")
     if not isinstance(fn, types.FunctionType):
-        raise TypeError(f"expected a Python function, got {type(fn).__name__}")
+        raise ArgumentTypeError(f"expected a Python function, got {type(fn).__name__}")
     return fn
 
 
@@ -1394,6 +1423,8 @@ def _from_python(value: Any, name: str, depth: int = 0) -> Any:
                       "symdiff.ops.FUNCTIONS lists those it does")
     if isinstance(value, types.FunctionType):
         return _UserFunction(value)
+    if isinstance(value, type) and value in _SCALAR_TYPES:
+        return value
     if isinstance(value, type):
         raise _Reject(f"{name!r} is a class; symdiff can call table functions and the "
                       "user's own functions")
@@ -1514,23 +1545,14 @@ def _constant_builder(name: str) -> _Known:
             raise _Reject(f"np.{name}() builds a constant: its arguments must be known while "
                           "reading, not expressions")
         for value in list(args) + list(kwargs.values()):
-            if isinstance(value, (_Known, _Method, _UserFunction, _Namespace)) and not (
-                    isinstance(value, _Known) and value.name in ("float64", "float32")):
+            if isinstance(value, (_Known, _Method, _UserFunction, _Namespace)):
                 raise _Reject(f"np.{name}(): unexpected argument {_describe(value)}")
-        args = tuple(_dtype_of(value) for value in args)
-        kwargs = {key: _dtype_of(value) for key, value in kwargs.items()}
         result = numpy_function(*args, **kwargs)
         if isinstance(result, np.ndarray) and result.size > MAX_CONSTANT_SIZE:
             raise _Reject(f"np.{name}() would build a constant of {result.size} elements")
         return result
 
     return _Known(name, call, None)
-
-
-def _dtype_of(value: Any) -> Any:
-    if isinstance(value, _Known) and value.name in ("float64", "float32"):
-        return getattr(np, value.name)
-    return value
 
 
 def _signature(fn: Callable[..., Any]) -> inspect.Signature | None:
@@ -1574,6 +1596,7 @@ def _numpy_namespace(strict: bool) -> _Namespace:
             members.setdefault(name, _composite(name))
     for name in _CONSTANT_BUILDERS:
         members.setdefault(name, _constant_builder(name))
+    members.update(member_table.NUMPY_SCALAR_TYPES)
     members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
     members["linalg"] = _linalg_namespace()
     namespace = _Namespace("np", members)
@@ -1606,7 +1629,7 @@ def _symdiff_namespace() -> _Namespace:
     return _NAMESPACES["symdiff"]
 
 
-def _text_function(name: str) -> _Known | None:
+def _text_function(name: str) -> Any:
     """A bare function name in text: builtins, table names and aliases."""
     if name in TEXT_BUILTINS:
         return _builtin(name, text=True)
@@ -1619,15 +1642,18 @@ def _text_function(name: str) -> _Known | None:
     return None
 
 
-def _builtin(name: str, *, text: bool) -> _Known:
+def _builtin(name: str, *, text: bool) -> Any:
     """Builtins with NumPy's meaning where it is clear.
 
     ``abs(x)`` is ``abs``; ``sum(x, axis=...)`` is ``np.sum`` (Python's ``sum``
     over a tuple or list of values stays Python's); ``max(x)`` is ``np.max`` and
     ``max(a, b, ...)`` is ``np.maximum`` folded (same for ``min``); SymPy's
     ``Max``/``Min`` take two or more arguments likewise. The rest (``range``,
-    ``len``, ``zip``, ...) work on values known while reading.
+    ``len``, ``zip``, ...) work on values known while reading; ``float``, ``int``
+    and ``bool`` are the types themselves (dtypes; they convert constants only).
     """
+    if name in member_table.BUILTIN_TYPES:
+        return member_table.BUILTIN_TYPES[name]
     functions = _functions()
 
     def absolute(x: Any) -> Any:
@@ -1720,8 +1746,7 @@ def _builtin(name: str, *, text: bool) -> _Known:
         "pow": lambda base, exponent: operator.pow(base, exponent),
         "range": python_range, "len": length,
         "zip": _sequence_builtin("zip"), "enumerate": _sequence_builtin("enumerate"),
-        "reversed": _sequence_builtin("reversed"), "float": static_only(float),
-        "int": static_only(int), "bool": static_only(bool), "round": static_only(round),
+        "reversed": _sequence_builtin("reversed"), "round": static_only(round),
     }
     return _Known(name, implementations[name], None)
 
@@ -1811,6 +1836,8 @@ def _describe(value: Any) -> str:
         return f"the method .{value.name}"
     if isinstance(value, _UserFunction):
         return f"the function {value.fn.__name__}"
+    if isinstance(value, type) and value in _SCALAR_TYPES:
+        return f"the type {member_table.spelled(value)}"
     if value is None:
         return "None"
     if isinstance(value, tuple):

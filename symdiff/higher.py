@@ -30,6 +30,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .arguments import expressions, expressions_only
 from .autodiff import grad, jvp, vjp
 from .banded import banded_jacobian
 from .batching import batch
@@ -43,6 +44,7 @@ __all__ = ["jacobian", "hessian", "hvp"]
 _placeholders = itertools.count()
 
 
+@expressions_only
 def jacobian(y: Node, x: Node | Sequence[Node], *, mode: str = "auto") -> Node | list[Node]:
     """d y / d x as an expression of shape ``y.shape + x.shape`` (a list for a list of x).
 
@@ -54,38 +56,48 @@ def jacobian(y: Node, x: Node | Sequence[Node], *, mode: str = "auto") -> Node |
     if y.dtype.kind != "f":
         raise DiffError(f"jacobian: y has dtype {y.dtype}; only floating-point results "
                         f"are differentiable")
-    if isinstance(x, Node):
-        return _jacobian(y, x, mode)
-    return [_jacobian(y, xi, mode) for xi in x]
+    xs, single = expressions(x, "jacobian", "x")
+    jacobians = [_jacobian(y, xi, mode) for xi in xs]
+    return jacobians[0] if single else jacobians
 
 
+@expressions_only
 def hessian(cost: Node, x: Node | Sequence[Node]) -> Node | list[list[Node]]:
     """The second derivatives of a 0-d ``cost``: shape ``x.shape + x.shape``.
 
     For a list of variables, a nested list: ``H[i][j]`` has shape
     ``x[i].shape + x[j].shape``.
     """
-    if isinstance(x, Node):
+    _check_cost(cost, "hessian")
+    xs, single = expressions(x, "hessian", "x")
+    if single:
         return jacobian(grad(cost, x), x, mode="fwd")
-    xs = list(x)
     gs = grad(cost, xs)
     return [[jacobian(g, xj, mode="fwd") for xj in xs] for g in gs]
 
 
+@expressions_only
 def hvp(cost: Node, x: Node | Sequence[Node], v: Any) -> Node | list[Node]:
     """The Hessian of a 0-d ``cost`` times ``v``, forward-over-reverse: d/dh grad(x + h v).
 
     ``v`` has the shape of ``x`` (a list of them for a list of variables).
     """
-    g = grad(cost, x)
-    if isinstance(x, Node):
-        return jvp(g, x, v)
-    return jvp(g, list(x), list(v))
+    _check_cost(cost, "hvp")
+    xs, single = expressions(x, "hvp", "x")
+    if single:
+        return jvp(grad(cost, x), x, v)
+    if not isinstance(v, (list, tuple)):
+        raise DiffError(f"hvp: x is a list of {len(xs)} variables, so v must be a list of "
+                        f"as many values, got {type(v).__name__}")
+    return jvp(grad(cost, xs), xs, list(v))
+
+
+def _check_cost(cost: Any, fn: str) -> None:
+    if not isinstance(cost, Node):
+        raise DiffError(f"{fn}: the cost must be an expression, got {type(cost).__name__}")
 
 
 def _jacobian(y: Node, x: Node, mode: str) -> Node:
-    if not isinstance(x, Node):
-        raise DiffError(f"jacobian: x must be an expression, not {type(x).__name__}")
     if mode not in ("auto", "fwd", "rev"):
         raise DiffError(f"jacobian: mode must be 'auto', 'fwd' or 'rev', not {mode!r}")
     n, m = x.size, y.size

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from .arguments import takes_expressions
 from .errors import CompileError
 from .ir import Node, Var, toposort
 
@@ -29,6 +30,7 @@ def check_input(var: Var, value: Any) -> np.ndarray:
     return array
 
 
+@takes_expressions
 def evaluate(outputs: Node | Sequence[Node], env: Mapping[Any, Any]) -> Any:
     """Values of ``outputs`` given ``env``: a mapping from variables or their names to values.
 

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from .errors import ShapeError
+from .errors import ArgumentError, ArgumentTypeError, ShapeError
 
 Shape = tuple  # tuple[int | None, ...]
 
@@ -175,8 +175,10 @@ class Var(Node):
     __slots__ = ()
 
     def __new__(cls, name: str, shape: Iterable = (), dtype: Any = "float64") -> "Var":
-        if not isinstance(name, str) or not name:
-            raise TypeError(f"a variable name must be a non-empty string, not {name!r}")
+        if not isinstance(name, str):
+            raise ArgumentTypeError(f"a variable name must be a string, not {name!r}")
+        if not name:
+            raise ArgumentError("a variable name must not be empty")
         shape = check_shape(shape, what=f"shape of variable {name!r}")
         dtype = np.dtype(dtype)
         return _intern(cls, _VAR, (), (("name", name),), dtype, shape)

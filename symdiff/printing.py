@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping
 
 import numpy as np
 
+from .arguments import takes_expression, takes_expressions
 from .ir import Node, toposort
 from .ops.core import P_ATOM, P_NEG
 
@@ -113,6 +114,7 @@ def _text_rule(node: Node, child) -> tuple[str, int]:
     return node.op.text(node, child)
 
 
+@takes_expression
 def to_text(node: Node, limit: int | None = None, *,
             names: Mapping[int, str] | None = None) -> str:
     """Python/SymPy syntax for an expression (its node listing when it is too big).
@@ -175,12 +177,14 @@ def _latex_parens(child: Callable) -> Callable:
     return wrapped
 
 
+@takes_expression
 def to_latex(node: Node) -> str:
     """LaTeX for an expression (matrix products by juxtaposition, ``\\odot``, ``^\\top``)."""
     out = _render([node], _latex_rule)
     return out[0] if out is not None else r"\text{(expression too large to print)}"
 
 
+@takes_expressions
 def format_graph(outputs: Iterable[Node] | Node, names: Mapping[int, str] | None = None) -> str:
     """One line per node, inputs first: ``t3: f64[3] = mul t1 t2``."""
     outputs = [outputs] if isinstance(outputs, Node) else list(outputs)

@@ -41,7 +41,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import autodiff, codegen, frontend
-from .errors import DiffError
+from .errors import ArgumentTypeError, DiffError
 from .ir import Const, Node, Var
 
 
@@ -83,11 +83,11 @@ class GradFunction:
     def __init__(self, fn: Callable[..., Any], argnums: int | Sequence[int], has_aux: bool,
                  with_value: bool) -> None:
         if not callable(fn):
-            raise TypeError(f"grad: expected a function, got {type(fn).__name__}")
+            raise ArgumentTypeError(f"grad: expected a function, got {type(fn).__name__}")
         if isinstance(fn, GradFunction):
-            raise TypeError("grad of a gradient function is not supported for Python "
-                            "functions; differentiate the expression instead "
-                            "(sd.grad(sd.grad(cost, x), x))")
+            raise ArgumentTypeError("grad of a gradient function is not supported for "
+                                    "Python functions; differentiate the expression instead "
+                                    "(sd.grad(sd.grad(cost, x), x))")
         self._target = frontend._unwrap(fn)
         known = frontend._known_callable(self._target)
         self._signature = (known.signature if known is not None and known.signature
@@ -155,7 +155,7 @@ class GradFunction:
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as err:
-            raise TypeError(f"{self._target.__name__}(): {err}") from None
+            raise ArgumentTypeError(f"{self._target.__name__}(): {err}") from None
         for name in self._wrt:
             if name not in bound.arguments:
                 raise DiffError(f"grad: the argument {name!r} to differentiate was not "
@@ -213,12 +213,13 @@ def _flatten(value: Any, name: str, leaves: list, *, differentiate: bool,
                                depth=depth + 1) for i, item in enumerate(value))
         return ("tuple" if isinstance(value, tuple) else "list", parts)
     if isinstance(value, Node):
-        raise TypeError(f"argument {name!r} is a symbolic expression; call the gradient "
-                        "function with arrays (for expressions use sd.grad(expr, wrt))")
+        raise ArgumentTypeError(f"argument {name!r} is a symbolic expression; call the "
+                                "gradient function with arrays (for expressions use "
+                                "sd.grad(expr, wrt))")
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"argument {name!r} has dtype {array.dtype}; symdiff takes numeric "
-                        "arrays, numbers, and tuples or lists of them")
+        raise ArgumentTypeError(f"argument {name!r} has dtype {array.dtype}; symdiff takes "
+                                "numeric arrays, numbers, and tuples or lists of them")
     if differentiate and array.dtype.kind != "f":
         raise DiffError(f"argument {name!r} has dtype {array.dtype}: only floating-point "
                         "arguments can be differentiated (pass floats, e.g. "

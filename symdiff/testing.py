@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import SymdiffError
+from .errors import ArgumentTypeError, DiffError, SymdiffError
 from .ir import Const, Node, Var
 from .interpret import evaluate
 
@@ -61,8 +61,8 @@ class GradientCheckError(SymdiffError, AssertionError):
     """A derivative disagrees with finite differences (or compiled with interpreted)."""
 
 
-def check_grads(f: Node | Sequence[Node] | Callable, args: Mapping | Sequence, *,
-                order: int = 1, modes: Sequence[str] = ("rev",), eps: float = 1e-5,
+def check_grads(f: Node | Sequence[Node] | Callable, args: Mapping | Sequence,
+                order: int = 1, *, modes: Sequence[str] = ("rev",), eps: float = 1e-5,
                 rtol: float = 1e-5, atol: float = 1e-7, seed: int = 0,
                 argnums: int | Sequence[int] | None = None) -> None:
     """Raise ``GradientCheckError`` unless the derivatives of ``f`` match finite differences.
@@ -70,11 +70,15 @@ def check_grads(f: Node | Sequence[Node] | Callable, args: Mapping | Sequence, *
     ``f`` is an expression (or a list of them) with ``args`` a mapping from its
     variables (or their names) to values; or a NumPy-style Python function with
     ``args`` a sequence of arrays, differentiated by ``sd.grad(f, argnums)`` and
-    compared with finite differences of ``f`` itself run on NumPy arrays.
+    compared with finite differences of ``f`` itself run on NumPy arrays (first
+    order, reverse mode only: other ``order`` or ``modes`` are refused, never skipped).
     """
     rng = np.random.default_rng(seed)
     if isinstance(f, Node) or (isinstance(f, (list, tuple)) and f
                                and all(isinstance(o, Node) for o in f)):
+        if argnums is not None:
+            raise DiffError("check_grads: argnums is for Python functions; an expression's "
+                            "variables are given by args")
         outputs = [f] if isinstance(f, Node) else list(f)
         env = {(k.name if isinstance(k, Var) else k): np.asarray(v, dtype=float)
                if np.asarray(v).dtype.kind in "iuf" else np.asarray(v)
@@ -82,10 +86,15 @@ def check_grads(f: Node | Sequence[Node] | Callable, args: Mapping | Sequence, *
         _check_expr(outputs, env, order, modes, eps, rtol, atol, rng)
         return
     if callable(f):
+        if order != 1 or tuple(modes) != ("rev",):
+            raise DiffError(f"check_grads of a Python function checks the first-order "
+                            f"gradient only (order=1, modes=('rev',)), not order={order}, "
+                            f"modes={tuple(modes)}; check the expression instead")
         _check_callable(f, list(args), argnums if argnums is not None else 0, eps, rtol, atol,
                         rng)
         return
-    raise TypeError("check_grads takes an expression or a Python function")
+    raise ArgumentTypeError(f"check_grads takes an expression or a Python function, not "
+                            f"{type(f).__name__}")
 
 
 def _diff_vars(outputs: list[Node], env: dict) -> list[Var]:

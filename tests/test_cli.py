@@ -236,8 +236,96 @@ def test_bad_input_exit_2_with_caret_and_nothing_run(text, words, col):
 
 
 def test_bad_usage_exit_2():
-    for args in (["x**2", "--format", "xml"], ["x**2", "--order", "0"], ["x**2", "--wrt", "q"],
+    for args in (["x**2", "--format", "xml"], ["x**2", "--order", "0"], ["x**2", "--wrt", "1q"],
                  ["x**2", "--var", "x=3y"], ["x*y", "--at", "x=abc"], []):
         out = run(*args)
         assert out.returncode == 2, (args, out)
         assert "Traceback" not in out.stderr
+
+
+# -- a --wrt variable that the expression does not contain: derivative 0 ------------------
+
+def test_wrt_a_variable_not_in_the_expression_is_zero():
+    x, y = sympy.symbols("x y")
+    assert sympy.diff(x ** 3, y) == 0                          # the oracle
+    for extra in ([], ["--no-simplify"], ["--format", "latex"]):
+        assert sympy.sympify(ok("x**3", "--wrt", "y", *extra)) == sympy.diff(x ** 3, y)
+    assert json.loads(ok("x**3", "--wrt", "y", "--format", "json")) == {"y": "0"}
+    both = dict(line.split(": ") for line in ok("x**3", "--wrt", "x,y").splitlines())
+    assert {k: sympy.sympify(v) for k, v in both.items()} == {"x": 3 * x ** 2, "y": 0}
+    hessian = dict(line.split(": ") for line in ok("x**3", "--wrt", "x,y",
+                                                    "--order", "2").splitlines())
+    assert {k: sympy.sympify(v) for k, v in hessian.items()} == {
+        "x,x": 6 * x, "x,y": 0, "y,y": 0}
+
+
+def test_wrt_a_variable_not_in_the_expression_at_a_point():
+    assert json.loads(ok("x**3", "--wrt", "y", "--at", "x=2")) == 0.0
+    assert json.loads(ok("x**3", "--wrt", "y", "--at", "x=2", "--format", "json")) == {"y": 0.0}
+    vector = ok("x**3", "--wrt", "y", "--var", "y=3", "--at", "x=2")
+    assert json.loads(vector) == [0.0, 0.0, 0.0]
+    formula = ok("x**3", "--wrt", "y", "--var", "y=3")
+    zeros = sd.evaluate(sd.parse(formula, y=(3,)), {"y": np.ones(3)})
+    np.testing.assert_array_equal(zeros, np.zeros(3))
+    source = ok("x**3", "--wrt", "y", "--format", "python")
+    namespace = {}
+    exec(compile(source, "grad_y", "exec"), namespace)
+    assert [float(v) for v in namespace["value_and_grad"](2.0, 5.0)] == [8.0, 0.0]
+
+
+def test_wrt_a_likely_typo_is_zero_with_a_note():
+    out = run("x**3", "--wrt", "xx")
+    assert out.returncode == 0 and out.stdout == "0\n"
+    assert "note" in out.stderr and "did you mean 'x'" in out.stderr
+    quiet = run("x**3", "--wrt", "y")
+    assert quiet.returncode == 0 and quiet.stdout == "0\n" and quiet.stderr == ""
+
+
+# -- an expression that starts with '-' ---------------------------------------------------
+
+LEADING_MINUS = [
+    (["-x**2", "--wrt", "x"], "-x**2", "x"),
+    (["--wrt", "x", "-x**2"], "-x**2", "x"),
+    (["-x", "--order", "2"], "-x", "x,x"),
+    (["--", "-x**2"], "-x**2", "x"),
+    (["-x*y", "--wrt=y"], "-x*y", "y"),
+    (["-x*y", "--wr", "y"], "-x*y", "y"),
+    (["--order", "2", "-x**3", "--wrt", "x"], "-x**3", "x,x"),
+    (["-1*x"], "-1*x", "x"),
+    (["--x"], "--x", "x"),
+]
+
+
+def _check_derivative(printed: str, text: str, wrt: str) -> None:
+    want = sympy.sympify(text, locals=SYMBOLS)
+    for name in wrt.split(","):
+        want = sympy.diff(want, SYMBOLS[name])
+    assert sympy.simplify(sympy.sympify(printed, locals=SYMBOLS) - want) == 0, printed
+
+
+@pytest.mark.parametrize("args, text, wrt", LEADING_MINUS, ids=[" ".join(a) for a, _, _
+                                                                  in LEADING_MINUS])
+def test_expression_starting_with_minus_is_the_expression(args, text, wrt):
+    _check_derivative(ok(*args), text, wrt)
+
+
+@pytest.mark.parametrize("args, text, wrt", LEADING_MINUS[:4], ids=[" ".join(a) for a, _, _
+                                                                      in LEADING_MINUS[:4]])
+def test_expression_starting_with_minus_through_main(args, text, wrt, capsys):
+    from symdiff import cli
+    assert cli.main(args) == 0
+    _check_derivative(capsys.readouterr().out.strip(), text, wrt)
+
+
+def test_options_stay_options_next_to_a_leading_minus(capsys):
+    from symdiff import cli
+    assert ok("--version").startswith("symdiff ")
+    assert "usage:" in ok("-h")
+    assert ok("-", stdin="-x**3\n") == "-3*x**2"
+    for args in (["-x", "--bogus"], ["x", "-y"], ["-x*y", "--v", "y"]):
+        out = run(*args)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, (args, out)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith("symdiff ")

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..arguments import expressions_only
 from ..autodiff import backprop
 from ..errors import DiffError
 from ..interpret import evaluate
@@ -188,6 +189,7 @@ def _local_rule(consumer: Node, index: int, c_name: str, n_name: str,
     return f"g_{c_name} -> {to_text(contribution, names=named)}{note}"
 
 
+@expressions_only
 def explain(cost: Node, wrt: Node | Sequence[Node], at: Mapping[Any, Any] | None = None, *,
             cost_name: str | None = None) -> Explanation:
     """The reverse-mode algorithm on ``cost``, one row per node on a path from ``wrt``

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from typing import Mapping, Sequence
 
+from ..arguments import takes_expressions
 from ..ir import Node, meta, toposort
 from ..printing import const_text, format_graph, to_text, type_str
 from .nodes import (FILL, KINDS, LEGEND, STROKE, as_list, attrs_text, definition, node_classes,
@@ -27,6 +28,7 @@ _SYMBOL = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "/", "matmul": "
 # networkx and DOT
 # ==================================================================================
 
+@takes_expressions
 def to_networkx(outputs: Node | Sequence[Node], *, before: Node | Sequence[Node] | None = None):
     """The graph as an ``nx.DiGraph``: one node per IR node (keyed by ``Node.id``),
     edges from each input to its consumer. With ``before`` (the graph a rewrite
@@ -111,6 +113,7 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+@takes_expressions
 def to_dot(outputs: Node | Sequence[Node], *, legend: bool = True,
            before: Node | Sequence[Node] | None = None) -> str:
     """The graph in Graphviz's DOT language, styled as the SVG view: fill by kind,
@@ -231,6 +234,7 @@ class GraphView:
         return f"<symdiff.GraphView: {self.graph.number_of_nodes()} nodes ({parts})>"
 
 
+@takes_expressions
 def show(outputs: Node | Sequence[Node], engine: str = "auto", *,
          before: Node | Sequence[Node] | None = None) -> GraphView:
     """A graph view of ``outputs`` (e.g. ``[cost, *grads]``): SVG in Jupyter, with
