@@ -67,12 +67,19 @@ class Op:
     # update it in place ("{o}").
     steps: tuple = ()
     differentiable: bool = True
+    # What the rewrites ask about an op (``symdiff/rewrite`` derives its tables from these).
+    commutative: bool = False   # op(a, b) == op(b, a): patterns match either order
+    see_through: bool = False   # copies elements of input 0 (a broadcast, a reshape): a
+    #                             constant whose elements are all equal is seen through it
+    broadcasts: bool = False    # an explicit broadcast of input 0 to a larger shape
+    same_type: bool = False     # operands of one floating dtype and one shape give a
+    #                             result of that dtype and shape (its type need not be
+    #                             inferred)
+    blows_up: bool = False      # inf or nan at some finite inputs (a pole, the edge of its
+    #                             domain, overflow): the NaN-safe ``where`` rule guards it
 
     def __repr__(self) -> str:
         return self.name
-
-    def attrs_of(self, node: Node) -> dict:
-        return dict(node.attrs)
 
 
 def register(op: Op) -> Op:

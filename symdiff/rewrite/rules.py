@@ -109,7 +109,7 @@ def sort_operands(m: Match) -> Node | None:
     return None
 
 
-_BROADCASTS = ("broadcast_to", "broadcast_like")
+_BROADCASTS = tuple(name for name, op in OPS.items() if op.broadcasts)
 
 
 def _unbroadcast_input(node: Node) -> Node | None:
@@ -397,8 +397,7 @@ _CMP_SAFE = {  # condition -> (a value satisfying it, a value violating it), k t
 }
 _MIRROR = {"greater": "less", "greater_equal": "less_equal", "less": "greater",
            "less_equal": "greater_equal"}
-UNSAFE = {"div", "log", "log1p", "sqrt", "pow", "arcsin", "arccos", "tan", "exp", "expm1",
-          "sinh", "cosh"}
+UNSAFE = frozenset(name for name, op in OPS.items() if op.blows_up)
 _SUBGRAPH_LIMIT = 400
 
 
