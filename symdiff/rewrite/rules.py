@@ -6,7 +6,7 @@ wherever both sides are finite; the stabilize rules exist to make the right-hand
 side finite where the left-hand side overflows or divides by zero.
 
 - canonicalize: constant folding (constants of at most ``SMALL`` elements),
-  identities, like terms and powers (``algebra.py``), canonical operand order,
+  identities, like terms and powers (``sums.py``, ``products.py``), canonical operand order,
   structure (transposes, broadcasts, reductions of broadcasts).
 - stabilize: ``log(sigmoid)``, ``log(1 + exp)``, ``log(sum(exp))``,
   ``log(softmax)``, ``expm1``, ``log1p``; the gradients of these come out
@@ -39,11 +39,12 @@ import numpy as np
 from ..errors import SymdiffError
 from ..ir import Const, Node, broadcast_shapes, make, same_shape, toposort
 from ..ops import FUNCTIONS, OPS
-from . import algebra
-from .algebra import (FactorRule, ProductForm, collect_powers, collect_terms, factor_rewrite,
-                      key, term_key)
 from .engine import SMALL, Guard, Match, Phase, rule, rule_fn, same_shape_ref
+from .factors import FactorRule, factor_rewrite
+from .memo import Memo
 from .pattern import COMMUTATIVE, A, B, C, G, P, X, Y, Z, const_value
+from .products import ProductForm, collect_powers, key, power_of
+from .sums import collect_terms, term_key
 
 F = FUNCTIONS
 
@@ -327,11 +328,11 @@ def reshape_reshape(m: Match) -> Node | None:
 
 
 def like_terms(m: Match) -> Node | None:
-    return collect_terms(m.node)
+    return collect_terms(m.node, m.memo)
 
 
 def like_powers(m: Match) -> Node | None:
-    return collect_powers(m.node)
+    return collect_powers(m.node, m.memo)
 
 
 def zero(m: Match) -> Node:
@@ -458,7 +459,7 @@ def _substitute(d: Node, x: Node, x_safe: Node) -> Node:
     return new.get(d.id, d)
 
 
-def nan_safe_where(form: ProductForm, like: Node) -> ProductForm | None:
+def nan_safe_where(form: ProductForm, like: Node, memo: Memo) -> ProductForm | None:
     """where(c, g, 0) * f'(x) -> where(c, g * f'(x'), 0), x' = where(c, x, safe)."""
     for index, (w, e) in enumerate(form.factors):
         if w.op.name != "where" or e != 1:
@@ -484,7 +485,7 @@ def nan_safe_where(form: ProductForm, like: Node) -> ProductForm | None:
         for k in risky:
             d, ed = form.factors[k]
             d_safe = _substitute(d, x, x_safe)
-            p, _ = algebra._power(d_safe, ed, like)
+            p, _ = power_of(d_safe, ed, like, memo)
             inner = F["multiply"](inner, p)
         if not same_shape(algebra_shape([c, inner]), algebra_shape([w] + [form.factors[k][0]
                                                                           for k in risky])):
@@ -531,7 +532,7 @@ def _softmax_axis(env) -> int:
     return 0 if axis is None else axis[0]
 
 
-def _softmax_factor(form: ProductForm, like: Node) -> ProductForm | None:
+def _softmax_factor(form: ProductForm, like: Node, memo: Memo) -> ProductForm | None:
     """exp(x) / sum(exp(x), axis) -> softmax(x, axis)."""
     live = [(i, b, e) for i, (b, e) in enumerate(form.factors) if e != 0]
     for i, num, e in live:
@@ -564,7 +565,7 @@ def _stable_factors():
     rewrite = factor_rewrite(FACTOR_RULES)
 
     def apply(m: Match):
-        return rewrite(m.node)      # (node, names of the factor rules that fired) or None
+        return rewrite(m.node, m.memo)  # (node, names of the factor rules that fired) or None
     return apply
 
 
