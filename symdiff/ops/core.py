@@ -3,8 +3,10 @@
 An ``Op`` holds everything about one primitive: its NumPy implementation (used by
 the reference interpreter, constant folding and the checker), its type rule, its
 VJP and JVP rules written with IR ops (so derivatives are graph and can be
-differentiated again), its NumPy code template, its printing, and the sample
-inputs the generic checker uses.
+differentiated again), its NumPy code template, its printing, the sample
+inputs the generic checker uses, and the algebraic properties the rewrites ask
+about (``commutative``, ``see_through``...; ``symdiff.rewrite`` derives its
+tables from them).
 
 Rule signatures
 - ``infer(inputs, attrs) -> (dtype, shape)``; raises ``ShapeError``.
