@@ -9,6 +9,10 @@ Conventions
   attributes returns the same object, so common subexpressions are shared by
   construction and identity (``is``) is structural equality. Variables are
   hash-consed on (name, dtype, shape), as ``sympy.Symbol`` is on its name.
+- Graphs may be built from several threads at once: ids come from one
+  ``itertools.count`` (atomic under the GIL) and a new node enters the
+  hash-consing table under a lock, so two threads asking for the same node get
+  the same object.
 - Broadcasting follows NumPy, with one rule for unknown lengths (PyTensor's):
   a ``None`` length is assumed not to be 1, so only static 1s and missing
   leading axes broadcast. Declare a length-1 axis statically to broadcast it.
@@ -21,6 +25,7 @@ import contextlib
 import gc
 import itertools
 import numbers
+import threading
 import weakref
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -33,6 +38,7 @@ Shape = tuple  # tuple[int | None, ...]
 # The hash-consing table. Values are weak so unused graphs are freed; a live
 # node keeps its inputs alive, so an entry keyed on input ids can't be stale.
 _TABLE: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+_TABLE_LOCK = threading.Lock()      # held while a new node is made and entered
 _ids = itertools.count()
 
 
@@ -68,10 +74,6 @@ class Node:
         if any(d is None for d in self.shape):
             return None
         return int(np.prod(self.shape, dtype=np.int64))
-
-    @property
-    def is_leaf(self) -> bool:
-        return not self.inputs and self.op.name in ("var", "const")
 
     @property
     def vars(self) -> dict[str, "Var"]:
@@ -243,13 +245,24 @@ _VAR, _CONST = _LeafOp("var"), _LeafOp("const")
 def _intern(cls, op, inputs: tuple, attrs: tuple, dtype, shape) -> Node:
     key = (cls, op.name, tuple(i.id for i in inputs), attrs, dtype.str, shape)
     node = _TABLE.get(key)
-    if node is None:
-        node = object.__new__(cls)
-        for name, value in (("op", op), ("inputs", inputs), ("attrs", attrs), ("dtype", dtype),
-                            ("shape", shape), ("id", next(_ids))):
-            object.__setattr__(node, name, value)
-        _TABLE[key] = node
+    if node is not None:
+        return node
+    with _TABLE_LOCK:
+        node = _TABLE.get(key)      # another thread may have made it meanwhile
+        if node is None:
+            node = object.__new__(cls)
+            for name, value in (("op", op), ("inputs", inputs), ("attrs", attrs),
+                                ("dtype", dtype), ("shape", shape), ("id", next(_ids))):
+                object.__setattr__(node, name, value)
+            _TABLE[key] = node
     return node
+
+
+def make_typed(op, inputs: tuple, attrs: tuple, dtype: np.dtype, shape: Shape) -> Node:
+    """Build (or find) ``op(*inputs; attrs)`` whose type is known already (``attrs`` a
+    sorted tuple of pairs): the rewrites rebuild a node on operands of unchanged types
+    without inferring its type again."""
+    return _intern(Node, op, inputs, attrs, dtype, shape)
 
 
 # Annotations on nodes (which forward step a derivative node differentiates, which
@@ -261,8 +274,10 @@ def annotate(node: Node, **items: Any) -> None:
     """Attach metadata to a node; the first value given for a key is kept."""
     meta = _META.get(node.id)
     if meta is None:
-        meta = _META[node.id] = {}
-        weakref.finalize(node, _META.pop, node.id, None)
+        fresh: dict = {}
+        meta = _META.setdefault(node.id, fresh)     # one dict, whichever thread comes first
+        if meta is fresh:
+            weakref.finalize(node, _META.pop, node.id, None)
     for key, value in items.items():
         meta.setdefault(key, value)
 
@@ -272,11 +287,10 @@ def meta(node: Node, key: str, default: Any = None) -> Any:
 
 
 def next_id() -> int:
-    """The id the next new node will get: nodes with ids at or above it are newer."""
-    global _ids
-    value = next(_ids)
-    _ids = itertools.count(value)
-    return value
+    """A mark in the sequence of ids: nodes with ids at or above it are newer. (It takes
+    an id no node gets: peeking and putting back could hand one id out twice when
+    another thread makes a node in between.)"""
+    return next(_ids)
 
 
 @contextlib.contextmanager

@@ -362,7 +362,8 @@ def test_derivative_corpus_is_as_small_as_sympy_and_agrees():
 
 def test_product_cost_is_what_the_rebuild_spends():
     """``collect_powers`` decides on counts before rebuilding: the counts must be exact."""
-    from symdiff.rewrite.algebra import ProductForm, product_cost, rebuild_product, _counts
+    from symdiff.rewrite.cost import count_factors, product_cost
+    from symdiff.rewrite.products import ProductForm, rebuild_product
     rng = np.random.default_rng(0)
     bases = [sd.scalar(f"base{k}") for k in range(6)]
     for _ in range(300):
@@ -371,13 +372,14 @@ def test_product_cost_is_what_the_rebuild_spends():
                    for k in chosen]
         coef = float(rng.choice([1.0, -1.0, 2.0, 0.5, 0.0]))
         expr, size = rebuild_product(ProductForm(coef, factors, 0, False), x)
-        assert size == count_ops([expr]) == product_cost(*_counts(factors), coef), \
+        assert size == count_ops([expr]) == product_cost(count_factors(factors), coef), \
             (factors, coef, str(expr))
 
 
 def test_sum_cost_is_what_the_rebuild_spends():
     """``collect_terms`` decides on counts kept with the reading: they must be exact."""
-    from symdiff.rewrite.algebra import SumForm, rebuild_sum, sum_cost, _tally
+    from symdiff.rewrite.cost import count_terms, sum_cost
+    from symdiff.rewrite.sums import SumForm, rebuild_sum
     rng = np.random.default_rng(0)
     bases = [sd.scalar(f"term{k}") for k in range(4)] + [1.0 / sd.scalar("term_d")]
     counted = 0
@@ -386,13 +388,11 @@ def test_sum_cost_is_what_the_rebuild_spends():
         terms = [[bases[k], float(rng.choice([1, 2, -1, -3, 0.5, 0]))] for k in chosen]
         c0 = float(rng.choice([0.0, 1.0, -2.0]))
         expr, size = rebuild_sum(SumForm(c0, terms, 0, False), x)
-        counts = [0, 0, 0, 0]
-        for t, k in terms:
-            _tally(counts, t, k)
+        counts = count_terms(terms)
         own = sum(1 for t, k in terms if k and t is bases[-1])     # 1/d or k/d
         assert size == count_ops([expr]) - own, (terms, c0, str(expr))
-        assert sum_cost(c0, *counts) in (None, size), (terms, c0, str(expr))
-        counted += sum_cost(c0, *counts) is not None
+        assert sum_cost(c0, counts) in (None, size), (terms, c0, str(expr))
+        counted += sum_cost(c0, counts) is not None
     assert counted > 150
 
 
@@ -407,24 +407,26 @@ def test_readings_in_a_run_equal_readings_alone():
     """Inside a run a sum or product is read from its operands' readings, kept by node
     id; alone, its operands are read first: the same terms, factors, coefficient, size and
     placement either way, long products read in pieces of at most 2 * CAP factors."""
-    from symdiff.rewrite import algebra
+    from symdiff.rewrite.memo import Memo
+    from symdiff.rewrite.products import CAP, read_product
+    from symdiff.rewrite.sums import read_sum
     raw = _deep(45)
     graph = [raw, sd.simplify(raw), chain(300)]
     nodes = [n for n in toposort(graph) if n.op.name in ("mul", "div", "neg", "pow", "add")]
 
-    def described(node):
-        form = algebra.read_product(node)
+    def described(node, memo=None):
+        form = read_product(node, memo)
         if form is not None:
             form = form.coef, [(b.id, e) for b, e in form.factors], form.size, form.moved
-        terms = algebra.read_sum(node)
+        terms = read_sum(node, memo)
         return form, (terms.c0, [(t.id, k) for t, k in terms.terms], terms.size, terms.moved)
     alone = [described(n) for n in nodes[::7]]
-    with algebra.remembering():
-        remembered = [described(n) for n in nodes][::7]
-        readings = list(algebra._RUN.products.values())
+    memo = Memo()
+    remembered = [described(n, memo) for n in nodes][::7]
+    readings = list(memo.products.values())
     assert remembered == alone
     assert any(r.big for r in readings)
-    assert max(len(r.factors) for r in readings) <= 2 * algebra.CAP
+    assert max(len(r.factors) for r in readings) <= 2 * CAP
 
 
 def test_a_long_product_is_read_in_linear_time():
@@ -433,9 +435,9 @@ def test_a_long_product_is_read_in_linear_time():
     for k in range(6000):
         p = p * sd.sin(t + float(k))
     start = time.perf_counter()
-    form = rewrite.algebra.read_product(p)      # its operands first, without recursion
+    form = rewrite.products.read_product(p)     # its operands first, without recursion
     seconds = time.perf_counter() - start
-    assert form is not None and len(form.factors) <= 2 * rewrite.algebra.CAP
+    assert form is not None and len(form.factors) <= 2 * rewrite.products.CAP
     assert seconds < 2
 
 

@@ -3,8 +3,10 @@
 An ``Op`` holds everything about one primitive: its NumPy implementation (used by
 the reference interpreter, constant folding and the checker), its type rule, its
 VJP and JVP rules written with IR ops (so derivatives are graph and can be
-differentiated again), its NumPy code template, its printing, and the sample
-inputs the generic checker uses.
+differentiated again), its NumPy code template, its printing, the sample
+inputs the generic checker uses, and the algebraic properties the rewrites ask
+about (``commutative``, ``see_through``...; ``symdiff.rewrite`` derives its
+tables from them).
 
 Rule signatures
 - ``infer(inputs, attrs) -> (dtype, shape)``; raises ``ShapeError``.
@@ -67,12 +69,19 @@ class Op:
     # update it in place ("{o}"). Or node -> such a tuple (constants by dtype).
     steps: tuple | Callable = ()
     differentiable: bool = True
+    # What the rewrites ask about an op (``symdiff/rewrite`` derives its tables from these).
+    commutative: bool = False   # op(a, b) == op(b, a): patterns match either order
+    see_through: bool = False   # copies elements of input 0 (a broadcast, a reshape): a
+    #                             constant whose elements are all equal is seen through it
+    broadcasts: bool = False    # an explicit broadcast of input 0 to a larger shape
+    same_type: bool = False     # operands of one floating dtype and one shape give a
+    #                             result of that dtype and shape (its type need not be
+    #                             inferred)
+    blows_up: bool = False      # inf or nan at some finite inputs (a pole, the edge of its
+    #                             domain, overflow): the NaN-safe ``where`` rule guards it
 
     def __repr__(self) -> str:
         return self.name
-
-    def attrs_of(self, node: Node) -> dict:
-        return dict(node.attrs)
 
 
 def register(op: Op) -> Op:

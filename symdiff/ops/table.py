@@ -265,7 +265,7 @@ def _scale(g: Node, partial: Any) -> Node:
 
 def elementwise(name: str, impl: Callable, partials: Sequence | None, code, *, text, latex,
                 domain: tuple = (), cases: tuple | None = None, math: str | None = None,
-                helper: str = "") -> Op:
+                helper: str = "", **properties: bool) -> Op:
     code_fn, out_fn = code
     nondiff = partials is None
     return register(Op(
@@ -275,7 +275,7 @@ def elementwise(name: str, impl: Callable, partials: Sequence | None, code, *, t
         batch=_batch_elementwise,
         text=text, latex=latex, elementwise=True, domain=domain,
         cases=cases if cases is not None else UNARY_CASES, math=math, helper=helper,
-        differentiable=not nondiff))
+        differentiable=not nondiff, **properties))
 
 
 def _unary(op: Op):
@@ -314,35 +314,40 @@ def _sympy_text(scalar_form: Callable, tensor_name: str):
 # -- unary --------------------------------------------------------------------------
 
 def _declare_unary(name, impl, partial, *, np_name=None, sympy=None, latex=None, domain=(),
-                   math=None):
+                   math=None, **properties):
     np_name = np_name or f"np.{name}"
     op = elementwise(name, impl, (partial,), np_call(np_name), text=_fn_text(name, sympy),
                      latex=_fn_latex(latex or rf"\operatorname{{{name}}}"),
-                     domain=(domain,) if domain else (), math=math)
+                     domain=(domain,) if domain else (), math=math, **properties)
     FUNCTIONS[name] = _unary(op)
     return op
 
 
-_declare_unary("exp", np.exp, lambda out, x: out, latex=r"\exp", math="math.exp({0})")
+_declare_unary("exp", np.exp, lambda out, x: out, latex=r"\exp", math="math.exp({0})",
+               blows_up=True)
 OPS["exp"].latex = lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW)
 _declare_unary("log", np.log, lambda out, x: divide(1.0, x), latex=r"\log", domain=(0.2, 3.0),
-               math="math.log({0})")
+               math="math.log({0})", blows_up=True)
 _declare_unary("sqrt", np.sqrt, lambda out, x: divide(0.5, out), latex=r"\sqrt",
-               domain=(0.2, 3.0), math="math.sqrt({0})")
+               domain=(0.2, 3.0), math="math.sqrt({0})", same_type=True, blows_up=True)
 _declare_unary("sin", np.sin, lambda out, x: cos(x), latex=r"\sin", math="math.sin({0})")
 _declare_unary("cos", np.cos, lambda out, x: negative(sin(x)), latex=r"\cos",
                math="math.cos({0})")
 _declare_unary("tan", np.tan, lambda out, x: add(1.0, square(out)), latex=r"\tan",
-               domain=(-1.2, 1.2), math="math.tan({0})")
+               domain=(-1.2, 1.2), math="math.tan({0})", blows_up=True)
 _declare_unary("tanh", np.tanh, lambda out, x: subtract(1.0, square(out)), latex=r"\tanh",
                math="math.tanh({0})")
-_declare_unary("sinh", np.sinh, lambda out, x: cosh(x), latex=r"\sinh", math="math.sinh({0})")
-_declare_unary("cosh", np.cosh, lambda out, x: sinh(x), latex=r"\cosh", math="math.cosh({0})")
+_declare_unary("sinh", np.sinh, lambda out, x: cosh(x), latex=r"\sinh", math="math.sinh({0})",
+               blows_up=True)
+_declare_unary("cosh", np.cosh, lambda out, x: sinh(x), latex=r"\cosh", math="math.cosh({0})",
+               blows_up=True)
 _declare_unary("arcsin", np.arcsin, lambda out, x: divide(1.0, sqrt(subtract(1.0, square(x)))),
-               sympy="asin", latex=r"\arcsin", domain=(-0.9, 0.9), math="math.asin({0})")
+               sympy="asin", latex=r"\arcsin", domain=(-0.9, 0.9), math="math.asin({0})",
+               blows_up=True)
 _declare_unary("arccos", np.arccos,
                lambda out, x: negative(divide(1.0, sqrt(subtract(1.0, square(x))))),
-               sympy="acos", latex=r"\arccos", domain=(-0.9, 0.9), math="math.acos({0})")
+               sympy="acos", latex=r"\arccos", domain=(-0.9, 0.9), math="math.acos({0})",
+               blows_up=True)
 _declare_unary("arctan", np.arctan, lambda out, x: divide(1.0, add(1.0, square(x))),
                sympy="atan", latex=r"\arctan", math="math.atan({0})")
 _declare_unary("sign", np.sign, lambda out, x: zeros_like(x), latex=r"\operatorname{sign}",
@@ -356,13 +361,14 @@ OPS["sqrt"].latex = lambda node, child: (rf"\sqrt{{{child(node.inputs[0], 0)}}}"
 # Functions with a more accurate NumPy form than their SymPy spelling; 0-d nodes
 # print as the SymPy spelling so that str() reads back in SymPy.
 _declare_unary("log1p", np.log1p, lambda out, x: divide(1.0, add(1.0, x)),
-               latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})")
+               latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})",
+               blows_up=True)
 OPS["log1p"].text = _sympy_text(lambda n, c: (f"log(1 + {c(n.inputs[0], P_ADD + 1)})", P_ATOM),
                                 "log1p")
 _declare_unary("expm1", np.expm1, lambda out, x: add(out, 1.0), latex=r"\operatorname{expm1}",
-               math="math.expm1({0})")
+               math="math.expm1({0})", blows_up=True)
 OPS["expm1"].text = _sympy_text(lambda n, c: (f"exp({c(n.inputs[0], 0)}) - 1", P_ADD), "expm1")
-_declare_unary("square", np.square, lambda out, x: multiply(2.0, x))
+_declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True)
 OPS["square"].text = lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW)
 OPS["square"].latex = lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{2}}", P_POW)
 OPS["square"].math = "{0} * {0}"
@@ -397,7 +403,8 @@ OPS["relu"].text = _sympy_text(lambda n, c: (f"Max(0, {c(n.inputs[0], 0)})", P_A
 _neg = elementwise("neg", np.negative, (lambda out, x: -1,),
                    (lambda a, n: f"-{a[0]}", lambda a, n, o: f"np.negative({a[0]}, out={o})"),
                    text=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG),
-                   latex=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG), math="(-{0})")
+                   latex=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG), math="(-{0})",
+                   same_type=True)
 negative = public("negative", "neg")(_unary(_neg))
 
 # -- binary ----------------------------------------------------------------------------
@@ -406,22 +413,23 @@ _add = elementwise("add", np.add, (lambda out, a, b: 1, lambda out, a, b: 1),
                    infix_code("+", "np.add"), text=infix_text("+", P_ADD, associative=True),
                    latex=lambda n, c: (_latex_add(c(n.inputs[0], P_ADD), c(n.inputs[1], P_ADD)),
                                        P_ADD),
-                   cases=BINARY_CASES, math="({0} + {1})")
+                   cases=BINARY_CASES, math="({0} + {1})", commutative=True, same_type=True)
 _sub = elementwise("sub", np.subtract, (lambda out, a, b: 1, lambda out, a, b: -1),
                    infix_code("-", "np.subtract"), text=infix_text("-", P_ADD),
                    latex=lambda n, c: (f"{c(n.inputs[0], P_ADD)} - {c(n.inputs[1], P_ADD + 1)}",
                                        P_ADD),
-                   cases=BINARY_CASES, math="({0} - {1})")
+                   cases=BINARY_CASES, math="({0} - {1})", same_type=True)
 _mul = elementwise("mul", np.multiply, (lambda out, a, b: b, lambda out, a, b: a),
                    infix_code("*", "np.multiply"), text=infix_text("*", P_MUL, associative=True),
                    latex=lambda n, c: (_latex_mul(n, c), P_MUL), cases=BINARY_CASES,
-                   math="({0} * {1})")
+                   math="({0} * {1})", commutative=True, same_type=True)
 _div = elementwise("div", np.divide,
                    (lambda out, a, b: divide(1.0, b), lambda out, a, b: negative(divide(out, b))),
                    infix_code("/", "np.divide"), text=infix_text("/", P_MUL),
                    latex=lambda n, c: (rf"\frac{{{c(n.inputs[0], 0)}}}{{{c(n.inputs[1], 0)}}}",
                                        P_ATOM),
-                   domain=((-2.0, 2.0), "nonzero"), cases=BINARY_CASES, math="({0} / {1})")
+                   domain=((-2.0, 2.0), "nonzero"), cases=BINARY_CASES, math="({0} / {1})",
+                   same_type=True, blows_up=True)
 # The partials are written so they hold at a zero base too: see powers.py.
 _pow = elementwise("pow", np.power, (powers.base_partial, powers.exponent_partial),
                    (lambda a, n: f"{a[0]} ** {a[1]}",
@@ -429,7 +437,8 @@ _pow = elementwise("pow", np.power, (powers.base_partial, powers.exponent_partia
                    text=infix_text("**", P_POW, right_assoc=True),
                    latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{{c(n.inputs[1], 0)}}}",
                                        P_POW),
-                   domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="math.pow({0}, {1})")
+                   domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="math.pow({0}, {1})",
+                   blows_up=True)
 
 
 def _latex_add(left: str, right: str) -> str:
@@ -482,13 +491,13 @@ _max2 = elementwise("maximum", np.maximum,
                     np_call("np.maximum"), text=_sympy_text(
                         lambda n, c: (f"Max({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
                         "maximum"),
-                    latex=call_latex(r"\max"), cases=BINARY_CASES)
+                    latex=call_latex(r"\max"), cases=BINARY_CASES, commutative=True)
 _min2 = elementwise("minimum", np.minimum,
                     (lambda out, a, b: _tie(b, a), lambda out, a, b: _tie(a, b)),
                     np_call("np.minimum"), text=_sympy_text(
                         lambda n, c: (f"Min({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
                         "minimum"),
-                    latex=call_latex(r"\min"), cases=BINARY_CASES)
+                    latex=call_latex(r"\min"), cases=BINARY_CASES, commutative=True)
 maximum = public("maximum")(_binary(_max2))
 minimum = public("minimum")(_binary(_min2))
 # log(exp(a) + exp(b)) without overflow. d/da = exp(a)/(exp(a) + exp(b)) = sigmoid(a - b):
@@ -540,7 +549,7 @@ for _name, (_sym, _impl) in _CMP.items():
                       latex=lambda n, c, s=_sym: (
                           f"{c(n.inputs[0], P_CMP + 1)} {_LATEX_CMP[s]} {c(n.inputs[1], P_CMP + 1)}",
                           P_CMP),
-                      cases=BINARY_CASES)
+                      cases=BINARY_CASES, commutative=_name in ("equal", "not_equal"))
     FUNCTIONS[_name] = _binary(_op)
 _LATEX_CMP = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge", "==": "=", "!=": r"\ne"}
 less, less_equal = FUNCTIONS["less"], FUNCTIONS["less_equal"]
@@ -550,7 +559,7 @@ equal, not_equal = FUNCTIONS["equal"], FUNCTIONS["not_equal"]
 for _name in ("logical_and", "logical_or"):
     _op = elementwise(_name, getattr(np, _name), None, np_call(f"np.{_name}"),
                       text=call_text(_name), latex=call_latex(rf"\operatorname{{{_name}}}"),
-                      domain=("bool", "bool"), cases=BINARY_CASES)
+                      domain=("bool", "bool"), cases=BINARY_CASES, commutative=True)
     FUNCTIONS[_name] = _binary(_op)
 _lnot = elementwise("logical_not", np.logical_not, None, np_call("np.logical_not"),
                     text=call_text("logical_not"), latex=call_latex(r"\lnot"), domain=("bool",))
@@ -1170,7 +1179,8 @@ _reshape = register(Op(
     batch=_batch_reshape,
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.reshape({n.attr('shape')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((2, 3),), {"shape": (3, 2)}), Case(((2, 3),), {"shape": (-1,)}))))
+    cases=(Case(((2, 3),), {"shape": (3, 2)}), Case(((2, 3),), {"shape": (-1,)})),
+    see_through=True))
 
 
 @public("reshape")
@@ -1218,7 +1228,7 @@ _expand = register(Op(
     jvp=lambda t, node: expand_dims(t[0], node.attr("axis")),
     batch=_batch_shift_axes,
     text=call_text("expand_dims", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((3,),), {"axis": (0,)}), Case(((2, 3),), {"axis": (1, 3)}))))
+    cases=(Case(((3,),), {"axis": (0,)}), Case(((2, 3),), {"axis": (1, 3)})), see_through=True))
 
 
 @public("expand_dims")
@@ -1245,7 +1255,8 @@ _squeeze = register(Op(
     jvp=lambda t, node: squeeze(t[0], node.attr("axis")),
     batch=_batch_shift_axes,
     text=call_text("squeeze", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((1, 3),), {"axis": (0,)}), Case(((2, 1, 3, 1),), {"axis": (1, 3)}))))
+    cases=(Case(((1, 3),), {"axis": (0,)}), Case(((2, 1, 3, 1),), {"axis": (1, 3)})),
+    see_through=True))
 
 
 @public("squeeze")
@@ -1276,7 +1287,8 @@ _broadcast_to = register(Op(
     vjp=lambda g, node: (g,), jvp=lambda t, node: broadcast_to(t[0], node.attr("shape")),
     batch=_batch_broadcast_to,
     text=call_text("broadcast_to", "shape"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 3)}))))
+    cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 3)})),
+    see_through=True, broadcasts=True))
 
 
 @public("broadcast_to")
@@ -1307,7 +1319,8 @@ _broadcast_like = register(Op(
     jvp=lambda t, node: broadcast_like(t[0], node.inputs[1]) if t[0] is not None else None,
     batch=_batch_broadcast_like,
     text=call_text("broadcast_like"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((3,), (2, 3))), Case(((2, 1), (2, 3)))), domain=((-2.0, 2.0), "const")))
+    cases=(Case(((3,), (2, 3))), Case(((2, 1), (2, 3)))), domain=((-2.0, 2.0), "const"),
+    see_through=True, broadcasts=True))
 
 
 def broadcast_like(x: Node, ref: Node) -> Node:

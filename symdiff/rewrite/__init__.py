@@ -8,7 +8,9 @@ operand order), stabilize (``log(sigmoid x) -> -softplus(-x)``, NaN-safe
 result is a fixpoint: ``simplify(simplify(e)) is simplify(e)``.
 
 Rules are data (``rules.py``), the engine is ``engine.py``, patterns are
-``pattern.py``. Dead code needs no rule: a graph is what its outputs reach, and
+``pattern.py``; sums and products are read and rebuilt in normal form by ``sums.py``
+and ``products.py`` (costed by ``cost.py``), factor rules are ``factors.py``, and
+what a run remembers is ``memo.py``. Dead code needs no rule: a graph is what its outputs reach, and
 code is generated from a topological walk of the outputs, so a subexpression a
 rewrite disconnects (``f(x) * 0 -> 0``) is never computed.
 """
@@ -18,8 +20,8 @@ import time
 from typing import Sequence
 
 from ..ir import Node, gc_paused
-from . import algebra
 from .engine import Phase, Rule, RewriteCycleError, Trace, count_ops, rule, rule_fn
+from .memo import Memo
 from .pattern import P, Hole
 from .rules import CANONICALIZE, PHASES, SPECIALIZE, STABILIZE
 
@@ -37,19 +39,28 @@ def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
     outputs = list(outputs)
     trace = Trace(nodes_before=count_ops(outputs))
     start = time.perf_counter()
-    settled: dict[int, set] = {}    # per phase: the nodes it leaves as they are
-    with algebra.remembering(), gc_paused():
-        for _ in range(max_rounds):
-            before = outputs
-            for phase in phases:
-                outputs = phase.run(outputs, trace, strict=strict,
-                                    settled=settled.setdefault(id(phase), set()))
-            trace.rounds += 1
-            if all(a is b for a, b in zip(before, outputs)):
-                break
+    with gc_paused():
+        outputs = _rounds(outputs, phases, trace, max_rounds, strict)
     trace.seconds = time.perf_counter() - start
     trace.nodes_after = count_ops(outputs)
     return outputs, trace
+
+
+def _rounds(outputs: list[Node], phases: Sequence[Phase], trace: Trace, max_rounds: int,
+            strict: bool) -> list[Node]:
+    """The phases in turn until a round changes nothing, with one memo for them all (freed
+    on return, before the collector is back)."""
+    memo = Memo()                   # readings and built nodes, for every phase and round
+    settled: dict[int, set] = {}    # per phase: the nodes it leaves as they are
+    for _ in range(max_rounds):
+        before = outputs
+        for phase in phases:
+            outputs = phase.run(outputs, trace, strict=strict, memo=memo,
+                                settled=settled.setdefault(id(phase), set()))
+        trace.rounds += 1
+        if all(a is b for a, b in zip(before, outputs)):
+            break
+    return outputs
 
 
 def simplify(expr: Node | Sequence[Node], *, trace: bool = False):

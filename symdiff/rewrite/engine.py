@@ -14,8 +14,11 @@ Conventions
   (no recursion): a chain of 100,000 nodes rewrites in linear time. A node only
   tries the rules whose pattern could match it (looked up by the ops of the node
   and its operands), and a node no rule applies to, nor below it, is ``settled``: a
-  later run of the phase (``simplify``'s next round) does not walk it again. The
-  readings of sums and products (``algebra.py``) are kept for the run.
+  later run of the phase (``simplify``'s next round) does not walk it again.
+- A run has a ``Memo`` (``memo.py``): the readings of sums and products and the
+  nodes the algebra built. ``Phase.run`` makes one unless given one
+  (``rewrite.run`` passes one to every phase and round); a rule gets it as
+  ``m.memo``.
 - A replacement always has the type of the node it replaces: the engine checks
   the dtype and broadcasts a replacement whose shape is smaller (``broadcast_to``
   for static shapes; ``broadcast_like`` a node certainly of the same shape
@@ -37,10 +40,10 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import SymdiffError
-from ..ir import Const, Node, _intern, annotate, broadcast_shapes, make, meta, next_id, \
+from ..ir import Const, Node, annotate, broadcast_shapes, make, make_typed, meta, next_id, \
     same_shape, toposort
 from ..ops import FUNCTIONS
-from .algebra import remembering
+from .memo import Memo
 from .pattern import CONSTANT_LIKE, Pattern, build, const_value
 
 MAX_FIRES_PER_NODE = 50
@@ -61,12 +64,14 @@ class Guard:
 
 
 class Match:
-    """The bindings of a successful match: ``m.X`` or ``m["X"]``; ``m.node`` is the root."""
+    """The bindings of a successful match: ``m.X`` or ``m["X"]``; ``m.node`` is the root,
+    ``m.memo`` the run's memo."""
 
-    __slots__ = ("node", "env")
+    __slots__ = ("node", "env", "memo")
 
-    def __init__(self, node: Node, env: dict) -> None:
+    def __init__(self, node: Node, env: dict, memo: Memo | None = None) -> None:
         self.node, self.env = node, env
+        self.memo = memo if memo is not None else Memo()
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -98,11 +103,11 @@ class Rule:
         self._computed = callable(self.replacement) and not isinstance(
             self.replacement, (Pattern, Node))
 
-    def apply(self, node: Node) -> Node | None:
+    def apply(self, node: Node, memo: Memo | None = None) -> Node | None:
         """The replacement of ``node``, or None when the rule does not apply."""
         if self.pattern is None:
             if self._computed and not self.guards:     # the common case, directly
-                out = self.replacement(Match(node, {}))
+                out = self.replacement(Match(node, {}, memo))
                 return None if out is node else out
             envs = ({},)
         elif self.pattern.could_match(node):
@@ -110,7 +115,7 @@ class Rule:
         else:
             return None
         for env in envs:
-            m = Match(node, env)
+            m = Match(node, env, memo)
             if self.guards and not all(g(m) for g in self.guards):
                 continue
             out = self.replacement(m) if self._computed else build(self.replacement, env, node)
@@ -205,23 +210,25 @@ class Phase:
         return f"<Phase {self.name}: {len(self.rules)} rules>"
 
     def run(self, outputs: Sequence[Node], trace: Trace | None = None, *,
-            strict: bool = False, settled: set | None = None) -> list[Node]:
+            strict: bool = False, settled: set | None = None,
+            memo: Memo | None = None) -> list[Node]:
         """Rewrite ``outputs`` to normal form. A cycle (A -> B -> A) keeps the current
         form and is counted in ``trace.cycles``; with ``strict`` it raises.
 
         ``settled``: ids of nodes known to be in normal form (no rule of this phase
         applies to them or to any node below them); the walk does not enter them, and
         adds the nodes it finds settled. Pass the same set to later runs of this phase
-        on graphs sharing nodes (``simplify``'s rounds)."""
-        with remembering():     # readings of sums and products, kept for the run
-            return _Rewriter(self, trace if trace is not None else Trace(), strict,
-                             settled).run(outputs)
+        on graphs sharing nodes (``simplify``'s rounds). ``memo``: the run's memo (a new
+        one by default)."""
+        return _Rewriter(self, trace if trace is not None else Trace(), strict, settled,
+                         memo if memo is not None else Memo()).run(outputs)
 
 
 class _Rewriter:
     def __init__(self, phase: Phase, trace: Trace, strict: bool = False,
-                 settled: set | None = None) -> None:
+                 settled: set | None = None, memo: Memo | None = None) -> None:
         self.phase = phase
+        self.memo = memo if memo is not None else Memo()
         self.strict = strict
         self.trace = trace
         self.done: dict[int, Node] = {}     # node id -> its normal form
@@ -314,9 +321,10 @@ class _Rewriter:
 
     def rewrite(self, node: Node) -> tuple[Node | None, str | None]:
         mark = next_id()        # nodes from here on are new (a declining rule's included)
+        memo = self.memo
         for r in self.phase.candidates(node):
             try:
-                out = r.apply(node)
+                out = r.apply(node, memo)
             except (SymdiffError, TypeError, ValueError):
                 # A replacement that does not type-check does not apply (NumPy refuses
                 # some dtype combinations with a TypeError); the trace shows it.
@@ -363,7 +371,7 @@ def _rebuild(node: Node, inputs: list) -> Node:
     for a, b in zip(inputs, node.inputs):
         if a.dtype != b.dtype or a.shape != b.shape:
             return make(node.op, inputs, node.attrs)
-    return _intern(Node, node.op, tuple(inputs), node.attrs, node.dtype, node.shape)
+    return make_typed(node.op, tuple(inputs), node.attrs, node.dtype, node.shape)
 
 
 def _inherit(old: Node, new: Node) -> None:

@@ -10,10 +10,10 @@ Conventions
   and binds it; a name used twice must bind the same node (hash-consing makes
   that structural equality). A hole may carry a named guard: ``Hole("c", const)``.
 - A number in a pattern matches a constant whose elements all equal it, seen
-  through ``broadcast_to``/``broadcast_like``/``expand_dims`` (and ``zeros_like``
+  through the ops declared ``see_through`` (broadcasts, reshapes; ``zeros_like``
   matches 0): ``X * 1`` matches ``x * broadcast_to(1.0, (3,))``.
-- Commutative ops (``add``, ``mul``, ``maximum``...) match their operands in
-  either order.
+- Ops declared ``commutative`` (``add``, ``mul``, ``maximum``...) match their
+  operands in either order.
 - The same pattern objects are templates: ``build(pattern, bindings, like)``
   makes the node a replacement stands for, through the public builders, with
   numbers given the floating dtype of ``like``.
@@ -29,12 +29,8 @@ import numpy as np
 from ..ir import Const, Node, make
 from ..ops import FUNCTIONS, OPS
 
-COMMUTATIVE = {"add", "mul", "maximum", "minimum", "equal", "not_equal", "logical_and",
-               "logical_or"}
-
-# Builders for op names whose public spelling differs.
-_BUILDER = {"neg": "negative", "sub": "subtract", "mul": "multiply", "div": "divide",
-            "pow": "power"}
+# Ops whose operands match in either order (declared ``commutative`` in the op table).
+COMMUTATIVE = frozenset(name for name, op in OPS.items() if op.commutative)
 
 
 class Pattern:
@@ -109,6 +105,7 @@ class OpPat(Pattern):
         if op not in OPS:
             raise ValueError(f"pattern over unknown op {op!r}")
         self.op, self.args, self.attrs = op, tuple(args), dict(attrs or {})
+        self.commutative = OPS[op].commutative
         # what could_match looks at, by position: the value of a number, the op of an op
         self._checks = tuple((k, a.value, None) if isinstance(a, Lit) else (k, a.op, len(a.args))
                              for k, a in enumerate(self.args) if isinstance(a, (Lit, OpPat)))
@@ -131,7 +128,7 @@ class OpPat(Pattern):
             elif have != want:
                 return
         orders = [node.inputs]
-        if self.op in COMMUTATIVE and node.inputs[0] is not node.inputs[1]:
+        if self.commutative and node.inputs[0] is not node.inputs[1]:
             orders.append(node.inputs[::-1])
         for inputs in orders:
             yield from _match_all(self.args, inputs, env)
@@ -144,7 +141,7 @@ class OpPat(Pattern):
         checks = self._checks
         if _shallow(checks, inputs):
             return True
-        return self.op in COMMUTATIVE and _shallow(checks, inputs[::-1])
+        return self.commutative and _shallow(checks, inputs[::-1])
 
 
 def _shallow(checks: tuple, inputs: tuple) -> bool:
@@ -197,8 +194,8 @@ X, Y, Z, G, C, A, B = (Hole(n) for n in "XYZGCAB")
 
 # -- constants seen through broadcasts -----------------------------------------------
 
-_SEE_THROUGH = ("broadcast_to", "broadcast_like", "expand_dims", "reshape", "squeeze")
-CONSTANT_LIKE = frozenset(("const", "zeros_like") + _SEE_THROUGH)
+_SEE_THROUGH = frozenset(name for name, op in OPS.items() if op.see_through)
+CONSTANT_LIKE = frozenset(("const", "zeros_like")) | _SEE_THROUGH
 
 
 def const_value(node: Node) -> float | None:
@@ -237,7 +234,7 @@ def build(template: Any, env: dict, like: Node | None) -> Node:
         args = [build(a, env, like) for a in template.args]
         attrs = {k: (env[v.name] if isinstance(v, Hole) else v)
                  for k, v in template.attrs.items()}
-        fn = FUNCTIONS.get(_BUILDER.get(template.op, template.op))
+        fn = FUNCTIONS.get(template.op)     # the public builder (op names are aliases)
         if fn is not None:
             return fn(*args, **attrs)
         return make(OPS[template.op], args, attrs)

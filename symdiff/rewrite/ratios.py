@@ -29,7 +29,9 @@ from __future__ import annotations
 
 from ..ir import Node, same_shape
 from ..ops import FUNCTIONS as F
-from .algebra import ProductForm, SumForm, read_product, read_sum, rebuild_product, rebuild_sum
+from .memo import Memo
+from .products import ProductForm, read_product, rebuild_product
+from .sums import SumForm, read_sum, rebuild_sum
 from .engine import Match
 from .pattern import const_value
 
@@ -72,7 +74,7 @@ def _replace(form: ProductForm, used: dict[int, float], new: list) -> ProductFor
     return ProductForm(form.coef, factors + new, form.size, True)
 
 
-def sigmoid_ratio(form: ProductForm, like: Node) -> ProductForm | None:
+def sigmoid_ratio(form: ProductForm, like: Node, memo: Memo) -> ProductForm | None:
     """exp(a)**j * exp(b)**k / (exp(a) + exp(b))**m -> sigmoid(a - b)**j * ... (see module)."""
     exps = {b.inputs[0].id: (i, e) for i, (b, e) in enumerate(form.factors)
             if e > 0 and b.op.name == "exp"}
@@ -106,7 +108,7 @@ def sigmoid_ratio(form: ProductForm, like: Node) -> ProductForm | None:
     return None
 
 
-def softmax_ratio(form: ProductForm, like: Node) -> ProductForm | None:
+def softmax_ratio(form: ProductForm, like: Node, memo: Memo) -> ProductForm | None:
     """exp(x)**k / sum(exp(x), axis)**m -> softmax(x, axis)**min(k, m) * ... (see module)."""
     positive = {b.id: (i, e) for i, (b, e) in enumerate(form.factors) if e > 0}
     for index, (s, e) in enumerate(form.factors):
@@ -140,9 +142,9 @@ def _softmax_axis(s: Node) -> int | None:
 RATIO_RULES = (sigmoid_ratio, softmax_ratio)
 
 
-def _pairs(p: Node, e: float, term: Node) -> bool:
+def _pairs(p: Node, e: float, term: Node, memo: Memo) -> bool:
     """Whether a factor ``p**e`` multiplied into ``term`` would let a ratio rule fire."""
-    form = read_product(term)
+    form = read_product(term, memo)
     if form is None:
         return False
     factors = [list(f) for f in form.factors]
@@ -153,34 +155,34 @@ def _pairs(p: Node, e: float, term: Node) -> bool:
     else:
         factors.append([p, e])
     trial = ProductForm(1.0, factors, 0, False)
-    return any(r(trial, term) is not None for r in RATIO_RULES)
+    return any(r(trial, term, memo) is not None for r in RATIO_RULES)
 
 
 # -- bringing the halves of a pair together --------------------------------------------------
 
 def distribute_to_pair(m: Match) -> Node | None:
     """p * (t1 + t2) -> p*t1 + p*t2 when p pairs with a factor of some term (see module)."""
-    node = m.node
+    node, memo = m.node, m.memo
     if node.dtype.kind != "f":
         return None
-    form = read_product(node)
+    form = read_product(node, memo)
     if form is None or len(form.factors) < 2:
         return None
     for ti, (t, te) in enumerate(form.factors):
         if te != 1 or t.op.name not in ("add", "sub"):
             continue
-        total = read_sum(t)
+        total = read_sum(t, memo)
         for pi, (p, pe) in enumerate(form.factors):
-            if pi == ti or pe == 0 or not any(_pairs(p, pe, term) for term, _ in total.terms):
+            if pi == ti or pe == 0 or not any(_pairs(p, pe, term, memo) for term, _ in total.terms):
                 continue
-            power, _ = rebuild_product(ProductForm(1.0, [[p, pe]], 0, False), node)
+            power, _ = rebuild_product(ProductForm(1.0, [[p, pe]], 0, False), node, memo)
             terms = [[F["multiply"](power, term), k] for term, k in total.terms]
             if total.c0:
                 terms.append([power, total.c0])
-            spread, _ = rebuild_sum(SumForm(0.0, terms, 0, False), node)
+            spread, _ = rebuild_sum(SumForm(0.0, terms, 0, False), node, memo)
             rest = [list(f) for k, f in enumerate(form.factors) if k not in (ti, pi)]
             out, _ = rebuild_product(ProductForm(form.coef, rest + [[spread, 1.0]], 0, False),
-                                     node)
+                                     node, memo)
             return out
     return None
 
@@ -188,11 +190,11 @@ def distribute_to_pair(m: Match) -> Node | None:
 def sum_of_constant_factor(m: Match) -> Node | None:
     """sum(y / s**m) -> sum(y) / s**m for a sum of exponentials s constant along the summed
     axes (see module)."""
-    node = m.node
+    node, memo = m.node, m.memo
     x = node.inputs[0]
     if x.dtype.kind != "f":
         return None
-    form = read_product(x)
+    form = read_product(x, memo)
     if form is None or len(form.factors) < 2:
         return None
     axes = node.attr("axis")
@@ -207,11 +209,11 @@ def sum_of_constant_factor(m: Match) -> Node | None:
             out.append([moved, e])
     if not out or not inside:
         return None
-    inner, _ = rebuild_product(ProductForm(form.coef, inside, 0, False), x)
+    inner, _ = rebuild_product(ProductForm(form.coef, inside, 0, False), x, memo)
     if not same_shape(inner.shape, x.shape) or inner.dtype != x.dtype:
         return None
     total = F["sum"](inner, node.attr("axis"), keep)
-    result, _ = rebuild_product(ProductForm(1.0, out + [[total, 1.0]], 0, False), node)
+    result, _ = rebuild_product(ProductForm(1.0, out + [[total, 1.0]], 0, False), node, memo)
     return result
 
 

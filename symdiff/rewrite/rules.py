@@ -6,7 +6,7 @@ wherever both sides are finite; the stabilize rules exist to make the right-hand
 side finite where the left-hand side overflows or divides by zero.
 
 - canonicalize: constant folding (constants of at most ``SMALL`` elements),
-  identities, like terms and powers (``algebra.py``), canonical operand order,
+  identities, like terms and powers (``sums.py``, ``products.py``), canonical operand order,
   structure (transposes, broadcasts, reductions of broadcasts).
 - stabilize: ``log(sigmoid)``, ``1 - sigmoid``, ``log(1 + exp)``, ``log1p(exp)``,
   ``log(exp(a) + exp(b))``, ``log(sum(exp))``, ``log(softmax)``, ``expm1``,
@@ -41,11 +41,13 @@ import numpy as np
 from ..errors import SymdiffError
 from ..ir import Const, Node, broadcast_shapes, make, same_shape, toposort
 from ..ops import FUNCTIONS, OPS
-from . import algebra, ratios
-from .algebra import (FactorRule, ProductForm, collect_powers, collect_terms, factor_rewrite,
-                      key, term_key)
+from . import ratios
 from .engine import SMALL, Guard, Match, Phase, rule, rule_fn, same_shape_ref
+from .factors import FactorRule, factor_rewrite
+from .memo import Memo
 from .pattern import COMMUTATIVE, A, B, C, G, P, X, Y, Z, const_value
+from .products import ProductForm, collect_powers, key, power_of
+from .sums import collect_terms, term_key
 
 F = FUNCTIONS
 
@@ -111,7 +113,7 @@ def sort_operands(m: Match) -> Node | None:
     return None
 
 
-_BROADCASTS = ("broadcast_to", "broadcast_like")
+_BROADCASTS = tuple(name for name, op in OPS.items() if op.broadcasts)
 
 
 def _unbroadcast_input(node: Node) -> Node | None:
@@ -329,11 +331,11 @@ def reshape_reshape(m: Match) -> Node | None:
 
 
 def like_terms(m: Match) -> Node | None:
-    return collect_terms(m.node)
+    return collect_terms(m.node, m.memo)
 
 
 def like_powers(m: Match) -> Node | None:
-    return collect_powers(m.node)
+    return collect_powers(m.node, m.memo)
 
 
 def zero(m: Match) -> Node:
@@ -399,8 +401,7 @@ _CMP_SAFE = {  # condition -> (a value satisfying it, a value violating it), k t
 }
 _MIRROR = {"greater": "less", "greater_equal": "less_equal", "less": "greater",
            "less_equal": "greater_equal"}
-UNSAFE = {"div", "log", "log1p", "sqrt", "pow", "arcsin", "arccos", "tan", "exp", "expm1",
-          "sinh", "cosh"}
+UNSAFE = frozenset(name for name, op in OPS.items() if op.blows_up)
 _SUBGRAPH_LIMIT = 400
 
 
@@ -461,7 +462,7 @@ def _substitute(d: Node, x: Node, x_safe: Node) -> Node:
     return new.get(d.id, d)
 
 
-def nan_safe_where(form: ProductForm, like: Node) -> ProductForm | None:
+def nan_safe_where(form: ProductForm, like: Node, memo: Memo) -> ProductForm | None:
     """where(c, g, 0) * f'(x) -> where(c, g * f'(x'), 0), x' = where(c, x, safe)."""
     for index, (w, e) in enumerate(form.factors):
         if w.op.name != "where" or e != 1:
@@ -487,7 +488,7 @@ def nan_safe_where(form: ProductForm, like: Node) -> ProductForm | None:
         for k in risky:
             d, ed = form.factors[k]
             d_safe = _substitute(d, x, x_safe)
-            p, _ = algebra._power(d_safe, ed, like)
+            p, _ = power_of(d_safe, ed, like, memo)
             inner = F["multiply"](inner, p)
         if not same_shape(algebra_shape([c, inner]), algebra_shape([w] + [form.factors[k][0]
                                                                           for k in risky])):
@@ -533,7 +534,7 @@ def _stable_factors():
     rewrite = factor_rewrite(FACTOR_RULES)
 
     def apply(m: Match):
-        return rewrite(m.node)      # (node, names of the factor rules that fired) or None
+        return rewrite(m.node, m.memo)  # (node, names of the factor rules that fired) or None
     return apply
 
 
