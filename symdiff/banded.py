@@ -36,6 +36,8 @@ from .ops.core import P_ATOM, Case, Op, call_text, float_dtype, register, shape_
 from .ops.table import (
     add, astype, broadcast_like, divide, expand_dims, multiply, negative, subtract, where,
 )
+from .runtime import _band_diagonal as _band_diagonal_helper
+from .runtime import _band_matrix as _band_matrix_helper
 
 __all__ = ["banded_jacobian", "band_matrix", "band_diagonal", "MAX_BANDS"]
 
@@ -48,46 +50,10 @@ MAX_BANDS = 16
 # The ops
 # ================================================================================
 
-_BAND_MATRIX_HELPER = '''
-def _band_matrix(m, n, offsets, dtype, *bands):
-    lead = np.broadcast_shapes(*(np.shape(d)[:-1] for d in bands if np.ndim(d)))
-    out = np.zeros(lead + (m, n), dtype)
-    flat = out.reshape(lead + (m * n,))
-    for k, d in zip(offsets, bands):
-        j0, j1 = max(0, -k), min(m, n - k)
-        if j1 > j0:
-            d = np.asarray(d)
-            if d.ndim and d.shape[-1] != 1:
-                d = d[..., j0:j1]
-            flat[..., j0 * (n + 1) + k:(j1 - 1) * (n + 1) + k + 1:n + 1] = d
-    return out
-'''
-
-_BAND_DIAGONAL_HELPER = '''
-def _band_diagonal(g, offset):
-    g = np.asarray(g)
-    m, n = g.shape[-2:]
-    out = np.zeros(g.shape[:-1], g.dtype if g.dtype.kind == "f" else np.float64)
-    j0, j1 = max(0, -offset), min(m, n - offset)
-    if j1 > j0:
-        out[..., j0:j1] = np.diagonal(g, offset, -2, -1)
-    return out
-'''
-
-
-def _run_helper(source: str, name: str):
-    namespace = {"np": np}
-    exec(source, namespace)  # our own helper source: the interpreter runs what codegen emits
-    return namespace[name]
-
-
-_band_matrix_fn = _run_helper(_BAND_MATRIX_HELPER, "_band_matrix")
-
-
 def _band_matrix_impl(rows, cols, *bands, offsets, axes):
     dtype = float_dtype(*(np.asarray(d).dtype for d in bands)) if bands else np.float64
-    return _band_matrix_fn(np.shape(rows)[axes[0]], np.shape(cols)[axes[1]], offsets, dtype,
-                           *bands)
+    return _band_matrix_helper(np.shape(rows)[axes[0]], np.shape(cols)[axes[1]], offsets,
+                               dtype, *bands)
 
 
 def _infer_band_matrix(inputs, attrs):
@@ -177,15 +143,15 @@ _band_matrix = register(Op(
     code=None,
     vjp=_band_matrix_vjp, jvp=_band_matrix_jvp, batch=_band_matrix_batch,
     text=_band_matrix_text, latex=_band_matrix_latex,
-    # static shapes are written out inline (see the block): no helper needed
-    helper=lambda node: _BAND_MATRIX_HELPER if None in node.shape else "",
+    # several statements: zeros, then the diagonals; static shapes are written out
+    # inline, so only lengths known at run time need the helper
+    block=_band_matrix_block,
+    helpers=lambda node: (_band_matrix_helper,) if None in node.shape else (),
     domain=("const", "const"),
     cases=(Case(((4,), (5,), (4,), (), (4,)), {"offsets": (-1, 0, 2), "axes": (-1, -1)}),
            Case(((3,), (3,), (1,), (3,)), {"offsets": (0, -2), "axes": (-1, -1)}),
            Case(((3,), (2,), (2, 3), (3,)), {"offsets": (1, 0), "axes": (-1, -1)}),
            Case(((2, 3), (2, 3), (2, 2)), {"offsets": (-1,), "axes": (-2, -1)}))))
-# Several statements (zeros, then the diagonals): codegen calls ``block``.
-_band_matrix.block = _band_matrix_block
 
 
 def _infer_band_diagonal(inputs, attrs):
@@ -203,7 +169,7 @@ def _band_diagonal_vjp(g, node):
 
 
 _band_diagonal = register(Op(
-    name="band_diagonal", impl=_run_helper(_BAND_DIAGONAL_HELPER, "_band_diagonal"),
+    name="band_diagonal", impl=_band_diagonal_helper,
     infer=_infer_band_diagonal,
     code=lambda args, node: f"_band_diagonal({args[0]}, {node.attr('offset')})",
     vjp=_band_diagonal_vjp,
@@ -212,7 +178,7 @@ _band_diagonal = register(Op(
     text=call_text("band_diagonal", "offset"),
     latex=lambda n, c: (rf"\operatorname{{diag}}_{{{n.attr('offset')}}}\left("
                         rf"{c(n.inputs[0], 0)}\right)", P_ATOM),
-    helper=_BAND_DIAGONAL_HELPER,
+    helpers=(_band_diagonal_helper,),
     cases=(Case(((4, 5),), {"offset": 1}), Case(((4, 5),), {"offset": -2}),
            Case(((2, 3, 3),), {"offset": 0}))))
 

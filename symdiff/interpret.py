@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from .arguments import takes_expressions
-from .errors import CompileError
+from .errors import CompileError, ShapeError
 from .ir import Node, Var, toposort
 
 
@@ -20,8 +20,9 @@ def check_input(var: Var, value: Any) -> np.ndarray:
     if array.ndim != var.ndim or any(d is not None and d != s
                                      for d, s in zip(var.shape, array.shape)):
         from .ir import fmt_shape
-        raise CompileError(f"input {var.name!r}: expected shape {fmt_shape(var.shape)}, "
-                           f"got {fmt_shape(array.shape)}")
+        # as compiled code does (symdiff.runtime): an argument of the wrong shape
+        raise ShapeError(f"input {var.name!r}: expected shape {fmt_shape(var.shape)}, "
+                         f"got {fmt_shape(array.shape)}")
     if array.dtype != var.dtype:
         if not np.can_cast(array.dtype, var.dtype, casting="same_kind"):
             raise CompileError(f"input {var.name!r}: expected dtype {var.dtype}, "

@@ -131,6 +131,22 @@ def to_text(node: Node, limit: int | None = None, *,
     return format_graph([node], names)
 
 
+def to_texts(nodes: list[Node], limit: int) -> list[str]:
+    """``to_text(node, limit)`` for each node, from one walk of their common graph."""
+    done: dict[int, tuple[str, int] | None] = {}   # None: longer than the limit
+    for node in toposort(nodes):
+        if any(done[i.id] is None for i in node.inputs):
+            done[node.id] = None   # a text holds its operands' texts
+            continue
+
+        def child(n: Node, min_prec: int) -> str:
+            text, prec = done[n.id]
+            return f"({text})" if prec < min_prec else text
+        text, prec = _text_rule(node, child)
+        done[node.id] = (text, prec) if len(text) <= limit else None
+    return [done[n.id][0] if done[n.id] is not None else f"{n.op.name}(...)" for n in nodes]
+
+
 def short_text(node: Node, depth: int = 3) -> str:
     """The first levels of an expression's text, deeper parts as ``...`` (cheap on any
     graph: it never walks more than ``depth`` levels)."""

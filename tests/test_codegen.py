@@ -1,6 +1,7 @@
 """Code generation: readable straight-line NumPy, caching, aliasing, stability, errors."""
 import inspect
 import linecache
+import re
 import warnings
 
 import numpy as np
@@ -19,9 +20,10 @@ def test_source_is_straight_line_numpy_with_backward_comments():
     inputs, cost = mlp()
     f = sd.function(inputs, [cost, *sd.grad(cost, inputs[1:])])
     src = f.source
-    assert src.startswith("def value_and_grad_W_b(X, W, b):")
+    assert src.startswith("import numpy as np\n")   # then the imports it needs
+    assert "\n\ndef value_and_grad_W_b(X, W, b):\n" in src
     assert "# backward pass" in src and "# d/d " in src
-    body = [line.strip() for line in src.splitlines()[1:]]
+    body = [line.strip() for line in src.split("\ndef value_and_grad_W_b")[1].splitlines()]
     # the only branches: argument checks, and the choice of the variant that keeps big
     # temporaries between calls
     assert not any(line.startswith(("for ", "while ", "if ", "lambda")) for line in body
@@ -34,9 +36,9 @@ def test_source_is_registered_with_linecache():
     inputs, cost = mlp()
     f = sd.function(inputs, cost)
     filename = f._fn.__code__.co_filename
-    assert linecache.getline(filename, 1).startswith("def ")
-    assert inspect.getsource(f._fn) == f.source.split("\n\n")[-1] or "def" in inspect.getsource(
-        f._fn)
+    assert linecache.getline(filename, 1) == f.source.splitlines(True)[0]
+    assert inspect.getsource(f._fn).startswith(f"def {f.name}(")
+    assert inspect.getsource(f._fn) in f.source
 
 
 def test_compiled_functions_are_cached():
@@ -85,8 +87,11 @@ def test_missing_and_clashing_inputs():
 def test_bad_argument_shapes_are_clear_errors():
     W = sd.matrix("W", shape=(2, 3))
     f = sd.function([W], sd.sum(W))
-    with pytest.raises(sd.CompileError, match="W"):
+    # ShapeError: nothing is compiled at call time; a ValueError, as NumPy's shape errors
+    with pytest.raises(sd.ShapeError, match=r"input 'W': expected shape \(2, 3\), got \(3, 2\)"):
         f(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="'W'"):
+        f(np.ones(6))
 
 
 def test_generated_names_never_clash_with_user_names():
@@ -392,3 +397,137 @@ def test_big_static_shapes_of_every_kind_compile():
     for _ in range(2):
         for got, ref in zip(f(x, t, k), want):
             np.testing.assert_allclose(got, np.sin(ref).sum(), rtol=1e-10)
+
+
+# -- the source stands alone; readable code --------------------------------------------
+
+def _standalone_cases():
+    """(inputs, outputs, arguments): kept buffers with a size test, Python floats with
+    their NumPy fallback, run-time helpers, named constants (float32 and arrays)."""
+    rng = np.random.default_rng(11)
+    inputs, outputs = _layer()
+    yield "kept", inputs, outputs, [rng.standard_normal((300, 200)),
+                                    rng.standard_normal((200, 150)) * 0.1,
+                                    rng.standard_normal((150, 4))]
+    x, y = sd.scalar("x"), sd.scalar("y")
+    u = x
+    for _ in range(5):
+        u = sd.sin(u) * sd.exp(0.1 * y) + sd.log1p(u * u)
+    yield "floats", [x, y], [u, *sd.grad(u, [x, y])], [0.3, 1.5]
+    X = sd.matrix("X")
+    lse = sd.logsumexp(X, axis=1)
+    yield "helpers", [X], [lse, sd.grad(sd.sum(lse), X), sd.log_softmax(X, axis=0)], \
+        [rng.standard_normal((7, 3)) * 30]
+    v, s32 = sd.vector("v", 3), sd.vector("s", 3, dtype="float32")
+    c = sd.constant(np.array([1.0, -np.inf, 2.5]))
+    c32 = sd.constant(np.float32(0.1))
+    cost = sd.sum(sd.exp(sd.maximum(v, c))) + sd.sum(s32 * c32)
+    yield "constants", [v, s32], [cost, sd.grad(cost, v), s32 * c32], \
+        [np.array([0.5, -1.0, 3.0]), np.arange(3, dtype=np.float32)]
+
+
+@pytest.mark.parametrize("case", list(_standalone_cases()), ids=lambda c: c[0])
+@pytest.mark.parametrize("readable", [False, True])
+def test_source_runs_on_its_own(case, readable):
+    """exec(f.source) in an empty namespace defines the same function: it imports what
+    it uses (NumPy, symdiff.runtime) and defines its constants."""
+    _, inputs, outputs, args = case
+    f = sd.function(inputs, outputs, readable=readable)
+    namespace: dict = {}
+    exec(f.source, namespace)
+    again = namespace[f.name]
+    for _ in range(2):   # the second call reuses kept buffers
+        for got, want in zip(again(*args), f(*args)):
+            np.testing.assert_array_equal(got, want)
+            assert np.asarray(got).dtype == np.asarray(want).dtype
+    for got, want in zip(f(*args), sd.evaluate(outputs, dict(zip(inputs, args)))):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_readable_code_makes_a_new_array_for_every_node():
+    inputs, outputs = _layer()
+    fast, readable = sd.function(inputs, outputs), sd.function(inputs, outputs,
+                                                               readable=True)
+    assert "_kept(" in fast.source and "out=" in fast.source and "del " in fast.source
+    src = readable.source
+    body = src.split(f"def {readable.name}(")[1]
+    assert readable.source.count("\ndef ") == 1, "one function, no second copy"
+    for form in ("out=", "_kept(", "_pool", "del ", "+=", "-=", "*=", "/="):
+        assert form not in body, form
+    # one assignment to a new name per computed node
+    names = re.findall(r"^    (t\d+) = ", body, re.M)
+    assert len(names) == len(set(names)) > 5
+    rng = np.random.default_rng(13)
+    args = [rng.standard_normal((300, 200)), rng.standard_normal((200, 150)) * 0.1,
+            rng.standard_normal((150, 4))]
+    for got, want in zip(readable(*args), _layer_by_hand(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+    assert readable.kept_bytes == 0
+
+
+def test_readable_scalar_code_stays_in_numpy():
+    x = sd.scalar("x")
+    u = x
+    for _ in range(10):
+        u = sd.sin(u) + 0.5 * u
+    f = sd.function([x], [u, sd.grad(u, x)], readable=True)
+    assert "math." not in f.source and "try:" not in f.source
+    value, slope = f(0.7)
+    want, dwant = 0.7, 1.0
+    for _ in range(10):
+        want, dwant = np.sin(want) + 0.5 * want, (np.cos(want) + 0.5) * dwant
+    assert value == pytest.approx(want, rel=1e-14) and slope == pytest.approx(dwant, rel=1e-13)
+
+
+def test_module_source_stands_alone_with_array_helpers():
+    """module_source copies the run-time functions it needs (from symdiff.runtime, the
+    same definitions) into a module that imports only NumPy."""
+    import inspect as _inspect
+
+    from symdiff import runtime
+    from symdiff.codegen import module_source
+    X = sd.matrix("X")
+    lse = sd.logsumexp(X, axis=1)
+    text = module_source([X], [sd.sum(lse), sd.grad(sd.sum(lse), X)], "value_and_grad")
+    assert "symdiff" not in text.replace("Generated by symdiff.", "")
+    assert _inspect.getsource(runtime._logsumexp_softmax) in text
+    namespace: dict = {}
+    exec(text, namespace)
+    x = np.random.default_rng(14).standard_normal((6, 4)) * 50
+    value, grad = namespace["value_and_grad"](x)
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    np.testing.assert_allclose(value, np.sum(np.log(e.sum(1)) + m[:, 0]), rtol=1e-13)
+    np.testing.assert_allclose(grad, e / e.sum(1, keepdims=True), rtol=1e-13)
+    with pytest.raises(ValueError, match="expected shape"):
+        namespace["value_and_grad"](np.ones(3))
+    assert issubclass(namespace["ShapeError"], ValueError)
+
+
+def test_codegen_reads_op_properties_as_fields():
+    """What the memory plan asks of an op is a field of its record, set where the op is
+    declared: no lookups with a default, no side tables keyed by op name."""
+    import dataclasses
+    import pathlib
+
+    from symdiff.ops import OPS, Op
+    fields = {f.name for f in dataclasses.fields(Op)}
+    assert {"block", "fresh", "overwrites_first", "view", "array_0d", "helpers"} <= fields
+    assert OPS["embed"].block and OPS["embed"].fresh and OPS["add_at"].overwrites_first
+    assert OPS["band_matrix"].block is not None
+    assert {n for n, op in OPS.items() if op.view} == {
+        "getitem", "transpose", "reshape", "reshape_like", "broadcast_to", "broadcast_like",
+        "expand_dims", "squeeze", "concat_part"}
+    codegen = pathlib.Path(sd.__file__).parent / "codegen"
+    for path in codegen.glob("*.py"):
+        text = path.read_text()
+        assert "getattr(" not in text, path.name
+        assert "VIEW_OPS" not in text and "ARRAY_0D_OPS" not in text, path.name
+
+
+def test_wrong_argument_shapes_raise_the_same_error_compiled_and_interpreted():
+    W = sd.matrix("W", shape=(2, None))
+    for run in (sd.function([W], sd.sum(W)), lambda w: sd.evaluate(sd.sum(W), {"W": w})):
+        with pytest.raises(sd.ShapeError, match=r"input 'W': expected shape \(2, \?\), "
+                                                r"got \(3, 2\)"):
+            run(np.ones((3, 2)))

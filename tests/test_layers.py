@@ -3,14 +3,13 @@ imports another module's private (underscored) names."""
 import ast
 import pathlib
 
-LAYERS = ["errors", "ir", "ops|banded", "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members",
+LAYERS = ["errors", "runtime", "ir", "ops|banded", "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members",
           "rewrite", "codegen", "api|pyfunc|higher|batching|testing",
           "display|sympy_bridge|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
 
 # Private names still imported across modules, to be made public or moved; do not add.
-KNOWN_PRIVATE = {("batching.py", "_materialize"), ("rewrite/rules.py", "_count"),
-                 ("rewrite/engine.py", "_intern"), ("rewrite/algebra.py", "_intern")}
+KNOWN_PRIVATE = {("batching.py", "_materialize"), ("rewrite/rules.py", "_count")}
 
 
 def layer_of(module: str) -> int | None:
@@ -59,6 +58,11 @@ def test_every_module_has_a_layer():
     assert not missing, missing
 
 
+# symdiff.runtime's names are underscored so that they cannot clash with the parameter
+# names of generated functions; its __all__ is its public interface.
+RUNTIME_API = set(__import__("symdiff.runtime", fromlist=["__all__"]).__all__)
+
+
 def test_no_private_names_across_modules():
     bad = []
     for path in ROOT.rglob("*.py"):
@@ -66,7 +70,8 @@ def test_no_private_names_across_modules():
         for _, node, _ in _relative_imports(path):
             for alias in node.names:
                 private = alias.name.startswith("_") and not alias.name.startswith("__")
-                if private and (rel, alias.name) not in KNOWN_PRIVATE:
+                public_runtime = node.module == "runtime" and alias.name in RUNTIME_API
+                if private and not public_runtime and (rel, alias.name) not in KNOWN_PRIVATE:
                     bad.append(f"{rel} imports {alias.name} from {node.module}")
     assert not bad, bad
 
@@ -99,21 +104,3 @@ def test_rewrite_modules_import_downward():
                     bad.append(f"rewrite/{path.name} imports {target}")
     assert not bad, bad
 
-
-# Private names still imported across modules (to be made public or moved); no new ones.
-PRIVATE_IMPORTS = {("batching.py", "_materialize"), ("display.py", "_const_text"),
-                   ("rewrite/rules.py", "_count")}
-
-
-def test_no_private_names_imported_across_modules():
-    bad = []
-    for path in ROOT.rglob("*.py"):
-        rel = path.relative_to(ROOT).as_posix()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level:
-                for alias in node.names:
-                    name = alias.name
-                    if (name.startswith("_") and not name.startswith("__")
-                            and (rel, name) not in PRIVATE_IMPORTS):
-                        bad.append(f"{rel} imports {name}")
-    assert not bad, bad

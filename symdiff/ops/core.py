@@ -20,7 +20,11 @@ Rule signatures
   does). The result has the batch axis first, or none when its value does not
   depend on the batch (``shape_size``). See ``symdiff.batching``.
 - ``code(args, node) -> str``: a NumPy expression over the argument names;
-  ``out(args, node, out) -> str`` the same call writing into buffer ``out``.
+  ``out(args, node, out) -> str`` the same call writing into buffer ``out``;
+  ``block(out, args, node) -> str``: statements that compute the node into the new
+  name ``out``, for ops that need more than one expression.
+- ``helpers``: the run-time functions the code calls (``symdiff.runtime`` or next to
+  the op), or ``node -> tuple`` of them; generated source imports them by name.
 - ``text(node, child) -> (str, precedence)`` and ``latex(node, child)``, where
   ``child(node, min_precedence)`` prints an input, parenthesised if needed.
 """
@@ -62,7 +66,7 @@ class Op:
     elementwise: bool = False
     domain: tuple = ()          # per input: (lo, hi), "nonzero" or "bool"; default (-2, 2)
     cases: tuple = ()           # Case(...) rows for the generic checker
-    helper: Any = ""            # helper source the code calls (or node -> source)
+    helpers: Any = ()           # run-time functions the code calls (or node -> tuple)
     math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
@@ -79,6 +83,13 @@ class Op:
     #                             inferred)
     blows_up: bool = False      # inf or nan at some finite inputs (a pole, the edge of its
     #                             domain, overflow): the NaN-safe ``where`` rule guards it
+    # What codegen's memory plan needs to know:
+    block: Callable | None = None   # statements instead of one expression (see above)
+    fresh: bool = False             # a block whose result is a new array, safe to overwrite
+    overwrites_first: bool = False  # a block that may update its first operand in place
+    view: bool = False              # the result may share memory with the first operand
+    array_0d: bool = False          # a 0-d result is a 0-d array or a Python float, not a
+    #                                 NumPy scalar (so are views' and ops' on literals)
 
     def __repr__(self) -> str:
         return self.name

@@ -21,16 +21,8 @@ import math
 
 import numpy as np
 
-# One definition serves the interpreter and the generated code (0-d NumPy values).
-SIGMOID_HELPER = '''
-def _sigmoid(x, top):
-    """1 / (1 + exp(-x)) as e / (1 + e), e = exp(min(x, top)): no overflow, exact tails."""
-    e = np.exp(np.minimum(x, top))
-    return e / (1.0 + e)
-'''
-_namespace: dict = {"np": np}
-exec(SIGMOID_HELPER, _namespace)  # our own source, so that generated code runs the same
-_sigmoid = _namespace["_sigmoid"]
+# One definition (symdiff.runtime) serves the interpreter and the generated code.
+from ..runtime import _sigmoid
 
 
 def sigmoid_top(dtype: np.dtype) -> float:

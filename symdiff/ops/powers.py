@@ -35,7 +35,9 @@ from ..ir import Const, Node
 def base_partial(out: Node, a: Node, b: Node) -> Node:
     """d(a**b)/da, 0 where a = b = 0 (see the module)."""
     from . import table as t
-    if b.op.name == "const":
+    b_value = constant_value(b)
+    if b_value is not None:
+        b = Const(b_value, b.dtype) if b.op.name != "const" else b
         exponent = t.subtract(_replace_zero(b), 1.0)
     elif a.op.name == "const" and not np.any(a.value == 0):
         exponent = t.subtract(b, 1.0)
@@ -54,6 +56,38 @@ def exponent_partial(out: Node, a: Node, b: Node) -> Node:
         return t.multiply(out, t.log(a))
     zero_power = t.multiply(t.greater(b, 0.0), t.less_equal(t.FUNCTIONS["abs"](a), 0.0))
     return t.multiply(out, t.log(t.add(a, zero_power)))
+
+
+# A constant-valued exponent is often not a Const node yet when a derivative is built
+# (the slope of x**2 is 2 * x**(2 - 1) until simplification folds it): its value is
+# read here so that no run-time zero test is added where none can be true.
+_FOLD_LIMIT = 32   # nodes: bigger constant subgraphs are left to constant folding
+
+
+def constant_value(node: Node) -> np.ndarray | None:
+    """The value of ``node`` when it depends on no variable (a small graph), else None."""
+    values: dict[int, np.ndarray] = {}
+    stack = [node]
+    while stack:
+        n = stack[-1]
+        if n.id in values:
+            stack.pop()
+            continue
+        if n.op.name == "const":
+            values[n.id] = n.value
+            stack.pop()
+            continue
+        if n.op.name == "var" or len(values) + len(stack) > _FOLD_LIMIT:
+            return None
+        todo = [i for i in n.inputs if i.id not in values]
+        if todo:
+            stack.extend(todo)
+            continue
+        with np.errstate(all="ignore"):
+            values[n.id] = np.asarray(n.op.impl(*(values[i.id] for i in n.inputs),
+                                                **dict(n.attrs)))
+        stack.pop()
+    return values[node.id]
 
 
 def _replace_zero(c: Node) -> Node:

@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..ir import Const, Node, as_node, broadcast_shapes, fmt_shape, make, same_shape
 from . import logistic, powers
+from ..runtime import _log_softmax, _logsumexp, _logsumexp_softmax, _sigmoid, _softmax
 from .core import (
     OPS, P_ADD, P_ATOM, P_CMP, P_MUL, P_NEG, P_POW, Case, Op, call_latex, call_text,
     float_dtype, infer_elementwise, infix_code, infix_text, normalize_axis, np_call,
@@ -265,7 +266,7 @@ def _scale(g: Node, partial: Any) -> Node:
 
 def elementwise(name: str, impl: Callable, partials: Sequence | None, code, *, text, latex,
                 domain: tuple = (), cases: tuple | None = None, math: str | None = None,
-                helper: str = "", **properties: bool) -> Op:
+                **properties: Any) -> Op:
     code_fn, out_fn = code
     nondiff = partials is None
     return register(Op(
@@ -274,7 +275,7 @@ def elementwise(name: str, impl: Callable, partials: Sequence | None, code, *, t
         jvp=None if nondiff else _elementwise_jvp(partials),
         batch=_batch_elementwise,
         text=text, latex=latex, elementwise=True, domain=domain,
-        cases=cases if cases is not None else UNARY_CASES, math=math, helper=helper,
+        cases=cases if cases is not None else UNARY_CASES, math=math,
         differentiable=not nondiff, **properties))
 
 
@@ -381,7 +382,7 @@ _declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtrac
 # runs its NumPy twin, which is exact there.
 OPS["sigmoid"].code = lambda args, node: (
     f"_sigmoid({args[0]}, {logistic.sigmoid_top(node.dtype)})")
-OPS["sigmoid"].helper = lambda node: logistic.SIGMOID_HELPER if node.shape == () else ""
+OPS["sigmoid"].helpers = (_sigmoid,)
 OPS["sigmoid"].out = None
 OPS["sigmoid"].steps = logistic.sigmoid_steps   # arrays: one buffer, one temporary
 OPS["sigmoid"].text = _sympy_text(lambda n, c: (f"1/(1 + exp(-{c(n.inputs[0], P_POW)}))", P_MUL),
@@ -576,7 +577,7 @@ _where = elementwise("where", np.where,
                                          rf"\text{{otherwise}}\end{{cases}}", P_ATOM),
                      domain=("bool", (-2.0, 2.0), (-2.0, 2.0)),
                      cases=(Case(((), (), ())), Case(((3,), (3,), (3,))),
-                            Case(((2, 3), (3,), ()))))
+                            Case(((2, 3), (3,), ()))), array_0d=True)
 _where.out = None
 
 
@@ -601,7 +602,7 @@ _clip = elementwise("clip", np.clip,
                     np_call("np.clip"), text=call_text("clip"), latex=call_latex(
                         r"\operatorname{clip}"),
                     domain=((-2.0, 2.0), (-1.0, -0.5), (0.5, 1.0)),
-                    cases=(Case(((), (), ())), Case(((2, 3), (), ()))))
+                    cases=(Case(((), (), ())), Case(((2, 3), (), ()))), array_0d=True)
 
 
 @public("clip")
@@ -643,7 +644,7 @@ REDUCE_CASES = (Case(((3,),), {"axis": None, "keepdims": False}),
                 Case(((2, 3, 2),), {"axis": (0, 2), "keepdims": False}))
 
 
-def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper=""):
+def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helpers=()):
     code_name = code_name or f"np.{name}"
     # A ufunc's reduce reduces axis 0 by default: the axis is always written.
     always_axis = code_name.endswith(".reduce")
@@ -658,7 +659,7 @@ def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper=""):
                      batch=_batch_reduce,
                      text=call_text(name, "axis", "keepdims",
                                     defaults={"axis": None, "keepdims": False}),
-                     latex=latex, cases=REDUCE_CASES, helper=helper))
+                     latex=latex, cases=REDUCE_CASES, helpers=helpers))
 
     def build(x, axis=None, keepdims=False):
         (x,) = _nodes([x])
@@ -771,66 +772,8 @@ _min, min_ = _reduction(
 FUNCTIONS["amax"], FUNCTIONS["amin"] = max_, min_
 _mean.code = _mean_code
 
-# The softmax family and logsumexp share two helpers: the exponentials shifted by
-# the max (no overflow), computed in place in one fresh array, and sums kept as
-# axes of length 1 (rows and columns of a float matrix summed by a product with
-# ones, as `_sum_by_dot` explains).
-_SHIFTED_EXP_HELPER = '''
-def _max_kept(x, axis):
-    """np.max(x, axis, keepdims=True); the rows of a long narrow matrix by a loop
-    over its columns (NumPy reduces each short row on its own: 140 against 25 µs
-    on 4096x10)."""
-    if x.ndim == 2 and axis in (1, -1) and 2 <= x.shape[1] <= 32 and x.shape[0] >= 128:
-        m = x[:, 0].copy()
-        for j in range(1, x.shape[1]):
-            np.maximum(m, x[:, j], out=m)
-        return m[:, None]
-    return np.max(x, axis=axis, keepdims=True)
-
-
-def _shifted_exp(x, axis):
-    """exp(x - m) and m, the max over axis (kept), or 0 where that max is not finite."""
-    m = np.where(np.isfinite(m := _max_kept(x, axis)), m, 0.0)
-    e = x - m
-    if e.ndim:
-        np.exp(e, out=e)   # e is a fresh array: no second temporary
-    else:
-        e = np.exp(e)
-    return e, m
-
-
-def _sum_kept(e, axis):
-    """np.sum(e, axis, keepdims=True)."""
-    if e.ndim == 2 and e.dtype.kind == "f" and axis in (0, 1, -1, -2):
-        if axis in (1, -1):
-            return e.dot(np.ones(e.shape[1], e.dtype))[:, None]
-        return np.ones(e.shape[0], e.dtype).dot(e)[None, :]
-    return np.add.reduce(e, axis=axis, keepdims=True)
-'''
-_LSE_HELPER = _SHIFTED_EXP_HELPER + '''
-
-def _logsumexp(x, axis=None, keepdims=False):
-    """log(sum(exp(x))) without overflow: the max is taken out first."""
-    e, m = _shifted_exp(x, axis)
-    s = np.log(_sum_kept(e, axis)) + m
-    return s if keepdims else np.squeeze(s, axis=axis)
-'''
-# logsumexp's gradient is the softmax of its operand: when a graph needs both,
-# one call computes both from the same exponentials (see FUSED_PAIRS).
-_LSE_SOFTMAX_HELPER = _SHIFTED_EXP_HELPER + '''
-
-def _logsumexp_softmax(x, axis, keepdims=False):
-    """logsumexp(x, axis) and softmax(x, axis) from one pass of exponentials."""
-    e, m = _shifted_exp(x, axis)
-    s = _sum_kept(e, axis)
-    lse = np.log(s) + m
-    e *= 1.0 / s   # one division per row, a product per element
-    return (lse if keepdims else np.squeeze(lse, axis=axis)), e
-'''
-
-
-def _lse_impl(x, axis=None, keepdims=False):
-    return _run_helper(_LSE_HELPER, "_logsumexp")(x, axis=axis, keepdims=keepdims)
+# logsumexp and the softmax family run helpers of symdiff.runtime (NumPy has none):
+# the exponentials are shifted by the max, so nothing overflows.
 
 
 def _lse_softmax(x: Node, node: Node) -> Node:
@@ -842,12 +785,13 @@ def _lse_softmax(x: Node, node: Node) -> Node:
 
 
 class Fusion(NamedTuple):
-    """Two ops on the same operand that one generated call computes together."""
+    """Two ops on the same operand that one generated call computes together
+    (logsumexp's gradient is the softmax of its operand: one pass of exponentials)."""
     first: str
     second: str
     match: Callable[[Node, Node], bool]    # (first node, second node) -> same axis etc.
     code: Callable[[str, Node, Node], str]  # (operand, first, second) -> "call(...)"
-    helper: str
+    helpers: tuple                           # the run-time functions the code calls
 
 
 def _lse_axis(node: Node) -> tuple | None:
@@ -861,40 +805,20 @@ FUSED_PAIRS = (
            code=lambda arg, lse, sm: (f"_logsumexp_softmax({arg}, {sm.attr('axis')}"
                                       + (", keepdims=True" if lse.attr("keepdims") else "")
                                       + ")"),
-           helper=_LSE_SOFTMAX_HELPER),
+           helpers=(_logsumexp_softmax,)),
 )
 
 
-_logsumexp, logsumexp = _reduction(
-    "logsumexp", _lse_impl, _infer_reduce("logsumexp", float_dtype),
+_logsumexp_op, logsumexp = _reduction(
+    "logsumexp", _logsumexp, _infer_reduce("logsumexp", float_dtype),
     vjp=lambda g, node: (multiply(_keep(g, node), _lse_softmax(node.inputs[0], node)),),
     jvp=lambda t, node: sum_(multiply(t[0], _lse_softmax(node.inputs[0], node)),
                              node.attr("axis"), node.attr("keepdims")),
     latex=lambda n, c: (rf"\log\sum\exp\left({c(n.inputs[0], 0)}\right)", P_ATOM),
-    code_name="_logsumexp", helper=_LSE_HELPER)
+    code_name="_logsumexp", helpers=(_logsumexp,))
 
 
 # -- softmax family (axis kept) ----------------------------------------------------------
-
-_SOFTMAX_HELPER = _SHIFTED_EXP_HELPER + '''
-
-def _softmax(x, axis=-1):
-    e, _ = _shifted_exp(x, axis)
-    e *= 1.0 / _sum_kept(e, axis)
-    return e
-'''
-_LOG_SOFTMAX_HELPER = '''
-def _log_softmax(x, axis=-1):
-    z = x - np.max(x, axis=axis, keepdims=True)
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
-'''
-
-
-def _run_helper(source: str, name: str):
-    namespace = {"np": np}
-    exec(source, namespace)  # our own helper source, so one definition serves both
-    return namespace[name]
-
 
 def _infer_same_float(inputs, attrs):
     return float_dtype(inputs[0].dtype), inputs[0].shape
@@ -905,16 +829,16 @@ SOFTMAX_CASES = (Case(((3,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}),
 
 
 def _axis_op(name, helper, vjp, jvp):
-    fn_name = f"_{name}"
+    fn_name = helper.__name__
     latex_name = name.replace("_", "\\_")
     op = register(Op(
-        name=name, impl=_run_helper(helper, fn_name), infer=_infer_same_float,
+        name=name, impl=helper, infer=_infer_same_float,
         code=lambda args, node: f"{fn_name}({args[0]}, axis={node.attr('axis')})",
         vjp=vjp, jvp=jvp, text=call_text(name, "axis"),
         batch=_batch_axis,
         latex=lambda n, c: (rf"\operatorname{{{latex_name}}}\left({c(n.inputs[0], 0)}\right)",
                             P_ATOM),
-        cases=SOFTMAX_CASES, helper=helper))
+        cases=SOFTMAX_CASES, helpers=(helper,)))
 
     def build(x, axis=-1):
         (x,) = _nodes([x])
@@ -934,9 +858,9 @@ def _log_softmax_vjp(g, node):
     return (subtract(g, multiply(exp(node), sum_(g, ax, True))),)
 
 
-softmax = _axis_op("softmax", _SOFTMAX_HELPER, _softmax_vjp,
+softmax = _axis_op("softmax", _softmax, _softmax_vjp,
                    lambda t, node: _softmax_vjp(t[0], node)[0])
-log_softmax = _axis_op("log_softmax", _LOG_SOFTMAX_HELPER, _log_softmax_vjp,
+log_softmax = _axis_op("log_softmax", _log_softmax, _log_softmax_vjp,
                        lambda t, node: subtract(t[0], sum_(multiply(exp(node), t[0]),
                                                            node.attr("axis"), True)))
 
@@ -1113,7 +1037,8 @@ _transpose = register(Op(
     batch=_batch_transpose,
     text=_transpose_text,
     latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{\\top}}", P_POW),
-    cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)}))))
+    cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})),
+    view=True))
 
 
 @public("transpose", "permute_dims")
@@ -1180,7 +1105,7 @@ _reshape = register(Op(
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.reshape({n.attr('shape')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((2, 3),), {"shape": (3, 2)}), Case(((2, 3),), {"shape": (-1,)})),
-    see_through=True))
+    see_through=True, view=True))
 
 
 @public("reshape")
@@ -1205,7 +1130,7 @@ _reshape_like = register(Op(
     batch=_batch_reshape_like,
     text=call_text("reshape_like"),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((2, 3), (3, 2))),), domain=((-2.0, 2.0), "const")))
+    cases=(Case(((2, 3), (3, 2))),), domain=((-2.0, 2.0), "const"), view=True))
 
 
 @public("ravel", "flatten")
@@ -1228,7 +1153,7 @@ _expand = register(Op(
     jvp=lambda t, node: expand_dims(t[0], node.attr("axis")),
     batch=_batch_shift_axes,
     text=call_text("expand_dims", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    cases=(Case(((3,),), {"axis": (0,)}), Case(((2, 3),), {"axis": (1, 3)})), see_through=True))
+    cases=(Case(((3,),), {"axis": (0,)}), Case(((2, 3),), {"axis": (1, 3)})), see_through=True, view=True))
 
 
 @public("expand_dims")
@@ -1256,7 +1181,7 @@ _squeeze = register(Op(
     batch=_batch_shift_axes,
     text=call_text("squeeze", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((1, 3),), {"axis": (0,)}), Case(((2, 1, 3, 1),), {"axis": (1, 3)})),
-    see_through=True))
+    see_through=True, view=True))
 
 
 @public("squeeze")
@@ -1288,7 +1213,7 @@ _broadcast_to = register(Op(
     batch=_batch_broadcast_to,
     text=call_text("broadcast_to", "shape"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 3)})),
-    see_through=True, broadcasts=True))
+    see_through=True, broadcasts=True, view=True))
 
 
 @public("broadcast_to")
@@ -1320,7 +1245,7 @@ _broadcast_like = register(Op(
     batch=_batch_broadcast_like,
     text=call_text("broadcast_like"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((3,), (2, 3))), Case(((2, 1), (2, 3)))), domain=((-2.0, 2.0), "const"),
-    see_through=True, broadcasts=True))
+    see_through=True, broadcasts=True, view=True))
 
 
 def broadcast_like(x: Node, ref: Node) -> Node:
@@ -1354,7 +1279,7 @@ _astype = register(Op(
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.astype({n.attr('dtype')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((),), {"dtype": "float64"}), Case(((3,),), {"dtype": "float64"}),
-           Case(((2, 3),), {"dtype": "float64"}))))
+           Case(((2, 3),), {"dtype": "float64"})), array_0d=True))
 
 
 @public("astype")
@@ -1374,7 +1299,8 @@ _zeros_like = register(Op(
                              else f"np.zeros({args[0]}.shape)"),
     batch=lambda args, batched, node: zeros_like(_example(args[0], True)),
     vjp=lambda g, node: (None,), text=call_text("zeros_like"),
-    latex=lambda n, c: ("0", P_ATOM), cases=(Case(((3,),)),), differentiable=False))
+    latex=lambda n, c: ("0", P_ATOM), cases=(Case(((3,),)),), differentiable=False,
+    array_0d=True))
 
 
 @public("zeros_like")
@@ -1425,7 +1351,7 @@ _shape_size = register(Op(
     batch=_batch_shift_axes,
     vjp=lambda g, node: (None,), text=call_text("shape_size", "axis"),
     latex=lambda n, c: (rf"\left|{c(n.inputs[0], 0)}\right|", P_ATOM),
-    cases=(Case(((2, 3),), {"axis": (0, 1)}),), differentiable=False))
+    cases=(Case(((2, 3),), {"axis": (0, 1)}),), differentiable=False, array_0d=True))
 
 
 def _count(node: Node) -> Node | float:
@@ -1535,7 +1461,8 @@ _getitem = register(Op(
            Case(((5,),), {"index": (("slice", None, -1, None),)}),
            Case(((4, 3),), {"index": (1,)}),
            Case(((4, 3),), {"index": (("slice", None, None, 2), 0)}),
-           Case(((3,),), {"index": (None, ("slice", None, None, None))}))))
+           Case(((3,),), {"index": (None, ("slice", None, None, None))})),
+    view=True))
 
 
 @public("getitem")
@@ -1570,12 +1497,12 @@ _embed = register(Op(
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((4,), (5,)), {"index": (("slice", 1, None, None),)}),
            Case(((3,), (4, 3)), {"index": (1,)})),
-    domain=((-2.0, 2.0), "const")))
-# Two statements: codegen calls ``block`` for ops that need more than an expression.
-_embed.block = lambda out, args, node: (
-    f"{out} = np.zeros({args[1]}.shape, np.{node.dtype.name})\n"
-    f"{out}[{_index_text(node.attr('index'))}] = {args[0]}")
-_embed.fresh = True   # its result is a new array a later op may overwrite
+    domain=((-2.0, 2.0), "const"),
+    # two statements: zeros, then g written at index; a new array a later op may overwrite
+    block=lambda out, args, node: (
+        f"{out} = np.zeros({args[1]}.shape, np.{node.dtype.name})\n"
+        f"{out}[{_index_text(node.attr('index'))}] = {args[0]}"),
+    fresh=True, array_0d=True))
 
 
 def _add_at_impl(x, g, index):
@@ -1631,12 +1558,12 @@ _add_at = register(Op(
            Case(((4, 3), (3,)), {"index": (1,)}),
            Case(((5,), ()), {"index": (("slice", None, -1, None),)}),
            Case(((4, 3), (3,)), {"index": (("slice", 1, None, None),)})),
-    domain=((-2.0, 2.0), (-2.0, 2.0))))
-_add_at.fresh = True
-_add_at.overwrites_first = True   # codegen adds in place into a first operand that dies
-_add_at.block = lambda out, args, node: (
-    (f"{out} = {args[0]}.copy()\n" if out != args[0] else "")
-    + f"{out}[{_index_text(node.attr('index'))}] += {args[1]}")
+    domain=((-2.0, 2.0), (-2.0, 2.0)),
+    # a copy of x (none when codegen gives x itself, used for the last time), then g added
+    block=lambda out, args, node: (
+        (f"{out} = {args[0]}.copy()\n" if out != args[0] else "")
+        + f"{out}[{_index_text(node.attr('index'))}] += {args[1]}"),
+    fresh=True, overwrites_first=True))
 
 
 def add_at(x, g, index) -> Node:
@@ -1723,7 +1650,7 @@ _concat_part = register(Op(
                        f"axis={n.attr('axis')}, part={n.attr('part')})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((5,), (2,), (3,)), {"axis": 0, "part": 1}),),
-    domain=((-2.0, 2.0), "const", "const")))
+    domain=((-2.0, 2.0), "const", "const"), view=True))
 
 
 def _concat_pad_impl(g, *parts, axis, part):
@@ -1746,7 +1673,7 @@ _concat_pad = register(Op(
                        f"axis={n.attr('axis')}, part={n.attr('part')})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((2,), (2,), (3,)), {"axis": 0, "part": 0}),),
-    domain=((-2.0, 2.0), "const", "const")))
+    domain=((-2.0, 2.0), "const", "const"), array_0d=True))
 
 
 @public("concatenate", "concat")

@@ -1,0 +1,177 @@
+"""``function()``: compile outputs into a ``Function``; ``module_source`` for the CLI.
+
+A compiled function is the plan of its (simplified) graph, printed as NumPy source,
+executed once. The source is registered with ``linecache`` so tracebacks and
+``inspect.getsource`` show it; compiled functions are cached by graph and options.
+"""
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+from collections import OrderedDict
+from typing import Any, Sequence
+
+from .. import runtime
+from ..errors import CompileError
+from ..ir import Node, Var, as_node, gc_paused, meta, toposort
+from ..printing import type_str
+from .numpy_printer import function_source, module_source_text
+from .plan import make_plan
+
+# Names the generated code uses for itself: no parameter may take them.
+RESERVED = {"np", "math", "float", "abs", "max", "ndarray", "asarray", "_s", "_pool",
+            *runtime.__all__}
+_CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
+_CACHE_SIZE = 256
+_serial = itertools.count(1)   # numbers the sources registered with linecache
+
+
+class Function:
+    """A compiled function: call it with arrays; ``.source`` is the generated code."""
+
+    def __init__(self, inputs: list[Var], outputs: list[Node], single: bool, source: str,
+                 fn: Any, name: str) -> None:
+        self.inputs = inputs
+        self.outputs = outputs
+        self.single = single
+        self.source = source
+        self.name = name
+        self._fn = fn
+        self.__doc__ = fn.__doc__
+
+    def __call__(self, *args, **kwargs):  # replaced per function by the generated code
+        return self._fn(*args, **kwargs)
+
+    def release_buffers(self) -> None:
+        """Free the temporaries kept for the next call (the next call makes new ones)."""
+        pool = self._fn.__globals__.get("_pool")
+        if pool is not None:
+            pool.clear()
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of the temporaries kept for the next call (one call's set)."""
+        pool = self._fn.__globals__.get("_pool") or [{}]
+        return max(sum(a.nbytes for a in kept.values()) for kept in list(pool))
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{v.name}: {type_str(v)}" for v in self.inputs)
+        return f"<symdiff.Function {self.name}({params})>"
+
+    def _repr_html_(self) -> str:
+        # Highlighted with Pygments when it is there (it comes with IPython).
+        from html import escape
+        try:
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+        except ImportError:
+            return f"<pre><code class='language-python'>{escape(self.source)}</code></pre>"
+        return highlight(self.source, PythonLexer(), HtmlFormatter(noclasses=True))
+
+
+def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
+             optimize: bool = True, name: str | None = None,
+             readable: bool = False) -> Function:
+    """Compile ``outputs`` as a NumPy function of ``inputs`` (positional in this order,
+    or by name). One output gives one array, a list gives a tuple.
+
+    ``optimize=False`` compiles the graph as it is, without simplifying it.
+    ``readable=True`` generates code for reading and debugging: a new array for each
+    node (no buffer reuse, in-place or ``out=`` forms, kept buffers or ``del``), in
+    NumPy only; it computes the same values, a little slower.
+    """
+    inputs = [inputs] if isinstance(inputs, Node) else list(inputs)
+    single = isinstance(outputs, Node)
+    outputs = [outputs] if single else list(outputs)
+    outputs = [as_node(o) for o in outputs]
+    _check_inputs(inputs, outputs)
+    key = (tuple(v.id for v in inputs), tuple(o.id for o in outputs), single, optimize, name,
+           readable)
+    cached = _CACHE.get(key)
+    if cached is not None:
+        _CACHE.move_to_end(key)
+        return cached
+    with gc_paused():
+        fn = _compile(inputs, outputs, single, optimize, name, readable)
+    _CACHE[key] = fn
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return fn
+
+
+def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: bool,
+             name: str | None, readable: bool) -> Function:
+    graph = outputs
+    if optimize:
+        from ..rewrite import simplify
+        graph = simplify(outputs)
+    fname = name or _function_name(inputs, outputs)
+    plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable)
+    source, namespace = function_source(plan)
+    filename = f"<symdiff-{next(_serial)}:{fname}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)  # only code we generated
+    # A class per function whose __call__ is the generated code: no wrapper per call.
+    cls = type("Function", (Function,), {"__call__": staticmethod(namespace[fname]),
+                                         "__module__": Function.__module__})
+    return cls(inputs, outputs, single, source, namespace[fname], fname)
+
+
+def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,
+                  doc: str = "", optimize: bool = True) -> str:
+    """A standalone Python module (NumPy only) defining ``name(*inputs)`` -> outputs."""
+    inputs, outputs = list(inputs), list(outputs)
+    _check_inputs(inputs, outputs)
+    with gc_paused():
+        graph = outputs
+        if optimize:
+            from ..rewrite import simplify
+            graph = simplify(outputs)
+        plan = make_plan(inputs, graph, name, single=False, documented=outputs,
+                         keep_buffers=False)
+        return module_source_text(plan, doc)
+
+
+def _check_inputs(inputs: list, outputs: list[Node]) -> None:
+    names: dict[str, Var] = {}
+    for v in inputs:
+        if not isinstance(v, Var):
+            raise CompileError(f"function inputs must be variables, got {v!r}")
+        why = ("it is not a Python identifier" if not v.name.isidentifier()
+               else "it is a Python keyword" if keyword.iskeyword(v.name)
+               else "the generated code uses that name" if v.name in RESERVED else None)
+        if why is not None:
+            raise CompileError(f"input name {v.name!r} cannot be a parameter name: {why}")
+        if v.name in names:
+            if names[v.name] is v:
+                raise CompileError(f"input {v.name!r} is listed twice")
+            raise CompileError(f"two different inputs are named {v.name!r} "
+                               f"({type_str(names[v.name])} and {type_str(v)})")
+        names[v.name] = v
+    for node in toposort(outputs):
+        if isinstance(node, Var):
+            known = names.get(node.name)
+            if known is None:
+                raise CompileError(f"the outputs depend on {node.name!r} ({type_str(node)}), "
+                                   f"which is not among the inputs "
+                                   f"[{', '.join(names) or 'none'}]")
+            if known is not node:
+                raise CompileError(f"two different variables are named {node.name!r}: "
+                                   f"{type_str(known)} (an input) and {type_str(node)}")
+
+
+def _function_name(inputs: list[Var], outputs: list[Node]) -> str:
+    wrt = []
+    for o in outputs:
+        g = meta(o, "grad_of")
+        if g is not None and g[1].op.name == "var" and g[1].name not in wrt:
+            wrt.append(g[1].name)
+    if wrt:
+        values = any(meta(o, "grad_of") is None for o in outputs)
+        name = ("value_and_grad_" if values else "grad_") + "_".join(wrt)
+    else:
+        name = "f_" + "_".join(v.name for v in inputs) if inputs else "f"
+    name = name[:60]
+    return name if name.isidentifier() and not keyword.iskeyword(name) else "f"
