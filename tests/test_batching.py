@@ -112,11 +112,11 @@ def test_batched_values_must_fit():
               {x: sd.tensor("xs", (B, 3)), sd.vector("y", 3): sd.tensor("ys", (B + 1, 3))})
 
 
-def test_the_checker_can_fail(monkeypatch):
+def test_the_checker_can_fail(patch_op):
     """A wrong rule (sum that forgets to shift its axes) is caught by the loop oracle."""
     def wrong(args, batched, node):
         return make(node.op, args, {"axis": node.attr("axis"), "keepdims": False})
-    monkeypatch.setattr(OPS["sum"], "batch", wrong)
+    patch_op(OPS["sum"], "batch", wrong)
     x = sd.matrix("x", (3, 3))
     rng = np.random.default_rng(0)
     with pytest.raises(AssertionError):
@@ -124,10 +124,10 @@ def test_the_checker_can_fail(monkeypatch):
                       {"x": rng.random((B, 3, 3))})
 
 
-def test_a_rule_giving_the_wrong_shape_is_reported(monkeypatch):
+def test_a_rule_giving_the_wrong_shape_is_reported(patch_op):
     def wrong(args, batched, node):
         return make(node.op, args, {"axis": node.attr("axis"), "keepdims": False})
-    monkeypatch.setattr(OPS["sum"], "batch", wrong)
+    patch_op(OPS["sum"], "batch", wrong)
     x = sd.matrix("x", (2, 3))
     with pytest.raises(sd.ShapeError, match="rule of 'sum'"):
         batch(sd.sum(x, 1), {x: sd.tensor("xs", (B, 2, 3))})

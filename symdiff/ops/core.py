@@ -51,7 +51,7 @@ class Case:
     attrs: dict = field(default_factory=dict)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, frozen=True)
 class Op:
     name: str
     impl: Callable

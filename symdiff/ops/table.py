@@ -315,21 +315,23 @@ def _sympy_text(scalar_form: Callable, tensor_name: str):
 # -- unary --------------------------------------------------------------------------
 
 def _declare_unary(name, impl, partial, *, np_name=None, sympy=None, latex=None, domain=(),
-                   math=None, **properties):
-    np_name = np_name or f"np.{name}"
-    op = elementwise(name, impl, (partial,), np_call(np_name), text=_fn_text(name, sympy),
-                     latex=_fn_latex(latex or rf"\operatorname{{{name}}}"),
+                   math=None, call=None, text=None, **properties):
+    # ``call`` (code, out) and ``text`` replace the defaults; ``latex`` is a name or a printer.
+    call = call or np_call(np_name or f"np.{name}")
+    latex = latex or rf"\operatorname{{{name}}}"
+    op = elementwise(name, impl, (partial,), call, text=text or _fn_text(name, sympy),
+                     latex=latex if callable(latex) else _fn_latex(latex),
                      domain=(domain,) if domain else (), math=math, **properties)
     FUNCTIONS[name] = _unary(op)
     return op
 
 
-_declare_unary("exp", np.exp, lambda out, x: out, latex=r"\exp", math="math.exp({0})",
-               blows_up=True)
-OPS["exp"].latex = lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW)
+_declare_unary("exp", np.exp, lambda out, x: out, math="math.exp({0})", blows_up=True,
+               latex=lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW))
 _declare_unary("log", np.log, lambda out, x: divide(1.0, x), latex=r"\log", domain=(0.2, 3.0),
                math="math.log({0})", blows_up=True)
-_declare_unary("sqrt", np.sqrt, lambda out, x: divide(0.5, out), latex=r"\sqrt",
+_declare_unary("sqrt", np.sqrt, lambda out, x: divide(0.5, out),
+               latex=lambda node, child: (rf"\sqrt{{{child(node.inputs[0], 0)}}}", P_ATOM),
                domain=(0.2, 3.0), math="math.sqrt({0})", same_type=True, blows_up=True)
 _declare_unary("sin", np.sin, lambda out, x: cos(x), latex=r"\sin", math="math.sin({0})")
 _declare_unary("cos", np.cos, lambda out, x: negative(sin(x)), latex=r"\cos",
@@ -355,51 +357,49 @@ _declare_unary("sign", np.sign, lambda out, x: zeros_like(x), latex=r"\operatorn
                domain="nonzero")
 # abs'(0) = 1 as in JAX (select(x >= 0, g, -g)).
 _declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal(x, 0.0)), 1.0),
-               np_name="np.abs", sympy="Abs", domain="nonzero", math="abs({0})")
-OPS["abs"].latex = lambda node, child: (rf"\left|{{{child(node.inputs[0], 0)}}}\right|", P_ATOM)
-OPS["sqrt"].latex = lambda node, child: (rf"\sqrt{{{child(node.inputs[0], 0)}}}", P_ATOM)
+               np_name="np.abs", sympy="Abs", domain="nonzero", math="abs({0})",
+               latex=lambda node, child: (rf"\left|{{{child(node.inputs[0], 0)}}}\right|", P_ATOM))
 
 # Functions with a more accurate NumPy form than their SymPy spelling; 0-d nodes
 # print as the SymPy spelling so that str() reads back in SymPy.
 _declare_unary("log1p", np.log1p, lambda out, x: divide(1.0, add(1.0, x)),
                latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})",
-               blows_up=True)
-OPS["log1p"].text = _sympy_text(lambda n, c: (f"log(1 + {c(n.inputs[0], P_ADD + 1)})", P_ATOM),
-                                "log1p")
+               blows_up=True,
+               text=_sympy_text(lambda n, c: (f"log(1 + {c(n.inputs[0], P_ADD + 1)})", P_ATOM),
+                                "log1p"))
 _declare_unary("expm1", np.expm1, lambda out, x: add(out, 1.0), latex=r"\operatorname{expm1}",
-               math="math.expm1({0})", blows_up=True)
-OPS["expm1"].text = _sympy_text(lambda n, c: (f"exp({c(n.inputs[0], 0)}) - 1", P_ADD), "expm1")
-_declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True)
-OPS["square"].text = lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW)
-OPS["square"].latex = lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{2}}", P_POW)
-OPS["square"].math = "{0} * {0}"
+               math="math.expm1({0})", blows_up=True,
+               text=_sympy_text(lambda n, c: (f"exp({c(n.inputs[0], 0)}) - 1", P_ADD), "expm1"))
+_declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True,
+               text=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW),
+               latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{2}}", P_POW),
+               math="{0} * {0}")
 
 # sigmoid(x) = e / (1 + e), e = exp(min(x, top)): exact in both tails, never overflows
 # (see symdiff/ops/logistic.py for the form and why it was chosen).
 _declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract(1.0, out)),
-               latex=r"\sigma", math="(1.0 / (1.0 + math.exp(-{0})))")
-# Python floats: math.exp raises OverflowError below -709.78 and the function then
-# runs its NumPy twin, which is exact there.
-OPS["sigmoid"].code = lambda args, node: (
-    f"_sigmoid({args[0]}, {logistic.sigmoid_top(node.dtype)})")
-OPS["sigmoid"].helpers = (_sigmoid,)
-OPS["sigmoid"].out = None
-OPS["sigmoid"].steps = logistic.sigmoid_steps   # arrays: one buffer, one temporary
-OPS["sigmoid"].text = _sympy_text(lambda n, c: (f"1/(1 + exp(-{c(n.inputs[0], P_POW)}))", P_MUL),
-                                  "sigmoid")
+               latex=r"\sigma", math="(1.0 / (1.0 + math.exp(-{0})))",
+               # Python floats: math.exp raises OverflowError below -709.78 and the
+               # function then runs its NumPy twin, which is exact there.
+               call=(lambda args, node: f"_sigmoid({args[0]}, {logistic.sigmoid_top(node.dtype)})",
+                     None),
+               helpers=(_sigmoid,),
+               steps=logistic.sigmoid_steps,   # arrays: one buffer, one temporary
+               text=_sympy_text(lambda n, c: (f"1/(1 + exp(-{c(n.inputs[0], P_POW)}))", P_MUL),
+                                "sigmoid"))
 # softplus(x) = log(1 + exp(x)) = logaddexp(0, x): exact and overflow-free.
 _declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid(x),
-               latex=r"\operatorname{softplus}")
-OPS["softplus"].code = lambda args, node: f"np.logaddexp(0.0, {args[0]})"
-OPS["softplus"].out = lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"
-OPS["softplus"].text = _sympy_text(lambda n, c: (f"log(1 + exp({c(n.inputs[0], 0)}))", P_ATOM),
-                                   "softplus")
+               latex=r"\operatorname{softplus}",
+               call=(lambda args, node: f"np.logaddexp(0.0, {args[0]})",
+                     lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"),
+               text=_sympy_text(lambda n, c: (f"log(1 + exp({c(n.inputs[0], 0)}))", P_ATOM),
+                                "softplus"))
 # relu'(0) = 0 as in JAX.
 _declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.0),
-               latex=r"\operatorname{relu}", domain="nonzero", math="max({0}, 0.0)")
-OPS["relu"].code = lambda args, node: f"np.maximum({args[0]}, 0.0)"
-OPS["relu"].out = lambda args, node, buf: f"np.maximum({args[0]}, 0.0, out={buf})"
-OPS["relu"].text = _sympy_text(lambda n, c: (f"Max(0, {c(n.inputs[0], 0)})", P_ATOM), "relu")
+               latex=r"\operatorname{relu}", domain="nonzero", math="max({0}, 0.0)",
+               call=(lambda args, node: f"np.maximum({args[0]}, 0.0)",
+                     lambda args, node, buf: f"np.maximum({args[0]}, 0.0, out={buf})"),
+               text=_sympy_text(lambda n, c: (f"Max(0, {c(n.inputs[0], 0)})", P_ATOM), "relu"))
 
 _neg = elementwise("neg", np.negative, (lambda out, x: -1,),
                    (lambda a, n: f"-{a[0]}", lambda a, n, o: f"np.negative({a[0]}, out={o})"),
@@ -571,14 +571,13 @@ FUNCTIONS["logical_not"] = _unary(_lnot)
 _where = elementwise("where", np.where,
                      (None, lambda out, c, a, b: _select(c, 1.0, 0.0),
                       lambda out, c, a, b: _select(c, 0.0, 1.0)),
-                     np_call("np.where"), text=call_text("where"),
+                     (np_call("np.where")[0], None), text=call_text("where"),
                      latex=lambda n, c: (rf"\begin{{cases}}{c(n.inputs[1], 0)} & "
                                          rf"{c(n.inputs[0], 0)}\\ {c(n.inputs[2], 0)} & "
                                          rf"\text{{otherwise}}\end{{cases}}", P_ATOM),
                      domain=("bool", (-2.0, 2.0), (-2.0, 2.0)),
                      cases=(Case(((), (), ())), Case(((3,), (3,), (3,))),
                             Case(((2, 3), (3,), ()))), array_0d=True)
-_where.out = None
 
 
 def _select(c, a, b):
@@ -644,22 +643,25 @@ REDUCE_CASES = (Case(((3,),), {"axis": None, "keepdims": False}),
                 Case(((2, 3, 2),), {"axis": (0, 2), "keepdims": False}))
 
 
-def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helpers=()):
+def _reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helpers=(), *,
+               code=None, domain=()):
     code_name = code_name or f"np.{name}"
     # A ufunc's reduce reduces axis 0 by default: the axis is always written.
     always_axis = code_name.endswith(".reduce")
 
-    def code(args, node):
+    custom = code
+
+    def default_code(args, node):
         if code_name == "np.add.reduce":
             by_dot = _sum_by_dot(args[0], node)
             if by_dot is not None:
                 return by_dot
         return f"{code_name}({args[0]}{_axis_args(node, always_axis)})"
-    op = register(Op(name=name, impl=impl, infer=infer, code=code, vjp=vjp, jvp=jvp,
+    op = register(Op(name=name, impl=impl, infer=infer, code=custom or default_code, vjp=vjp, jvp=jvp,
                      batch=_batch_reduce,
                      text=call_text(name, "axis", "keepdims",
                                     defaults={"axis": None, "keepdims": False}),
-                     latex=latex, cases=REDUCE_CASES, helpers=helpers))
+                     latex=latex, cases=REDUCE_CASES, helpers=helpers, domain=domain))
 
     def build(x, axis=None, keepdims=False):
         (x,) = _nodes([x])
@@ -739,15 +741,16 @@ _mean, mean = _reduction(
     vjp=lambda g, node: (divide(broadcast_like(_keep(g, node), node.inputs[0]),
                                 _count(node)),),
     jvp=lambda t, node: mean(t[0], node.attr("axis"), node.attr("keepdims")),
-    latex=lambda n, c: (rf"\operatorname{{mean}}\left({c(n.inputs[0], 0)}\right)", P_ATOM))
+    latex=lambda n, c: (rf"\operatorname{{mean}}\left({c(n.inputs[0], 0)}\right)", P_ATOM),
+    code=_mean_code)
 _prod, prod = _reduction(
     "prod", np.prod, _infer_reduce("prod", _sum_dtype),
     # d prod / d x_i = prod / x_i (undefined where an x_i is 0).
     vjp=lambda g, node: (multiply(_keep(g, node), divide(_keep(node, node), node.inputs[0])),),
     jvp=lambda t, node: sum_(multiply(t[0], divide(_keep(node, node), node.inputs[0])),
                              node.attr("axis"), node.attr("keepdims")),
-    latex=lambda n, c: (rf"\prod {c(n.inputs[0], P_MUL)}", P_MUL), code_name="np.multiply.reduce")
-_prod.domain = ((0.5, 2.0),)
+    latex=lambda n, c: (rf"\prod {c(n.inputs[0], P_MUL)}", P_MUL), code_name="np.multiply.reduce",
+    domain=((0.5, 2.0),))
 
 
 def _argmax_share(node: Node) -> Node:
@@ -770,7 +773,6 @@ _min, min_ = _reduction(
                              node.attr("keepdims")),
     latex=call_latex(r"\min"), code_name="np.minimum.reduce")
 FUNCTIONS["amax"], FUNCTIONS["amin"] = max_, min_
-_mean.code = _mean_code
 
 # logsumexp and the softmax family run helpers of symdiff.runtime (NumPy has none):
 # the exponentials are shifted by the max, so nothing overflows.
