@@ -293,17 +293,30 @@ def next_id() -> int:
     return next(_ids)
 
 
+_gc_was_enabled = True
+_gc_pauses = 0                   # how many gc_paused blocks are open, in all threads
+_gc_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def gc_paused():
     """Pause the cyclic garbage collector while building a large graph: its full
-    scans over every live node would make graph work grow faster than linearly."""
-    enabled = gc.isenabled()
-    gc.disable()
+    scans over every live node would make graph work grow faster than linearly.
+    Blocks nest and may overlap across threads: the collector comes back on when the
+    last one closes, and only if it was on when the first one opened."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def make(op, inputs: Sequence[Node], attrs: dict | tuple = ()) -> Node:

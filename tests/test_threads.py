@@ -144,3 +144,34 @@ def test_eight_threads_build_differentiate_simplify_and_compile_as_one():
             assert same_numbers(values, want_values), k
         for got, want in zip(r["compiled"], reference["compiled"]):
             assert same_numbers(got, want), k
+
+
+
+def test_gc_stays_paused_until_the_last_overlapping_block_closes():
+    # Thread A opens a pause, B opens one, A closes: B is still building its graph, so
+    # the collector must stay off until B closes too, and then come back on.
+    from symdiff.ir import gc_paused
+    assert gc.isenabled()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with gc_paused():
+            a_in.set()
+            b_in.wait()
+        a_out.set()
+
+    def b():
+        a_in.wait()
+        with gc_paused():
+            b_in.set()
+            a_out.wait()
+            seen["inside B after A closed"] = gc.isenabled()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"inside B after A closed": False}
+    assert gc.isenabled()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import keyword
 import linecache
+import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -24,6 +25,7 @@ RESERVED = {"np", "math", "float", "abs", "max", "ndarray", "asarray", "_s", "_p
             *runtime.__all__}
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 _CACHE_SIZE = 256
+_CACHE_LOCK = threading.Lock()   # lookups and evictions from several threads
 _serial = itertools.count(1)   # numbers the sources registered with linecache
 
 
@@ -89,15 +91,18 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
     _check_inputs(inputs, outputs)
     key = (tuple(v.id for v in inputs), tuple(o.id for o in outputs), single, optimize, name,
            readable)
-    cached = _CACHE.get(key)
-    if cached is not None:
-        _CACHE.move_to_end(key)
-        return cached
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            _CACHE.move_to_end(key)
+            return cached
     with gc_paused():
         fn = _compile(inputs, outputs, single, optimize, name, readable)
-    _CACHE[key] = fn
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    with _CACHE_LOCK:   # another thread may have compiled the same key: keep the first
+        fn = _CACHE.setdefault(key, fn)
+        _CACHE.move_to_end(key)
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
     return fn
 
 
