@@ -377,11 +377,12 @@ def same_shape(a: Shape, b: Shape) -> bool:
 
 # -- graph walks ----------------------------------------------------------------
 
-def toposort(outputs: Iterable[Node]) -> list[Node]:
+def toposort(outputs: Iterable[Node], known: Iterable[int] = ()) -> list[Node]:
     """All nodes the outputs depend on, inputs before consumers (iterative: deep graphs
-    of a million nodes must not overflow the stack)."""
+    of a million nodes must not overflow the stack). Nodes whose ids are in ``known``
+    are taken as done: neither they nor what only they reach are listed."""
     order: list[Node] = []
-    seen: set[int] = set()
+    seen: set[int] = set(known)
     for root in outputs:
         if root.id in seen:
             continue

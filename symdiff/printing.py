@@ -70,7 +70,7 @@ def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT,
     done: dict[int, tuple[str, int]] = {}
     if names:
         done = {i: (name, P_ATOM) for i, name in names.items()}
-    for node in _bottom_up(outputs, done):
+    for node in toposort(outputs, known=done):
         def child(n: Node, min_prec: int) -> str:
             text, prec = done[n.id]
             return f"({text})" if prec < min_prec else text
@@ -79,31 +79,6 @@ def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT,
             return None
         done[node.id] = (text, prec)
     return [done[o.id][0] for o in outputs]
-
-
-def _bottom_up(outputs: list[Node], known: Mapping[int, object]) -> list[Node]:
-    """The nodes to print, inputs first: nodes in ``known`` are leaves (their inputs
-    are not visited). Iterative, like ``toposort``."""
-    if not known:
-        return toposort(outputs)
-    order: list[Node] = []
-    seen = set(known)
-    for root in outputs:
-        if root.id in seen:
-            continue
-        seen.add(root.id)
-        stack = [(root, iter(root.inputs))]
-        while stack:
-            node, children = stack[-1]
-            for child in children:
-                if child.id not in seen:
-                    seen.add(child.id)
-                    stack.append((child, iter(child.inputs)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    return order
 
 
 def _text_rule(node: Node, child) -> tuple[str, int]:

@@ -19,6 +19,7 @@ Conventions
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 import numpy as np
@@ -148,23 +149,14 @@ def _build(e, args: list, variables: dict) -> Any:
             raise ValueError(f"from_sympy: complex number {e}")
         return Const(float(value.real))
     if isinstance(e, sympy.Add):
-        out = args[0]
-        for a in args[1:]:
-            out = F["add"](out, a)
-        return out
+        return functools.reduce(F["add"], args)
     if isinstance(e, sympy.Mul):
-        coeff, rest = e.as_coeff_Mul()
+        coeff, _ = e.as_coeff_Mul()
         if coeff == -1 and len(args) >= 2:
             # -x is Mul(-1, x): negate the product of the other factors.
             others = [a for a, s in zip(args, e.args) if s != -1]
-            out = others[0]
-            for a in others[1:]:
-                out = F["multiply"](out, a)
-            return F["negative"](out)
-        out = args[0]
-        for a in args[1:]:
-            out = F["multiply"](out, a)
-        return out
+            return F["negative"](functools.reduce(F["multiply"], others))
+        return functools.reduce(F["multiply"], args)
     if isinstance(e, sympy.Pow):
         base, exponent = args
         if e.exp == -1:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .errors import ArgumentTypeError, DiffError, SymdiffError
-from .ir import Const, Node, Var
+from .ir import Const, Node, Var, toposort
 from .interpret import evaluate
 
 
@@ -130,9 +130,7 @@ def _check_expr(outputs, env, order, modes, eps, rtol, atol, rng) -> None:
         vals = evaluate(outputs, moved)
         return sum(float(np.sum(u * np.asarray(val, dtype=float))) for u, val in zip(us, vals))
 
-    numeric = (phi(eps) - phi(-eps)) / (2 * eps)
-    # Richardson extrapolation: a central difference with error O(eps**4).
-    numeric = (4 * numeric - (phi(2 * eps) - phi(-2 * eps)) / (4 * eps)) / 3
+    numeric = _derivative_at_0(phi, eps)
     cts = [Const(u, o.dtype) for u, o in zip(us, outputs)]
     tangents = [Const(vs[v.name], v.dtype) for v in wrt]
     for mode in modes:
@@ -163,7 +161,6 @@ def _check_expr(outputs, env, order, modes, eps, rtol, atol, rng) -> None:
 
 
 def _all_vars(outputs):
-    from .ir import toposort
     return [n for n in toposort(outputs) if isinstance(n, Var)]
 
 
@@ -181,12 +178,19 @@ def _check_callable(fn, args, argnums, eps, rtol, atol, rng) -> None:
             moved[i] = args[i] + h * v
         return float(fn(*moved))
 
-    numeric = (phi(eps) - phi(-eps)) / (2 * eps)
-    numeric = (4 * numeric - (phi(2 * eps) - phi(-2 * eps)) / (4 * eps)) / 3
+    numeric = _derivative_at_0(phi, eps)
     analytic = sum(float(np.sum(np.asarray(gi) * v)) for gi, v in zip(g, vs))
     if not abs(analytic - numeric) <= atol + rtol * max(1.0, abs(numeric)):
         raise GradientCheckError(f"gradient of {getattr(fn, '__name__', fn)} disagrees with "
                                  f"finite differences: {analytic!r} vs {numeric!r}")
+
+
+def _derivative_at_0(phi: Callable[[float], float], eps: float) -> float:
+    """phi'(0) by central differences with steps eps and 2 eps, combined by Richardson
+    extrapolation (error O(eps**4))."""
+    d1 = (phi(eps) - phi(-eps)) / (2 * eps)
+    d2 = (phi(2 * eps) - phi(-2 * eps)) / (4 * eps)
+    return (4 * d1 - d2) / 3
 
 
 def _compare(got, want, node, env, what) -> None:

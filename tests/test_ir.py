@@ -151,3 +151,15 @@ def test_deep_chain_does_not_recurse():
         e = sd.sin(e)
     assert len(toposort([e])) == 20001
     assert str(e).startswith("sin(sin(")
+
+
+def test_toposort_stops_at_known_nodes():
+    """Known nodes, and what only they reach, are left out; the rest keeps its order."""
+    x, y = sd.scalar("x"), sd.scalar("y")
+    inner = sd.exp(y)
+    top = sd.sin(inner) + x
+    names = [n.op.name for n in toposort([top], known={inner.id})]
+    assert sorted(names) == ["add", "sin", "var"]       # x; not exp, not y
+    order = [n.id for n in toposort([top])]
+    assert [n.id for n in toposort([top], known={inner.id})] == \
+        [i for i in order if i not in (inner.id, y.id)]

@@ -7,11 +7,13 @@ operand order), stabilize (``log(sigmoid x) -> -softplus(-x)``, NaN-safe
 -- and repeats the round until nothing changes (at most ``MAX_ROUNDS``), so the
 result is a fixpoint: ``simplify(simplify(e)) is simplify(e)``.
 
-Rules are data (``rules.py``), the engine is ``engine.py``, patterns are
-``pattern.py``; sums and products are read and rebuilt in normal form by ``sums.py``
-and ``products.py`` (costed by ``cost.py``), factor rules are ``factors.py``, and
-what a run remembers is ``memo.py``. Dead code needs no rule: a graph is what its outputs reach, and
-code is generated from a topological walk of the outputs, so a subexpression a
+Rules are data: one table per phase, in ``canonicalize.py``, ``stabilize.py`` and
+``specialize.py`` (guards they share in ``guards.py``; ``rules.py`` lists the phases in
+order). The engine is ``engine.py``, patterns are ``pattern.py``; sums and products
+are read and rebuilt in normal form by ``sums.py`` and ``products.py`` (costed by
+``cost.py``), factor rules are ``factors.py``, and what a run remembers is
+``memo.py``. Dead code needs no rule: a graph is what its outputs reach, and code is
+generated from a topological walk of the outputs, so a subexpression a
 rewrite disconnects (``f(x) * 0 -> 0``) is never computed.
 """
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ..ir import Node, gc_paused
 from .engine import Phase, Rule, RewriteCycleError, Trace, count_ops, rule, rule_fn
 from .memo import Memo
 from .pattern import P, Hole
-from .rules import CANONICALIZE, PHASES, SPECIALIZE, STABILIZE
+from .rules import CANONICALIZE, FACTOR_RULES, PHASES, SPECIALIZE, STABILIZE
 
 MAX_ROUNDS = 8
 
@@ -77,7 +79,6 @@ def simplify(expr: Node | Sequence[Node], *, trace: bool = False):
 
 def all_rules() -> list[tuple[str, str]]:
     """(phase, rule name) for every rule, factor rules included."""
-    from .rules import FACTOR_RULES
     out = [(phase.name, r.name) for phase in PHASES for r in phase.rules]
     out += [(STABILIZE.name, r.name) for r in FACTOR_RULES]
     return out

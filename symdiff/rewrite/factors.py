@@ -3,7 +3,7 @@
 A factor rule matches a sub-multiset of a product's factors (read by ``products.py``),
 the associative-commutative matching a tree pattern cannot do:
 ``g * exp(x) * (1 + exp(x))**-1 -> g * sigmoid(x)``, whatever the order and nesting of
-the multiplications. The stabilize phase runs them (``rules.FACTOR_RULES``).
+the multiplications. The stabilize phase runs them (``stabilize.FACTOR_RULES``).
 """
 from __future__ import annotations
 
