@@ -118,56 +118,68 @@ class Walker(ExpressionWalker):
         return None
 
     def statement(self, node: ast.stmt) -> Any:
+        """Walk one statement with its ``exec_<Kind>`` method; returns what ``run`` does."""
+        method = getattr(self, "exec_" + type(node).__name__, None)
         try:
-            return self._statement(node)
+            if method is None:
+                raise self.fail(f"{construct(node)} is not supported", node)
+            return method(node)
         except Reject as err:
             raise self.fail(str(err), node) from None
 
-    def _statement(self, node: ast.stmt) -> Any:
-        if isinstance(node, ast.Assign):
-            value = self.eval(node.value)
-            for target in node.targets:
-                self.assign(target, value)
-        elif isinstance(node, ast.AugAssign):
-            if not isinstance(node.target, ast.Name):
-                raise self.fail("augmented assignment works on names only (arrays are "
-                                "immutable here)", node.target)
-            current = self.scope.lookup(node.target.id)
-            update = self.eval(node.value)
-            self.scope.assign(node.target.id, self.binary(
-                ast.BinOp(left=node.target, op=node.op, right=node.value,
-                          lineno=node.lineno, col_offset=node.col_offset,
-                          end_lineno=node.end_lineno, end_col_offset=node.end_col_offset),
-                current, update))
-        elif isinstance(node, ast.AnnAssign):
-            if node.value is not None:
-                self.assign(node.target, self.eval(node.value))
-        elif isinstance(node, ast.Return):
-            return _Return(None if node.value is None else self.eval(node.value))
-        elif isinstance(node, ast.If):
-            test = self.static(self.eval(node.test), node.test, "'if'")
-            return self.run(node.body if test else node.orelse)
-        elif isinstance(node, ast.For):
-            return self.loop(node)
-        elif isinstance(node, ast.Break):
-            return _BREAK
-        elif isinstance(node, ast.Continue):
-            return _CONTINUE
-        elif isinstance(node, ast.Expr):
-            if not isinstance(node.value, ast.Constant):
-                raise self.fail("a bare expression has no effect here; assign it or return "
-                                "it", node)
-        elif isinstance(node, ast.Raise):
-            raise self.fail("the function raises an exception here for these inputs "
-                            "(the raise statement is reached while reading)", node)
-        elif isinstance(node, ast.Assert):
-            if not self.static(self.eval(node.test), node.test, "'assert'"):
-                raise self.fail("assertion failed for these inputs", node)
-        elif not isinstance(node, ast.Pass):
-            raise self.fail(f"{construct(node)} is not supported", node)
+    # -- statements, one method per kind ---------------------------------------
+
+    def exec_Assign(self, node: ast.Assign) -> None:
+        value = self.eval(node.value)
+        for target in node.targets:
+            self.assign(target, value)
+
+    def exec_AugAssign(self, node: ast.AugAssign) -> None:
+        if not isinstance(node.target, ast.Name):
+            raise self.fail("augmented assignment works on names only (arrays are "
+                            "immutable here)", node.target)
+        current = self.scope.lookup(node.target.id)
+        update = self.eval(node.value)
+        self.scope.assign(node.target.id, self.binary(
+            ast.BinOp(left=node.target, op=node.op, right=node.value,
+                      lineno=node.lineno, col_offset=node.col_offset,
+                      end_lineno=node.end_lineno, end_col_offset=node.end_col_offset),
+            current, update))
+
+    def exec_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self.assign(node.target, self.eval(node.value))
+
+    def exec_Return(self, node: ast.Return) -> _Return:
+        return _Return(None if node.value is None else self.eval(node.value))
+
+    def exec_If(self, node: ast.If) -> Any:
+        test = self.static(self.eval(node.test), node.test, "'if'")
+        return self.run(node.body if test else node.orelse)
+
+    def exec_Break(self, node: ast.Break) -> object:
+        return _BREAK
+
+    def exec_Continue(self, node: ast.Continue) -> object:
+        return _CONTINUE
+
+    def exec_Pass(self, node: ast.Pass) -> None:
         return None
 
-    def loop(self, node: ast.For) -> Any:
+    def exec_Expr(self, node: ast.Expr) -> None:
+        if not isinstance(node.value, ast.Constant):
+            raise self.fail("a bare expression has no effect here; assign it or return "
+                            "it", node)
+
+    def exec_Raise(self, node: ast.Raise) -> None:
+        raise self.fail("the function raises an exception here for these inputs "
+                        "(the raise statement is reached while reading)", node)
+
+    def exec_Assert(self, node: ast.Assert) -> None:
+        if not self.static(self.eval(node.test), node.test, "'assert'"):
+            raise self.fail("assertion failed for these inputs", node)
+
+    def exec_For(self, node: ast.For) -> Any:
         iterable = self.eval(node.iter)
         items = self.items(iterable, node.iter)
         for item in items:
@@ -182,6 +194,8 @@ class Walker(ExpressionWalker):
             if isinstance(outcome, _Return):
                 return outcome
         return self.run(node.orelse)
+
+    # -- helpers -------------------------------------------------------------
 
     def items(self, value: Any, node: Any) -> list | range:
         if isinstance(value, range):
