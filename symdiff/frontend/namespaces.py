@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import math
 import operator
+import re
 import sys
 import types
 from typing import Any, Callable
@@ -18,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import members as member_table, numpy_protocol
+from ..ops import OPS
 from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, Reject,
                      UserFunction, describe, has_expr, is_expr, suggest, table_functions)
 
@@ -90,11 +92,19 @@ def from_python(value: Any, name: str, depth: int = 0) -> Any:
                  "arrays, the numpy and math modules and readable functions")
 
 
-_MATH_FUNCTIONS = ("sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh",
-                   "asin", "acos", "atan", "log1p", "expm1")
-
 # Functions of these packages are not inlined: they are not the user's code.
 _LIBRARIES = frozenset(("numpy", "scipy", "symdiff", "math", "builtins", "jax", "torch"))
+
+
+def _math_functions() -> dict[str, str]:
+    """``math``'s functions that compute a table op on floats, name -> op name: those
+    whose op record's ``math`` template is a plain call, ``arcsin``'s ``math.asin({0})``."""
+    found = {}
+    for name, op in OPS.items():
+        call = re.fullmatch(r"math\.(\w+)\(\{0\}\)", op.math or "")
+        if call and name in table_functions():
+            found[call.group(1)] = name
+    return found
 
 
 def known_callable(value: Any) -> Known | None:
@@ -126,11 +136,9 @@ def _identity_table() -> dict[int, Known]:
                 _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
         _IDENTITY[id(np.linalg.norm)] = _composite("norm")
         _IDENTITY_OBJECTS[id(np.linalg.norm)] = np.linalg.norm
-        for name in _MATH_FUNCTIONS:
-            target = TEXT_ALIASES.get(name, name)
-            if target in functions:
-                _IDENTITY[id(getattr(math, name))] = table_function(target, getattr(math, name))
-                _IDENTITY_OBJECTS[id(getattr(math, name))] = getattr(math, name)
+        for name, target in _math_functions().items():
+            _IDENTITY[id(getattr(math, name))] = table_function(target, getattr(math, name))
+            _IDENTITY_OBJECTS[id(getattr(math, name))] = getattr(math, name)
     return _IDENTITY
 
 
@@ -138,11 +146,6 @@ def _identity_table() -> dict[int, Known]:
 # callables and namespaces
 
 _TABLE_CACHE: dict[tuple, Known] = {}
-
-# Table functions that NumPy also has, with the same meaning: on constants only,
-# NumPy computes them (exactly as NumPy code run on constants would).
-_NOT_IN_NUMPY = frozenset(("sigmoid", "relu", "softplus", "softmax", "log_softmax",
-                           "logsumexp"))
 
 
 def table_function(name: str, on_constants: Callable[..., Any] | None = None) -> Known:
@@ -153,7 +156,9 @@ def table_function(name: str, on_constants: Callable[..., Any] | None = None) ->
     if known is not None:
         return known
     builder = table_functions()[name]
-    if on_constants is None and name not in _NOT_IN_NUMPY:
+    if on_constants is None:
+        # ``np.<name>`` is this table function (see _identity_table); where NumPy has
+        # none (sigmoid, softmax...), the builder is called on constants too.
         on_constants = getattr(np, name, None)
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -261,10 +266,8 @@ def _linalg_namespace() -> Namespace:
 def math_namespace() -> Namespace:
     if "math" not in _NAMESPACES:
         members: dict[str, Any] = {"pi": math.pi, "e": math.e, "inf": math.inf}
-        for name in _MATH_FUNCTIONS:
-            target = TEXT_ALIASES.get(name, name)
-            if target in table_functions():
-                members[name] = table_function(target, getattr(math, name))
+        for name, target in _math_functions().items():
+            members[name] = table_function(target, getattr(math, name))
         _NAMESPACES["math"] = Namespace("math", members)
     return _NAMESPACES["math"]
 

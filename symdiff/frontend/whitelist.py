@@ -58,10 +58,10 @@ if hasattr(ast, "TryStar"):
 if hasattr(ast, "Match"):
     _REFUSED[ast.Match] = ("a match statement", "")
 
-_ALLOWED_EXPRESSION_KINDS = frozenset((
+ALLOWED_EXPRESSION_KINDS = frozenset((
     ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call, ast.keyword,
     ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List))
-_ALLOWED_STATEMENT_KINDS = _ALLOWED_EXPRESSION_KINDS | frozenset((
+ALLOWED_STATEMENT_KINDS = ALLOWED_EXPRESSION_KINDS | frozenset((
     ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.If, ast.For, ast.Pass,
     ast.Break, ast.Continue, ast.Expr, ast.Raise, ast.Assert))
 
@@ -74,7 +74,7 @@ def validate(tree: ast.AST, source: Source, *, statements: bool) -> None:
     only reported, never evaluated), nor are decorators and annotations. The
     root may be a ``def`` or a ``lambda`` (the function being read).
     """
-    allowed = _ALLOWED_STATEMENT_KINDS if statements else _ALLOWED_EXPRESSION_KINDS
+    allowed = ALLOWED_STATEMENT_KINDS if statements else ALLOWED_EXPRESSION_KINDS
     stack: list[ast.AST] = list(reversed(_children(tree)))
     while stack:
         node = stack.pop()
