@@ -88,8 +88,8 @@ class GradFunction:
             raise ArgumentTypeError("grad of a gradient function is not supported for "
                                     "Python functions; differentiate the expression instead "
                                     "(sd.grad(sd.grad(cost, x), x))")
-        self._target = frontend._unwrap(fn)
-        known = frontend._known_callable(self._target)
+        self._target = frontend.unwrap(fn)
+        known = frontend.known_callable(self._target)
         self._signature = (known.signature if known is not None and known.signature
                            else inspect.signature(self._target))
         self._positional = [p.name for p in self._signature.parameters.values()

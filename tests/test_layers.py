@@ -104,3 +104,21 @@ def test_rewrite_modules_import_downward():
                     bad.append(f"rewrite/{path.name} imports {target}")
     assert not bad, bad
 
+
+
+# Inside frontend/, one job a module, in import order: a module imports only those before it.
+FRONTEND_LAYERS = ["values", "operators", "positions", "whitelist", "namespaces", "source",
+                   "split", "walker", "statements", "text", "__init__"]
+
+
+def test_frontend_modules_import_downward():
+    order = {name: k for k, name in enumerate(FRONTEND_LAYERS)}
+    found = {p.stem for p in (ROOT / "frontend").glob("*.py")}
+    assert found == set(order), f"frontend modules not in FRONTEND_LAYERS: {found ^ set(order)}"
+    bad = []
+    for path in (ROOT / "frontend").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                if order[node.module.split(".")[0]] >= order[path.stem]:
+                    bad.append(f"frontend/{path.name} imports {node.module}")
+    assert not bad, bad

@@ -1,0 +1,122 @@
+"""What the walker works with: the limits of a parse, the kinds of values it knows
+besides expressions and constants, the state of one parse, and messages about values."""
+from __future__ import annotations
+
+import difflib
+import inspect
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import members as member_table
+from ..ir import Node
+
+MAX_NESTING = 180        # nested sub-expressions / inlined calls before a clear error
+MAX_UNROLL = 100_000     # loop iterations unrolled per function
+MAX_INT_BITS = 1100      # wider integer constants do not fit a float64 anyway
+MAX_CONSTANT_SIZE = 10_000_000   # elements of an array built at parse time
+MAX_TERMS = 100_000      # terms of an input split because Python's parser cannot read it
+
+
+# ---------------------------------------------------------------------------
+# the op table
+
+def table_functions() -> dict[str, Callable[..., Any]]:
+    from ..ops import FUNCTIONS
+    return FUNCTIONS
+
+
+def is_expr(value: Any) -> bool:
+    return isinstance(value, Node)
+
+
+def has_expr(value: Any) -> bool:
+    if is_expr(value):
+        return True
+    if isinstance(value, (tuple, list)):
+        return any(has_expr(item) for item in value)
+    if isinstance(value, dict):
+        return any(has_expr(item) for item in value.values())
+    return False
+
+
+# Attributes and methods of expressions and constant arrays, and the scalar types
+# (dtypes): symdiff.members.
+SCALAR_TYPES = member_table.SCALAR_TYPES
+
+
+# ---------------------------------------------------------------------------
+# values the walker knows besides expressions and constants
+
+@dataclass(frozen=True, eq=False)
+class Known:
+    """A callable the front end knows: a table function, an alias, a builtin."""
+    name: str
+    call: Callable[..., Any]
+    signature: inspect.Signature | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Method:
+    """``value.name`` for a method of an expression or of a constant array."""
+    owner: Any
+    name: str
+
+
+@dataclass(frozen=True, eq=False)
+class UserFunction:
+    """A Python function of the user's, read from its source and inlined."""
+    fn: types.FunctionType
+
+
+@dataclass(frozen=True, eq=False)
+class Namespace:
+    """``np``, ``numpy``, ``math``, ``symdiff`` or ``np.linalg``."""
+    name: str
+    members: dict[str, Any]
+
+
+class Reject(Exception):
+    """Raised inside the walker; turned into a ParseError at the node being read."""
+
+
+@dataclass
+class Context:
+    """State shared by the walkers of one parse: nesting, inlining, loop budget."""
+    depth: int = 0
+    inlining: list[Any] = field(default_factory=list)
+    unrolled: int = 0
+
+
+# ---------------------------------------------------------------------------
+# messages
+
+def suggest(name: str, candidates: Any) -> str:
+    """``"; did you mean 'sin'?"`` for the closest candidate, or ''."""
+    options = [c for c in candidates if isinstance(c, str) and not c.startswith("_")]
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, Known):
+        return f"the function {value.name}"
+    if isinstance(value, Namespace):
+        return f"the namespace {value.name}"
+    if isinstance(value, Method):
+        return f"the method .{value.name}"
+    if isinstance(value, UserFunction):
+        return f"the function {value.fn.__name__}"
+    if isinstance(value, type) and value in SCALAR_TYPES:
+        return f"the type {member_table.spelled(value)}"
+    if value is None:
+        return "None"
+    if isinstance(value, tuple):
+        return "a tuple"
+    kind = type(value).__name__
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def clean_message(err: BaseException) -> str:
+    text = str(err) or type(err).__name__
+    return text.splitlines()[0] if text else type(err).__name__
