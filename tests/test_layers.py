@@ -8,9 +8,6 @@ LAYERS = ["errors", "runtime", "ir", "ops|banded", "interpret|frontend|autodiff|
           "display|sympy_bridge|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
 
-# Private names still imported across modules, to be made public or moved; do not add.
-KNOWN_PRIVATE = {("batching.py", "_materialize"), ("rewrite/rules.py", "_count")}
-
 
 def layer_of(module: str) -> int | None:
     for k, names in enumerate(LAYERS):
@@ -71,7 +68,7 @@ def test_no_private_names_across_modules():
             for alias in node.names:
                 private = alias.name.startswith("_") and not alias.name.startswith("__")
                 public_runtime = node.module == "runtime" and alias.name in RUNTIME_API
-                if private and not public_runtime and (rel, alias.name) not in KNOWN_PRIVATE:
+                if private and not public_runtime:
                     bad.append(f"{rel} imports {alias.name} from {node.module}")
     assert not bad, bad
 

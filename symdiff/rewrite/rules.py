@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import SymdiffError
 from ..ir import Const, Node, broadcast_shapes, make, same_shape, toposort
 from ..ops import FUNCTIONS, OPS
+from ..ops.reductions import reduced_count
 from . import ratios
 from .engine import SMALL, Guard, Match, Phase, rule, rule_fn, same_shape_ref
 from .factors import FactorRule, factor_rewrite
@@ -243,22 +244,14 @@ def transpose_transpose(m: Match) -> Node | None:
     return F["transpose"](inner.inputs[0], tuple(p[a] for a in q))
 
 
-def _reduced_count(node: Node) -> float | None:
-    x = node.inputs[0]
-    axis = node.attr("axis")
-    axes = range(x.ndim) if axis is None else axis
-    dims = [x.shape[a] for a in axes]
-    return None if None in dims else float(np.prod(dims))
-
-
 def sum_of_broadcast_scalar(m: Match) -> Node | None:
     """sum(broadcast(c)) -> c * n, n the number of elements summed."""
     node = m.node
     v = const_value(node.inputs[0])
     if v is None:
         return None
-    n = _reduced_count(node)
-    if n is not None:
+    n = reduced_count(node)
+    if isinstance(n, float):
         return Const(v * n, node.dtype)
     inner = node.inputs[0]
     if inner.op.name != "broadcast_like" or node.ndim != 0 or node.dtype.kind != "f":
@@ -604,8 +597,7 @@ def dot_of_arrays(m: Match) -> Node | None:
         a, b = F["reshape"](a, (-1,)), (F["reshape"](b, (-1,)) if b is not a else None)
         b = a if b is None else b
     if node.op.name == "mean":   # mean(x * y) -> (ravel(x) @ ravel(y)) / count
-        from ..ops.table import _count
-        return F["divide"](F["matmul"](a, b), _count(node))
+        return F["divide"](F["matmul"](a, b), reduced_count(node))
     return F["matmul"](a, b)
 
 
@@ -649,8 +641,7 @@ def _total(node: Node, term: Node) -> Node:
     total = F["sum"](term.inputs[0])
     if node.op.name == "sum":
         return total
-    from ..ops.table import _count
-    return F["divide"](total, _count(node))
+    return F["divide"](total, reduced_count(node))
 
 
 def matrix_vector(m: Match) -> Node | None:
