@@ -82,9 +82,18 @@ def declare_elementwise(name: str, impl: Callable, partials: Sequence | None, co
 
 # -- unary --------------------------------------------------------------------------
 
-def declare_unary(name, impl, partial, *, np_name=None, sympy=None, latex=None, domain=(),
-                  math=None, call=None, text=None, **properties):
-    # ``call`` (code, out) and ``text`` replace the defaults; ``latex`` is a name or a printer.
+def declare_unary(name: str, impl: Callable, partial: Callable, *, np_name: str | None = None,
+                  helper: Callable | None = None, sympy: str | None = None, latex=None,
+                  domain=(), math: str | None = None, call=None, text=None,
+                  **properties: Any) -> Op:
+    """Declare ``name(x)``, computed by ``np.<name>`` (or ``np_name``), or, for a
+    function NumPy lacks, by the run-time function ``helper`` (defined next to the op):
+    the generated code calls it by name and imports it from its module.
+    ``call`` (code, out) and ``text`` replace the defaults; ``latex`` is a name or a
+    printer."""
+    if helper is not None:
+        call = call or (lambda args, node: f"{helper.__name__}({args[0]})", None)
+        properties["helpers"] = (helper,)
     call = call or np_call(np_name or f"np.{name}")
     latex = latex or rf"\operatorname{{{name}}}"
     op = declare_elementwise(
