@@ -112,6 +112,7 @@ _matmul = register(Op(
                                    matmul(node.inputs[0], t[1]) if t[1] is not None else None]),
     text=infix_text("@", P_MUL),
     latex=lambda n, c: _latex_matmul(n, c),
+    symbol="@",
     cases=(Case(((3,), (3,))), Case(((2, 3), (3,))), Case(((3,), (3, 2))),
            Case(((2, 3), (3, 4))), Case(((2, 2, 3), (3, 2))), Case(((2, 3), (2, 3, 2)))),
 ))

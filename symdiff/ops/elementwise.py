@@ -89,17 +89,22 @@ def declare_unary(name: str, impl: Callable, partial: Callable, *, np_name: str 
     """Declare ``name(x)``, computed by ``np.<name>`` (or ``np_name``), or, for a
     function NumPy lacks, by the run-time function ``helper`` (defined next to the op):
     the generated code calls it by name and imports it from its module.
-    ``call`` (code, out) and ``text`` replace the defaults; ``latex`` is a name or a
-    printer."""
+    ``sympy`` is the SymPy function's name (default ``name``), which ``str`` prints
+    too, or a SymPy formula in the operand ``a`` (``"log(1 + a)"``) for a function SymPy
+    lacks; ``call`` (code, out) and ``text`` replace the defaults; ``latex`` is a name
+    or a printer."""
     if helper is not None:
         call = call or (lambda args, node: f"{helper.__name__}({args[0]})", None)
         properties["helpers"] = (helper,)
     call = call or np_call(np_name or f"np.{name}")
     latex = latex or rf"\operatorname{{{name}}}"
+    sympy = sympy or name
+    named = sympy.isidentifier()
     op = declare_elementwise(
-        name, impl, (partial,), call, text=text or call_text(sympy or name),
+        name, impl, (partial,), call, text=text or call_text(sympy if named else name),
         latex=latex if callable(latex) else fn_latex(latex),
-        domain=(domain,) if domain else (), math=math, **properties)
+        domain=(domain,) if domain else (), math=math,
+        sympy=f"{sympy}(a)" if named else sympy, **properties)
     FUNCTIONS[name] = unary_builder(op)
     return op
 
@@ -141,14 +146,17 @@ declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal
 # Functions with a more accurate NumPy form than their SymPy spelling; 0-d nodes
 # print as the SymPy spelling so that str() reads back in SymPy.
 declare_unary("log1p", np.log1p, lambda out, x: divide(1.0, add(1.0, x)),
+              sympy="log(1 + a)",
               latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})",
               blows_up=True,
               text=sympy_text(lambda n, c: (f"log(1 + {c(n.inputs[0], P_ADD + 1)})", P_ATOM),
                               "log1p"))
 declare_unary("expm1", np.expm1, lambda out, x: add(out, 1.0), latex=r"\operatorname{expm1}",
+              sympy="exp(a) - 1",
               math="math.expm1({0})", blows_up=True,
               text=sympy_text(lambda n, c: (f"exp({c(n.inputs[0], 0)}) - 1", P_ADD), "expm1"))
 declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True,
+              sympy="a**2",
               text=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW),
               latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{2}}", P_POW),
               math="{0} * {0}")
@@ -156,6 +164,7 @@ declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=Tr
 # sigmoid(x) = e / (1 + e), e = exp(min(x, top)): exact in both tails, never overflows
 # (see symdiff/ops/logistic.py for the form and why it was chosen).
 declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract(1.0, out)),
+              sympy="1/(1 + exp(-a))",
               latex=r"\sigma", math="(1.0 / (1.0 + math.exp(-{0})))",
               # Python floats: math.exp raises OverflowError below -709.78 and the
               # function then runs its NumPy twin, which is exact there.
@@ -167,6 +176,7 @@ declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract
                               "sigmoid"))
 # softplus(x) = log(1 + exp(x)) = logaddexp(0, x): exact and overflow-free.
 declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid(x),
+              sympy="log(1 + exp(a))",
               latex=r"\operatorname{softplus}",
               call=(lambda args, node: f"np.logaddexp(0.0, {args[0]})",
                     lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"),
@@ -174,6 +184,7 @@ declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid
                               "softplus"))
 # relu'(0) = 0 as in JAX.
 declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.0),
+              sympy="Max(0, a)",
               latex=r"\operatorname{relu}", domain="nonzero", math="max({0}, 0.0)",
               call=(lambda args, node: f"np.maximum({args[0]}, 0.0)",
                     lambda args, node, buf: f"np.maximum({args[0]}, 0.0, out={buf})"),
@@ -184,7 +195,7 @@ _neg = declare_elementwise(
     (lambda a, n: f"-{a[0]}", lambda a, n, o: f"np.negative({a[0]}, out={o})"),
     text=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG),
     latex=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG), math="(-{0})",
-    same_type=True)
+    sympy="-a", symbol="\u2212x", same_type=True)
 negative = public("negative", "neg")(unary_builder(_neg))
 
 # -- binary ----------------------------------------------------------------------------
@@ -194,18 +205,19 @@ _add = declare_elementwise(
     infix_code("+", "np.add"), text=infix_text("+", P_ADD, associative=True),
     latex=lambda n, c: (_latex_add(c(n.inputs[0], P_ADD), c(n.inputs[1], P_ADD)),
                         P_ADD),
-    cases=BINARY_CASES, math="({0} + {1})", commutative=True, same_type=True)
+    cases=BINARY_CASES, math="({0} + {1})", sympy="a + b", symbol="+", commutative=True,
+    same_type=True)
 _sub = declare_elementwise(
     "sub", np.subtract, (lambda out, a, b: 1, lambda out, a, b: -1),
     infix_code("-", "np.subtract"), text=infix_text("-", P_ADD),
     latex=lambda n, c: (f"{c(n.inputs[0], P_ADD)} - {c(n.inputs[1], P_ADD + 1)}",
                         P_ADD),
-    cases=BINARY_CASES, math="({0} - {1})", same_type=True)
+    cases=BINARY_CASES, math="({0} - {1})", sympy="a - b", symbol="\u2212", same_type=True)
 _mul = declare_elementwise(
     "mul", np.multiply, (lambda out, a, b: b, lambda out, a, b: a),
     infix_code("*", "np.multiply"), text=infix_text("*", P_MUL, associative=True),
     latex=lambda n, c: (_latex_mul(n, c), P_MUL), cases=BINARY_CASES,
-    math="({0} * {1})", commutative=True, same_type=True)
+    math="({0} * {1})", sympy="a*b", symbol="\u00d7", commutative=True, same_type=True)
 _div = declare_elementwise(
     "div", np.divide,
     (lambda out, a, b: divide(1.0, b), lambda out, a, b: negative(divide(out, b))),
@@ -213,7 +225,7 @@ _div = declare_elementwise(
     latex=lambda n, c: (rf"\frac{{{c(n.inputs[0], 0)}}}{{{c(n.inputs[1], 0)}}}",
                         P_ATOM),
     domain=((-2.0, 2.0), "nonzero"), cases=BINARY_CASES, math="({0} / {1})",
-    same_type=True, blows_up=True)
+    sympy="a/b", symbol="/", same_type=True, blows_up=True)
 # The partials are written so they hold at a zero base too: see powers.py.
 _pow = declare_elementwise(
     "pow", np.power, (powers.base_partial, powers.exponent_partial),
@@ -223,7 +235,7 @@ _pow = declare_elementwise(
     latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{{c(n.inputs[1], 0)}}}",
                         P_POW),
     domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="math.pow({0}, {1})",
-    blows_up=True)
+    sympy="a**b", symbol="**", blows_up=True)
 
 
 def _latex_add(left: str, right: str) -> str:
@@ -277,14 +289,14 @@ _max2 = declare_elementwise(
     np_call("np.maximum"), text=sympy_text(
         lambda n, c: (f"Max({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
         "maximum"),
-    latex=call_latex(r"\max"), cases=BINARY_CASES, commutative=True)
+    latex=call_latex(r"\max"), cases=BINARY_CASES, sympy="Max(a, b)", commutative=True)
 _min2 = declare_elementwise(
     "minimum", np.minimum,
     (lambda out, a, b: _tie(b, a), lambda out, a, b: _tie(a, b)),
     np_call("np.minimum"), text=sympy_text(
         lambda n, c: (f"Min({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
         "minimum"),
-    latex=call_latex(r"\min"), cases=BINARY_CASES, commutative=True)
+    latex=call_latex(r"\min"), cases=BINARY_CASES, sympy="Min(a, b)", commutative=True)
 maximum = public("maximum")(binary_builder(_max2))
 minimum = public("minimum")(binary_builder(_min2))
 # log(exp(a) + exp(b)) without overflow. d/da = exp(a)/(exp(a) + exp(b)) = sigmoid(a - b):
@@ -296,15 +308,17 @@ _logaddexp = declare_elementwise(
         lambda n, c: (f"log(exp({c(n.inputs[0], 0)}) + exp({c(n.inputs[1], 0)}))", P_ATOM),
         "logaddexp"),
     latex=lambda n, c: (rf"\log\left(e^{{{c(n.inputs[0], 0)}}} + e^{{{c(n.inputs[1], 0)}}}"
-                                r"\right)", P_ATOM),
-    cases=BINARY_CASES)
+                        r"\right)", P_ATOM),
+    cases=BINARY_CASES, sympy="log(exp(a) + exp(b))")
 logaddexp = public("logaddexp")(binary_builder(_logaddexp))
 
 # -- comparisons and logic (not differentiable; for where) --------------------------
 
-_CMP = {"less": ("<", np.less), "less_equal": ("<=", np.less_equal),
-        "greater": (">", np.greater), "greater_equal": (">=", np.greater_equal),
-        "equal": ("==", np.equal), "not_equal": ("!=", np.not_equal)}
+# name: (Python's operator, NumPy's function, SymPy's form)
+_CMP = {"less": ("<", np.less, "a < b"), "less_equal": ("<=", np.less_equal, "a <= b"),
+        "greater": (">", np.greater, "a > b"),
+        "greater_equal": (">=", np.greater_equal, "a >= b"),
+        "equal": ("==", np.equal, "Eq(a, b)"), "not_equal": ("!=", np.not_equal, "Ne(a, b)")}
 
 
 def _heaviside_text(symbol: str) -> Callable:
@@ -330,29 +344,30 @@ def _heaviside_text(symbol: str) -> Callable:
     return text
 
 
-for _name, (_sym, _impl) in _CMP.items():
+for _name, (_sym, _impl, _sympy) in _CMP.items():
     _op = declare_elementwise(
         _name, _impl, None, infix_code(_sym, f"np.{_name}"),
         text=_heaviside_text(_sym),
         latex=lambda n, c, s=_sym: (
             f"{c(n.inputs[0], P_CMP + 1)} {_LATEX_CMP[s]} {c(n.inputs[1], P_CMP + 1)}",
             P_CMP),
-        cases=BINARY_CASES, commutative=_name in ("equal", "not_equal"))
+        cases=BINARY_CASES, sympy=_sympy, commutative=_name in ("equal", "not_equal"))
     FUNCTIONS[_name] = binary_builder(_op)
 _LATEX_CMP = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge", "==": "=", "!=": r"\ne"}
 less, less_equal = FUNCTIONS["less"], FUNCTIONS["less_equal"]
 greater, greater_equal = FUNCTIONS["greater"], FUNCTIONS["greater_equal"]
 equal, not_equal = FUNCTIONS["equal"], FUNCTIONS["not_equal"]
 
-for _name in ("logical_and", "logical_or"):
+for _name, _sympy in (("logical_and", "And(a, b)"), ("logical_or", "Or(a, b)")):
     _op = declare_elementwise(
         _name, getattr(np, _name), None, np_call(f"np.{_name}"),
         text=call_text(_name), latex=call_latex(rf"\operatorname{{{_name}}}"),
-        domain=("bool", "bool"), cases=BINARY_CASES, commutative=True)
+        domain=("bool", "bool"), cases=BINARY_CASES, sympy=_sympy, commutative=True)
     FUNCTIONS[_name] = binary_builder(_op)
 _lnot = declare_elementwise(
     "logical_not", np.logical_not, None, np_call("np.logical_not"),
-    text=call_text("logical_not"), latex=call_latex(r"\lnot"), domain=("bool",))
+    text=call_text("logical_not"), latex=call_latex(r"\lnot"), domain=("bool",),
+    sympy="Not(a)")
 FUNCTIONS["logical_not"] = unary_builder(_lnot)
 
 # -- ternary ----------------------------------------------------------------------------
@@ -416,7 +431,7 @@ _astype = register(Op(
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.astype({n.attr('dtype')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((),), {"dtype": "float64"}), Case(((3,),), {"dtype": "float64"}),
-           Case(((2, 3),), {"dtype": "float64"})), array_0d=True))
+           Case(((2, 3),), {"dtype": "float64"})), sympy="a", array_0d=True))
 
 
 @public("astype")

@@ -80,7 +80,8 @@ def declare_reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper
                      batch=_batch_reduce,
                      text=call_text(name, "axis", "keepdims",
                                     defaults={"axis": None, "keepdims": False}),
-                     latex=latex, cases=REDUCE_CASES, helpers=helpers, domain=domain))
+                     latex=latex, cases=REDUCE_CASES, helpers=helpers, domain=domain,
+                     sympy="a"))   # on a 0-d operand, the identity
 
     def build(x, axis=None, keepdims=False):
         (x,) = as_nodes([x])
@@ -305,6 +306,7 @@ _shape_size = register(Op(
     batch=batch_shift_axes,
     vjp=lambda g, node: (None,), text=call_text("shape_size", "axis"),
     latex=lambda n, c: (rf"\left|{c(n.inputs[0], 0)}\right|", P_ATOM),
+    sympy="1",
     cases=(Case(((2, 3),), {"axis": (0, 1)}),), differentiable=False, array_0d=True))
 
 

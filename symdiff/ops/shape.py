@@ -75,6 +75,7 @@ _transpose = register(Op(
     batch=_batch_transpose,
     text=_transpose_text,
     latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{\\top}}", P_POW),
+    sympy="a",
     cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})),
     view=True))
 
@@ -152,6 +153,7 @@ _reshape = register(Op(
     batch=_batch_reshape,
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.reshape({n.attr('shape')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
+    sympy="a",
     cases=(Case(((2, 3),), {"shape": (3, 2)}), Case(((2, 3),), {"shape": (-1,)})),
     see_through=True, view=True))
 
@@ -188,6 +190,7 @@ _reshape_like = register(Op(
     batch=_batch_reshape_like,
     text=call_text("reshape_like"),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
+    sympy="a",
     cases=(Case(((2, 3), (3, 2))),), domain=((-2.0, 2.0), "const"), view=True))
 
 
@@ -216,6 +219,7 @@ _expand = register(Op(
     jvp=lambda t, node: expand_dims(t[0], node.attr("axis")),
     batch=batch_shift_axes,
     text=call_text("expand_dims", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
+    sympy="a",
     cases=(Case(((3,),), {"axis": (0,)}), Case(((2, 3),), {"axis": (1, 3)})),
     see_through=True, view=True))
 
@@ -244,6 +248,7 @@ _squeeze = register(Op(
     jvp=lambda t, node: squeeze(t[0], node.attr("axis")),
     batch=batch_shift_axes,
     text=call_text("squeeze", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
+    sympy="a",
     cases=(Case(((1, 3),), {"axis": (0,)}), Case(((2, 1, 3, 1),), {"axis": (1, 3)})),
     see_through=True, view=True))
 
@@ -285,6 +290,7 @@ _broadcast_to = register(Op(
     vjp=lambda g, node: (g,), jvp=lambda t, node: broadcast_to(t[0], node.attr("shape")),
     batch=_batch_broadcast_to,
     text=call_text("broadcast_to", "shape"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
+    sympy="a",
     cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 3)})),
     see_through=True, broadcasts=True, view=True))
 
@@ -330,6 +336,7 @@ _broadcast_like = register(Op(
     jvp=lambda t, node: broadcast_like(t[0], node.inputs[1]) if t[0] is not None else None,
     batch=_batch_broadcast_like,
     text=call_text("broadcast_like"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
+    sympy="a",
     cases=(Case(((3,), (2, 3))), Case(((2, 1), (2, 3)))), domain=((-2.0, 2.0), "const"),
     see_through=True, broadcasts=True, view=True))
 
@@ -387,6 +394,7 @@ _eye_like = register(Op(
     code=_eye_like_code, vjp=lambda g, node: (None,),
     batch=lambda args, batched, node: make(_eye_like, [one_example(args[0], True)]),
     text=call_text("eye_like"), latex=lambda n, c: ("I", P_ATOM),
+    sympy="0",
     cases=(Case(((3,),)), Case(((2, 3),))), differentiable=False))
 
 
