@@ -190,6 +190,21 @@ declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.
                     lambda args, node, buf: f"np.maximum({args[0]}, 0.0, out={buf})"),
               text=sympy_text(lambda n, c: (f"Max(0, {c(n.inputs[0], 0)})", P_ATOM), "relu"))
 
+
+def _erf(x):
+    """The error function, elementwise (NumPy has none): ``math.erf``, within an ulp,
+    on each element, in the float dtype NumPy's own ufuncs give (float64 for ints)."""
+    import math   # here, so that the function can be copied into a module on its own
+    x = np.asarray(x)
+    dtype = np.result_type(x.dtype, np.float16)
+    return np.array(np.frompyfunc(math.erf, 1, 1)(x), dtype)[()]
+
+
+# erf'(x) = 2/sqrt(pi) exp(-x**2)
+declare_unary("erf", _erf,
+              lambda out, x: multiply(2 / np.sqrt(np.pi), exp(negative(square(x)))),
+              helper=_erf, math="math.erf({0})", sympy="erf", latex=r"\operatorname{erf}")
+
 _neg = declare_elementwise(
     "neg", np.negative, (lambda out, x: -1,),
     (lambda a, n: f"-{a[0]}", lambda a, n, o: f"np.negative({a[0]}, out={o})"),
