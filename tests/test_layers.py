@@ -101,3 +101,27 @@ def test_rewrite_modules_import_downward():
                     bad.append(f"rewrite/{path.name} imports {target}")
     assert not bad, bad
 
+
+
+# Inside ops/, the families in dependency order. A family's rules may build nodes of a
+# later family (they run only once every family is loaded): such imports go in one
+# block at the very end of the module, after every declaration.
+OPS_LAYERS = ["core", "declare|logistic|powers", "elementwise", "shape", "slicing", "joining",
+              "reductions", "contractions", "banded", "composites", "__init__"]
+
+
+def test_ops_families_import_downward():
+    order = {name: k for k, names in enumerate(OPS_LAYERS) for name in names.split("|")}
+    found = {p.stem for p in (ROOT / "ops").glob("*.py")}
+    assert found == set(order), f"ops modules not in OPS_LAYERS: {found ^ set(order)}"
+    bad = []
+    for path in (ROOT / "ops").glob("*.py"):
+        body = ast.parse(path.read_text()).body
+        for k, node in enumerate(body):
+            if not (isinstance(node, ast.ImportFrom) and node.level == 1 and node.module):
+                continue
+            target = node.module.split(".")[0]
+            trailing = all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in body[k:])
+            if order[target] >= order[path.stem] and not trailing:
+                bad.append(f"ops/{path.name} imports {target} before its declarations end")
+    assert not bad, bad
