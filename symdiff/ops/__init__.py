@@ -23,7 +23,9 @@ A ``linalg`` family (``inv``, ``solve``, ``det``...) comes next.
 The families are imported here, in dependency order, so that the table is complete
 whichever module is imported first.
 """
-from . import elementwise, shape, slicing, joining, reductions, contractions, banded, composites
+from . import (  # noqa: F401  (imported to register their ops)
+    elementwise, shape, slicing, joining, reductions, contractions, banded, composites,
+)
 from .core import OPS, Case, Op
 from .declare import FUNCTIONS
 

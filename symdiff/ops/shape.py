@@ -19,6 +19,7 @@ from ..errors import ShapeError
 from ..ir import Const, Node, broadcast_shapes, fmt_shape, make, same_shape
 from .core import (
     P_ATOM, P_POW, Case, Op, call_text, float_dtype, fmt_attr, normalize_axis, register,
+    shape_error,
 )
 from .declare import FUNCTIONS, as_nodes, public
 from .elementwise import add

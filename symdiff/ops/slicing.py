@@ -8,8 +8,6 @@ Basic indexing never repeats an element, so a scatter is an assignment.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from ..errors import ShapeError
