@@ -45,7 +45,7 @@ REFERENCE: dict[str, Callable] = {
     "cos": mpmath.cos, "tan": mpmath.tan, "tanh": mpmath.tanh, "sinh": mpmath.sinh,
     "cosh": mpmath.cosh, "arcsin": mpmath.asin, "arccos": mpmath.acos,
     "arctan": mpmath.atan, "sign": mpmath.sign, "abs": abs, "log1p": mpmath.log1p,
-    "expm1": mpmath.expm1, "square": lambda x: x * x,
+    "expm1": mpmath.expm1, "erf": mpmath.erf, "square": lambda x: x * x,
     "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
     "softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
     "relu": lambda x: max(x, ZERO), "neg": lambda x: -x,

@@ -18,7 +18,9 @@ from typing import Any, Sequence
 from .arguments import expressions, expressions_only
 from .errors import DiffError
 from .ir import Const, Node, annotate, as_node, gc_paused, next_id, same_shape, toposort
-from .ops.table import add, astype, sum_, zeros_like
+from .ops.elementwise import add, astype
+from .ops.reductions import sum_
+from .ops.shape import zeros_like
 
 
 @dataclass

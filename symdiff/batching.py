@@ -29,7 +29,7 @@ from typing import Mapping, Sequence
 
 from .errors import DiffError, ShapeError
 from .ir import Node, fmt_shape, toposort
-from .ops.table import _materialize
+from .ops.shape import materialize
 
 __all__ = ["batch"]
 
@@ -64,7 +64,7 @@ def batch(outputs: Node | Sequence[Node], replace: Mapping[Node, Node]) -> Node 
     results = []
     for o in outs:
         value, batched = new[o.id]
-        results.append(value if batched else _materialize(value, like))
+        results.append(value if batched else materialize(value, like))
     return results[0] if single else results
 
 

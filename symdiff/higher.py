@@ -37,7 +37,8 @@ from .batching import batch
 from .errors import DiffError
 from .ir import Const, Node, Var, make
 from .ops import OPS
-from .ops.table import add, expand_dims, eye_like, reshape, transpose, zeros_like
+from .ops.elementwise import add
+from .ops.shape import expand_dims, eye_like, reshape, transpose, zeros_like
 
 __all__ = ["jacobian", "hessian", "hvp"]
 

@@ -20,42 +20,32 @@ Conventions
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+import re
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import sympy
 
 from .ir import Const, Node, Var, toposort
-from .ops import FUNCTIONS
+from .ops import FUNCTIONS, OPS
 
 F = FUNCTIONS
 
+# The operands of the ops' SymPy formulas (``Op.sympy``: "a + b", "log(1 + a)"...).
+_OPERANDS = sympy.symbols("a b c", cls=sympy.Dummy)
 
-def _sigmoid(x):
-    return 1 / (1 + sympy.exp(-x))
 
+@functools.cache
+def _form(name: str) -> Callable | None:
+    """The op's SymPy formula as a function of SymPy operands, or None if it has none."""
+    formula = OPS[name].sympy if name in OPS else None
+    if formula is None:
+        return None
+    expr = sympy.sympify(formula, locals=dict(zip("abc", _OPERANDS)))
 
-_UNARY = {
-    "exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "sin": sympy.sin,
-    "cos": sympy.cos, "tan": sympy.tan, "tanh": sympy.tanh, "sinh": sympy.sinh,
-    "cosh": sympy.cosh, "arcsin": sympy.asin, "arccos": sympy.acos, "arctan": sympy.atan,
-    "abs": sympy.Abs, "sign": sympy.sign, "neg": lambda x: -x,
-    "log1p": lambda x: sympy.log(1 + x), "expm1": lambda x: sympy.exp(x) - 1,
-    "square": lambda x: x ** 2, "sigmoid": _sigmoid, "relu": lambda x: sympy.Max(0, x),
-    "softplus": lambda x: sympy.log(1 + sympy.exp(x)), "logical_not": sympy.Not,
-}
-_BINARY = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "pow": lambda a, b: a ** b,
-    "maximum": sympy.Max, "minimum": sympy.Min,
-    "logaddexp": lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
-    "less": sympy.Lt, "less_equal": sympy.Le, "greater": sympy.Gt, "greater_equal": sympy.Ge,
-    "equal": sympy.Eq, "not_equal": sympy.Ne,
-    "logical_and": sympy.And, "logical_or": sympy.Or,
-}
-# Structure ops (and a change of float precision) are the identity on a 0-d operand.
-_IDENTITY = {"sum", "mean", "prod", "max", "min", "logsumexp", "broadcast_to", "broadcast_like",
-             "reshape", "reshape_like", "expand_dims", "squeeze", "transpose", "astype"}
+    def form(*args):
+        return expr.xreplace(dict(zip(_OPERANDS, args)))
+    return form
 
 
 def _number(value: np.ndarray):
@@ -82,21 +72,15 @@ def to_sympy(expr: Node, *, real: bool = False) -> sympy.Expr:
             out = sympy.Symbol(node.name, real=True) if real else sympy.Symbol(node.name)
         elif name == "const":
             out = _number(node.value.reshape(()))
-        elif name in _UNARY:
-            out = _UNARY[name](*args)
-        elif name in _BINARY:
-            out = _BINARY[name](*args)
+        elif _form(name) is not None:
+            out = _form(name)(*args)
         elif name == "where":
             c, a, b = args
             out = sympy.Piecewise((a, c), (b, True))
         elif name == "clip":
             x, lo, hi = args
             out = sympy.Min(sympy.Max(x, lo), hi)
-        elif name == "zeros_like":
-            out = sympy.Integer(0)
-        elif name == "shape_size":
-            out = sympy.Integer(1)
-        elif name in _IDENTITY or name == "getitem" and node.inputs[0].shape == ():
+        elif name == "getitem" and node.inputs[0].shape == ():
             out = args[0]
         else:
             raise ValueError(f"to_sympy: no SymPy form for op {name!r}")
@@ -106,11 +90,19 @@ def to_sympy(expr: Node, *, real: bool = False) -> sympy.Expr:
 
 # -- back -------------------------------------------------------------------------------------
 
-_FUNCS = {
-    sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos", sympy.tan: "tan",
-    sympy.tanh: "tanh", sympy.sinh: "sinh", sympy.cosh: "cosh", sympy.asin: "arcsin",
-    sympy.acos: "arccos", sympy.atan: "arctan", sympy.Abs: "abs", sympy.sign: "sign",
-}
+@functools.cache
+def _functions() -> dict:
+    """SymPy function -> op name, for the ops whose formula is one SymPy function of their
+    operand (``"asin(a)"``: ``sympy.asin -> "arcsin"``)."""
+    found = {}
+    for name, op in OPS.items():
+        call = re.fullmatch(r"(\w+)\(a\)", op.sympy or "")
+        fn = getattr(sympy, call.group(1), None) if call else None
+        if isinstance(fn, type) and issubclass(fn, sympy.Basic):
+            found[fn] = name
+    return found
+
+
 _RELATIONS = {sympy.StrictLessThan: "less", sympy.LessThan: "less_equal",
               sympy.StrictGreaterThan: "greater", sympy.GreaterThan: "greater_equal",
               sympy.Equality: "equal", sympy.Unequality: "not_equal"}
@@ -166,10 +158,10 @@ def _build(e, args: list, variables: dict) -> Any:
         if e.exp == 2:
             return F["square"](base)
         return F["power"](base, exponent)
-    if e.func in _FUNCS:
+    if e.func in _functions():
         if e.func is sympy.log and len(args) == 2:
             return F["divide"](F["log"](args[0]), F["log"](args[1]))
-        return F[_FUNCS[e.func]](*args)
+        return F[_functions()[e.func]](*args)
     if isinstance(e, (sympy.Max, sympy.Min)):
         name = "maximum" if isinstance(e, sympy.Max) else "minimum"
         zero = [i for i, s in enumerate(e.args) if s == 0]

@@ -10,7 +10,8 @@ import pytest
 
 import symdiff as sd
 import symdiff.higher as higher
-from symdiff.banded import MAX_BANDS, band_diagonal, band_matrix
+from symdiff.banded import MAX_BANDS
+from symdiff.ops.banded import band_diagonal, band_matrix
 from symdiff.ir import toposort
 from symdiff.ops import OPS
 

@@ -236,7 +236,7 @@ def test_slice_adjoints_add_into_one_array():
 
 
 def test_add_at_copies_an_operand_that_is_still_needed():
-    from symdiff.ops.table import add_at
+    from symdiff.ops.slicing import add_at
     v, w = sd.vector("v", 4), sd.vector("w", 3)
     s = sd.sin(v)
     f = sd.function([v, w], [s, add_at(s, w, (slice(1, None),)), add_at(s, w[0], (0,))])

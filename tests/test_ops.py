@@ -44,3 +44,9 @@ def test_checker_catches_a_wrong_rule(patch_op):
     patch_op(OPS["sin"], "vjp", broken)
     with pytest.raises(AssertionError):
         check_grads(node, env)
+
+
+def test_broadcast_like_refuses_an_operand_with_more_axes():
+    from symdiff.ir import make
+    with pytest.raises(sd.ShapeError, match="more axes than the reference"):
+        make(OPS["broadcast_like"], [sd.matrix("A", shape=(1, 3)), sd.vector("r", shape=(3,))])

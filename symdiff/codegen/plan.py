@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Node, Var, meta, same_shape, toposort
-from ..ops.table import FUSED_PAIRS
+from ..ops.reductions import FUSED_PAIRS
 from .statements import (
     Backward, Body, Buffers, Check, Compute, Differentiates, Dispatch, Free, Kept, Pair, Plan,
     Return, Statement,

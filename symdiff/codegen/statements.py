@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Union
 
 from ..ir import Node, Var
-from ..ops.table import Fusion
+from ..ops.reductions import Fusion
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,6 @@ from .nodes import (FILL, KINDS, LEGEND, STROKE, as_list, attrs_text, definition
                     node_kind, node_names, rewrite_rule, short)
 from .svg import layered_svg
 
-_SYMBOL = {"add": "+", "sub": "\u2212", "mul": "\u00d7", "div": "/", "matmul": "@",
-           "pow": "**", "neg": "\u2212x"}
-
-
 # ==================================================================================
 # networkx and DOT
 # ==================================================================================
@@ -87,7 +83,7 @@ def _label(node: Node, names: Mapping[int, str]) -> str:
         return node.name
     if node.op.name == "const":
         return short(const_text(node.value), 16)
-    head = f"{names[node.id]}: " + _SYMBOL.get(node.op.name, node.op.name)
+    head = f"{names[node.id]}: " + (node.op.symbol or node.op.name)
     attrs = attrs_text(node)
     if attrs and node.op.name not in ("broadcast_to", "reshape"):
         head += f" ({short(attrs, 24)})"

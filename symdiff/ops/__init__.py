@@ -1,5 +1,32 @@
-"""The op table (``OPS``: name -> Op) and the public builders (``FUNCTIONS``)."""
+"""The op table (``OPS``: name -> Op) and the public builders (``FUNCTIONS``).
+
+Every primitive is one complete record (``core.Op``), declared in the file of its
+family, with any helper it needs (batching rule, run-time helper, printers) next to it:
+
+- ``elementwise.py``: ufunc-like ops, declared by their partials; comparisons,
+  ``where``, ``clip``, ``astype``;
+- ``shape.py``: ``transpose``, ``reshape``, ``expand_dims``, ``squeeze``, broadcasts,
+  ``zeros_like``, ``eye_like``;
+- ``slicing.py``: ``getitem`` and its scatters ``embed`` and ``add_at``;
+- ``joining.py``: ``concatenate`` (``stack``...) and its run-time-length adjoints;
+- ``reductions.py``: ``sum``, ``mean``, ``prod``, ``max``, ``min``, ``logsumexp``, the
+  softmax family, ``shape_size``;
+- ``contractions.py``: ``matmul``, ``outer`` (``dot``, ``inner``);
+- ``banded.py``: ``band_matrix``, ``band_diagonal`` (banded Jacobians);
+- ``composites.py``: public functions built from the others (``var``, ``log2``...).
+
+``core.py`` holds the record and the type and printing helpers, ``declare.py`` what
+every family uses to declare ops and export builders; ``logistic.py`` and
+``powers.py`` hold the longer bodies of the sigmoid and of the partials of ``pow``.
+A ``linalg`` family (``inv``, ``solve``, ``det``...) comes next.
+
+The families are imported here, in dependency order, so that the table is complete
+whichever module is imported first.
+"""
+from . import (  # noqa: F401  (imported to register their ops)
+    elementwise, shape, slicing, joining, reductions, contractions, banded, composites,
+)
 from .core import OPS, Case, Op
-from .table import FUNCTIONS
+from .declare import FUNCTIONS
 
 __all__ = ["OPS", "FUNCTIONS", "Op", "Case"]

@@ -26,7 +26,8 @@ Rule signatures
 - ``helpers``: the run-time functions the code calls (``symdiff.runtime`` or next to
   the op), or ``node -> tuple`` of them; generated source imports them by name.
 - ``text(node, child) -> (str, precedence)`` and ``latex(node, child)``, where
-  ``child(node, min_precedence)`` prints an input, parenthesised if needed.
+  ``child(node, min_precedence)`` prints an input, parenthesised if needed; ``sympy``
+  the op as a SymPy formula over its operands ``a, b, c``.
 """
 from __future__ import annotations
 
@@ -63,6 +64,11 @@ class Op:
     out: Callable | None = None
     text: Callable | None = None
     latex: Callable | None = None
+    # The op on 0-d operands in SymPy's syntax, over the operands a, b, c ("asin(a)",
+    # "a + b", "log(1 + exp(a))"; "a" where it is the identity on a 0-d operand), which
+    # symdiff.sympy_bridge reads; None: no SymPy form.
+    sympy: str | None = None
+    symbol: str | None = None   # the label of its nodes in graph views (default: the name)
     elementwise: bool = False
     domain: tuple = ()          # per input: (lo, hi), "nonzero" or "bool"; default (-2, 2)
     cases: tuple = ()           # Case(...) rows for the generic checker

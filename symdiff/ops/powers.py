@@ -22,8 +22,8 @@ A constant exponent or base is looked at when the partial is built: ``x**3`` get
 ``3 * x**2`` as before, and a constant exponent with zeros (``z**arange(3)``) gets
 ``0 * z**0`` at those zeros.
 
-These are the bodies of the ``pow`` record's partials in ``table.py``; the builders
-are looked up when a partial is built (the table imports this module).
+These are the bodies of the ``pow`` record's partials in ``elementwise.py``; the builders
+are looked up when a partial is built (that module imports this one).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from ..ir import Const, Node
 
 def base_partial(out: Node, a: Node, b: Node) -> Node:
     """d(a**b)/da, 0 where a = b = 0 (see the module)."""
-    from . import table as t
+    from . import elementwise as t
     b_value = constant_value(b)
     if b_value is not None:
         b = Const(b_value, b.dtype) if b.op.name != "const" else b
@@ -42,8 +42,7 @@ def base_partial(out: Node, a: Node, b: Node) -> Node:
     elif a.op.name == "const" and not np.any(a.value == 0):
         exponent = t.subtract(b, 1.0)
     else:
-        size = t.FUNCTIONS["abs"](a) if a is b else t.maximum(t.FUNCTIONS["abs"](a),
-                                                               t.FUNCTIONS["abs"](b))
+        size = t.absolute(a) if a is b else t.maximum(t.absolute(a), t.absolute(b))
         both_zero = t.less_equal(size, 0.0)
         exponent = t.add(t.subtract(b, 1.0), both_zero)
     return t.multiply(b, t.power(a, exponent))
@@ -51,10 +50,10 @@ def base_partial(out: Node, a: Node, b: Node) -> Node:
 
 def exponent_partial(out: Node, a: Node, b: Node) -> Node:
     """d(a**b)/db, 0 where a = 0 < b (see the module)."""
-    from . import table as t
+    from . import elementwise as t
     if a.op.name == "const" and not np.any(a.value == 0):
         return t.multiply(out, t.log(a))
-    zero_power = t.multiply(t.greater(b, 0.0), t.less_equal(t.FUNCTIONS["abs"](a), 0.0))
+    zero_power = t.multiply(t.greater(b, 0.0), t.less_equal(t.absolute(a), 0.0))
     return t.multiply(out, t.log(t.add(a, zero_power)))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import SymdiffError
 from ..ir import Const, Node, make, same_shape
 from ..ops import FUNCTIONS, OPS
+from ..ops.reductions import reduced_count
 from .engine import SMALL, Match, Phase, rule, rule_fn, same_shape_ref
 from .guards import BROADCASTS, algebra_shape, floating, same_type_as_node
 from .pattern import COMMUTATIVE, C, G, P, X, Y, const_value
@@ -187,22 +188,14 @@ def transpose_transpose(m: Match) -> Node | None:
     return F["transpose"](inner.inputs[0], tuple(p[a] for a in q))
 
 
-def _reduced_count(node: Node) -> float | None:
-    x = node.inputs[0]
-    axis = node.attr("axis")
-    axes = range(x.ndim) if axis is None else axis
-    dims = [x.shape[a] for a in axes]
-    return None if None in dims else float(np.prod(dims))
-
-
 def sum_of_broadcast_scalar(m: Match) -> Node | None:
     """sum(broadcast(c)) -> c * n, n the number of elements summed."""
     node = m.node
     v = const_value(node.inputs[0])
     if v is None:
         return None
-    n = _reduced_count(node)
-    if n is not None:
+    n = reduced_count(node)
+    if isinstance(n, float):
         return Const(v * n, node.dtype)
     inner = node.inputs[0]
     if inner.op.name != "broadcast_like" or node.ndim != 0 or node.dtype.kind != "f":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from ..errors import SymdiffError
 from ..ir import Node, make, same_shape
 from ..ops import FUNCTIONS, OPS
+from ..ops.reductions import reduced_count
 from .engine import Match, Phase, rule, rule_fn
 from .guards import BROADCASTS, matrix
 from .pattern import A, B, G, P, X
@@ -51,8 +52,7 @@ def dot_of_arrays(m: Match) -> Node | None:
         a, b = F["reshape"](a, (-1,)), (F["reshape"](b, (-1,)) if b is not a else None)
         b = a if b is None else b
     if node.op.name == "mean":   # mean(x * y) -> (ravel(x) @ ravel(y)) / count
-        from ..ops.table import _count
-        return F["divide"](F["matmul"](a, b), _count(node))
+        return F["divide"](F["matmul"](a, b), reduced_count(node))
     return F["matmul"](a, b)
 
 
@@ -96,8 +96,7 @@ def _total(node: Node, term: Node) -> Node:
     total = F["sum"](term.inputs[0])
     if node.op.name == "sum":
         return total
-    from ..ops.table import _count
-    return F["divide"](total, _count(node))
+    return F["divide"](total, reduced_count(node))
 
 
 def matrix_vector(m: Match) -> Node | None:
