@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from .. import members as member_table
 from ..ir import Node
+from ..ops import FUNCTIONS
 
 MAX_NESTING = 180        # nested sub-expressions / inlined calls before a clear error
 MAX_UNROLL = 100_000     # loop iterations unrolled per function
@@ -22,7 +23,6 @@ MAX_TERMS = 100_000      # terms of an input split because Python's parser canno
 # the op table
 
 def table_functions() -> dict[str, Callable[..., Any]]:
-    from ..ops import FUNCTIONS
     return FUNCTIONS
 
 
