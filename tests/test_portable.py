@@ -1,6 +1,6 @@
 """The portable variant (``f.portable_source``): the generic op checker run on
-array-api-strict (the standard's reference implementation), dispatch on the argument
-types, and the errors for arguments it cannot run on.
+array-api-strict (the standard's reference implementation) and on JAX (immutable
+arrays: the scatters take ``.at``), and the errors for ops it cannot run.
 
 For every op with a portable form and every sample case, with static and unknown
 lengths: the value and the reverse-mode derivative (along a random cotangent)
@@ -44,12 +44,24 @@ def assert_same(portable, numpy_values):
         np.testing.assert_allclose(got, n, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("name,k,dynamic", CASES)
-def test_op_portable(name, k, dynamic):
+def to_jax(value):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)   # as tests/test_boundary.py
+    return jax.numpy.asarray(np.asarray(value))
+
+
+# JAX with static lengths only (each eager op costs JAX a dispatch: time).
+LIBRARY_CASES = ([pytest.param(*c, to_strict, id=f"{c[0]}-{c[1]}-{c[2]}-strict") for c in CASES]
+                 + [pytest.param(*c, to_jax, id=f"{c[0]}-{c[1]}-jax") for c in CASES
+                    if not c[2]])
+
+
+@pytest.mark.parametrize("name,k,dynamic,convert", LIBRARY_CASES)
+def test_op_portable(name, k, dynamic, convert):
     node, variables, env = op_example(name, k, dynamic=dynamic)
     f = sd.function(variables, outputs_of(node, variables))
     expected = f(**env)
-    got = f(**{name: to_strict(v) for name, v in env.items()})
+    got = f(**{name: convert(v) for name, v in env.items()})
     assert_same(got, expected)
 
 
