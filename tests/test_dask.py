@@ -108,9 +108,9 @@ def test_graph_grows_with_chunks_not_rows():
         X, y, w = data(rows=rows)
         out = f(da.from_array(X, chunks=(rows // chunks, 5)),
                 da.from_array(y, chunks=rows // chunks), w)
-        return len(dict(dask.base.collections_to_expr(out).__dask_graph__())) \
-            if hasattr(dask.base, "collections_to_expr") else len(dict(
-                dask.base.collections_to_dsk(out)))
+        if hasattr(dask.base, "collections_to_expr"):   # dask >= 2025
+            return len(dict(dask.base.collections_to_expr(out).__dask_graph__()))
+        return len(dict(dask.base.collections_to_dsk(out)))
 
     assert tasks(1000, 4) == tasks(100_000, 4)
     small, big = tasks(4000, 8), tasks(4000, 32)

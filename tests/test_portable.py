@@ -12,7 +12,7 @@ import pytest
 
 import symdiff as sd
 from symdiff.codegen.portable_printer import PORTABLE
-from symdiff.errors import ArgumentTypeError, CompileError, SymdiffError
+from symdiff.errors import CompileError
 from symdiff.ops import OPS
 from symdiff.testing import op_example
 
