@@ -54,7 +54,8 @@ def foreign_library(value: object) -> str | None:
 
 
 def _namespace(**arguments: object):
-    """The Array API namespace of the arguments that are not neutral (see above)."""
+    """The Array API namespace of the arguments that are not neutral (see above), and
+    the device of the first of them (where neutral arguments and constants go)."""
     found: dict[str, str] = {}
     arrays = []
     for name, value in arguments.items():
@@ -71,23 +72,25 @@ def _namespace(**arguments: object):
     if not arrays:
         raise ArgumentTypeError("no argument is an array of an Array API library")
     try:
-        from array_api_compat import array_namespace
+        from array_api_compat import array_namespace, device
     except ImportError:
         library = next(iter(found))
         raise CompileError(f"running on {library} arrays needs the array-api-compat "
                            f"package: pip install 'symdiff[array-api]'") from None
-    return array_namespace(*arrays)
+    return array_namespace(*arrays), device(arrays[0])
 
 
-def _xp_arg(xp, value, name: str, dtype, shape: tuple):
+def _xp_arg(xp, device, value, name: str, dtype, shape: tuple):
     """``value`` as an array of ``xp`` with ``dtype``, checked against ``shape``
     (``None``: any length). A length the library does not know yet (a Dask array
     with unknown chunk sizes) is refused: the code would compute with NaN sizes."""
-    if isinstance(value, np.ndarray) or foreign_library(value) is None:
+    if foreign_library(value) is None:
         value = np.asarray(value)   # a neutral argument: converted once, into xp
         if value.dtype.kind == "O":
             raise ArgumentTypeError(f"input {name!r}: an array of Python objects")
-    array = xp.asarray(value)
+        array = xp.asarray(value, device=device)
+    else:
+        array = value if foreign_library(value) else xp.asarray(value)
     if array.dtype != dtype:
         array = xp.astype(array, dtype)
     got = tuple(array.shape)
@@ -152,8 +155,9 @@ def _drop(xp, s, axis):
 
 def _xp_eye_like(xp, x, dtype):
     """The rows of the identity of size x.size, each shaped like ``x``."""
+    from array_api_compat import device
     n = math.prod(x.shape)
-    return xp.reshape(xp.eye(n, dtype=dtype), (n, *x.shape))
+    return xp.reshape(xp.eye(n, dtype=dtype, device=device(x)), (n, *x.shape))
 
 
 def _xp_embed(xp, g, ref, index: tuple, dtype):

@@ -76,3 +76,12 @@ def test_op_without_portable_form_is_refused(name):
     np.asarray(f(**env))   # NumPy arrays: the NumPy code runs
     with pytest.raises(CompileError, match=rf"op '{name}'.*array-api-strict"):
         f(**{n: to_strict(v) for n, v in env.items()})
+
+
+def test_parameters_named_like_the_namespace():
+    xp, device = sd.vector("xp"), sd.vector("device")
+    f = sd.function([xp, device], sd.sum(sd.exp(xp) * device))
+    a, b = np.array([0.5, -1.0]), np.array([2.0, 3.0])
+    expected = float(np.sum(np.exp(a) * b))
+    assert float(np.asarray(f(to_strict(a), b))) == pytest.approx(expected, rel=1e-15)
+    assert float(np.asarray(f(device=to_strict(b), xp=a))) == pytest.approx(expected, rel=1e-15)

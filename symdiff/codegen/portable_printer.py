@@ -298,17 +298,20 @@ class _Printer:
         params = [v.name for v in plan.inputs]
         self.lines = [f"def {plan.name}({', '.join(params)}):", f'    """{docstring(plan)}"""']
         body: list[str] = []
-        if "xp" in params:   # the namespace is called xp: the parameter takes another name
-            alias = next(f"xp{k}" for k in range(1, 10 ** 6) if f"xp{k}" not in params)
-            body.append(f"{alias} = xp")
-            self.label.update((v.id, alias if v.name == "xp" else v.name) for v in plan.inputs)
-        else:
-            self.label.update((v.id, v.name) for v in plan.inputs)
+        # the namespace and its device are called xp and device: parameters of those
+        # names take others
+        self.label.update((v.id, v.name) for v in plan.inputs)
+        for v in plan.inputs:
+            if v.name in ("xp", "device"):
+                alias = next(f"{v.name}{k}" for k in range(1, 10 ** 6)
+                             if f"{v.name}{k}" not in params)
+                body.append(f"{alias} = {v.name}")
+                self.label[v.id] = alias
         named = ", ".join(f"{v.name}={self.label[v.id]}" for v in plan.inputs)
-        body.append(f"xp = _namespace({named})")
+        body.append(f"xp, device = _namespace({named})")
         for name, node in plan.constants:
             self.label[node.id] = name
-            body.append(f"{name} = xp.asarray(_constant_{name})")
+            body.append(f"{name} = xp.asarray(_constant_{name}, device=device)")
         self.body = body
         spell = {Check: self._check, Backward: self._backward, Free: lambda s: None,
                  Differentiates: self._differentiates, Compute: self._compute,
@@ -322,7 +325,7 @@ class _Printer:
 
     def _check(self, s: Check) -> None:
         v, name = s.var, self.label[s.var.id]
-        self.body.append(f"{name} = _xp_arg(xp, {name}, {v.name!r}, {_dtype(v.dtype)}, "
+        self.body.append(f"{name} = _xp_arg(xp, device, {name}, {v.name!r}, {_dtype(v.dtype)}, "
                          f"{tuple(v.shape)!r})")
 
     def _backward(self, s: Backward) -> None:
