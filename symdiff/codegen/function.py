@@ -178,7 +178,9 @@ def _dispatcher(fn: Function):
               f"        return _numpy_path({params})\n"
               f"    return _any_path({params})\n")
     namespace = {"_native": _NATIVE, "_numpy_path": fn._fn, "_any_path": fn._any_path}
-    exec(compile(source, f"<symdiff-dispatch:{fn.name}>", "exec"), namespace)
+    filename = f"<symdiff-{next(_serial)}:{fn.name}:dispatch>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
     dispatch = namespace[fn.name]
     dispatch.__doc__ = fn._fn.__doc__
     return dispatch

@@ -121,6 +121,17 @@ def _index_value(index: tuple, ndim: int) -> str:
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
+def _matmul(a, n):
+    """``a @ b``; as ``tensordot`` for operands of at most two axes (the same product).
+    Dask computes that as a blockwise product and a tree sum over the row chunks; its
+    ``@`` with a vector operand adds a getitem task per chunk on each side (a
+    logistic loss and gradient over 16 chunks: 246 tasks with @, 131 with tensordot)."""
+    x, y = n.inputs
+    if x.ndim <= 2 and y.ndim <= 2:
+        return f"xp.tensordot({a[0]}, {a[1]}, axes=1)"
+    return f"{a[0]} @ {a[1]}"
+
+
 def _transpose(a, n):
     axes = n.attr("axes")
     if n.ndim == 2 and axes == (1, 0):
@@ -197,8 +208,7 @@ PORTABLE: dict[str, Portable] = {
                         helpers=(rt._xp_softmax,)),
     "log_softmax": Portable(lambda a, n: f"_xp_log_softmax(xp, {a[0]}, {n.attr('axis')})",
                             helpers=(rt._xp_log_softmax,)),
-    # Dask: a product over row-chunked operands is blockwise, then a tree sum
-    "matmul": _infix("@"),
+    "matmul": Portable(_matmul),
     "outer": Portable(lambda a, n: f"{a[0]}[:, None] * {a[1]}"),
     "transpose": Portable(_transpose, "none"),
     "reshape": Portable(lambda a, n: f"xp.reshape({a[0]}, {n.attr('shape')!r})", "none"),
