@@ -3,8 +3,8 @@ gradient of a data set generated lazily with ``da.random`` that is bigger than t
 workers' memory put together: no worker is restarted, and the numbers equal the
 textbook formulas computed by Dask on the same data.
 
-Marked ``cluster``. The default size (512 MB against two workers of 240 MB) runs in
-CI in about 20 s; ``SYMDIFF_CLUSTER_ROWS`` sets another number of rows (of 16 columns).
+Marked ``cluster``. The default size (896 MB against two workers of 400 MB) runs in
+CI in about 30 s; ``SYMDIFF_CLUSTER_ROWS`` sets another number of rows (of 16 columns).
 """
 import os
 
@@ -18,9 +18,9 @@ dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("array_api_compat")
 
-ROWS = int(os.environ.get("SYMDIFF_CLUSTER_ROWS", 4_000_000))
-COLS, CHUNK = 16, 250_000
-MEMORY_LIMIT = "240MB"
+ROWS = int(os.environ.get("SYMDIFF_CLUSTER_ROWS", 7_000_000))
+COLS, CHUNK = 16, 125_000   # 16 MB chunks
+MEMORY_LIMIT = "400MB"   # a worker process alone takes 130-180 MB
 
 
 @pytest.mark.cluster
