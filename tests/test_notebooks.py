@@ -37,6 +37,7 @@ EXPECTED = {
     "04-higher-order": {"mime": {"text/latex", "image/png"}, "html": []},
     "05-training-an-mlp": {"mime": {"image/png", "text/html"}, "html": ["highlight"],
                            "png": 2},
+    "07-beyond-one-machine": {"mime": {"image/png"}, "html": []},
 }
 
 
@@ -62,12 +63,14 @@ def kernel_env(tmp_path_factory):
     spec.joinpath("kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (symdiff tests)", "language": "python"}))
-    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "PYTHONPATH", "MPLBACKEND")}
+    saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "PYTHONPATH", "MPLBACKEND",
+                                            "SYMDIFF_NOTEBOOK_ROWS")}
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         [str(jupyter)] + ([saved["JUPYTER_PATH"]] if saved["JUPYTER_PATH"] else []))
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + ([saved["PYTHONPATH"]] if saved["PYTHONPATH"] else []))
     os.environ["MPLBACKEND"] = "Agg"
+    os.environ["SYMDIFF_NOTEBOOK_ROWS"] = "400000"   # 07's data set, small in the tests
     yield
     for key, value in saved.items():
         if value is None:

@@ -3,6 +3,13 @@
 A compiled function is the plan of its (simplified) graph, printed as NumPy source,
 executed once. The source is registered with ``linecache`` so tracebacks and
 ``inspect.getsource`` show it; compiled functions are cached by graph and options.
+
+Dispatch on the arguments: a call whose arguments are all NumPy arrays, NumPy
+scalars, Python numbers or lists runs the NumPy code (one class test per argument in
+front of it). An argument of another Array API library (Dask, CuPy, PyTorch, JAX,
+array-api-strict) runs the portable variant (``portable_printer.py``), printed from
+the same simplified graph on the first such call and kept; it returns arrays of that
+library, lazy for Dask.
 """
 from __future__ import annotations
 
@@ -13,16 +20,22 @@ import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
-from .. import runtime
+import numpy as np
+
+from .. import portable_runtime, runtime
 from ..errors import CompileError
 from ..ir import Node, Var, as_node, gc_paused, meta, toposort
 from ..printing import type_str
 from .numpy_printer import function_source, module_source_text
 from .plan import make_plan
+from .portable_printer import NoPortableForm, portable_source
 
 # Names the generated code uses for itself: no parameter may take them.
 RESERVED = {"np", "math", "float", "abs", "max", "ndarray", "asarray", "_s", "_pool",
-            *runtime.__all__}
+            "_native", "_numpy_path", "_any_path", *runtime.__all__,
+            *portable_runtime.__all__}
+# The argument types the NumPy code takes without a second look (others are examined).
+_NATIVE = frozenset({np.ndarray, float, int, bool, list, np.float64, np.float32})
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 _CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()   # lookups and evictions from several threads
@@ -41,9 +54,42 @@ class Function:
         self.name = name
         self._fn = fn
         self.__doc__ = fn.__doc__
+        self._optimize = True                    # simplify again for the portable variant
+        self._portable: tuple | None = None      # (source, function) or (None, NoPortableForm)
+        self._lock = threading.Lock()
 
     def __call__(self, *args, **kwargs):  # replaced per function by the generated code
         return self._fn(*args, **kwargs)
+
+    @property
+    def portable_source(self) -> str:
+        """The portable variant's source (Array API, run for arrays of other libraries);
+        ``source`` stays the NumPy code. Raises ``CompileError`` for a graph with an op
+        that has no portable form."""
+        source, fn = self._portable_variant()
+        if source is None:
+            raise fn
+        return source
+
+    def _portable_variant(self) -> tuple:
+        with self._lock:
+            if self._portable is None:
+                self._portable = _compile_portable(self)
+        return self._portable
+
+    def _any_path(self, *args, **kwargs):
+        """Arguments the class test did not recognise: another library's arrays run the
+        portable variant, anything else (NumPy subclasses, other numbers) the NumPy code."""
+        values = list(args) + list(kwargs.values())
+        library = next((lib for lib in map(portable_runtime.foreign_library, values) if lib),
+                       None)
+        if library is None:
+            return self._fn(*args, **kwargs)
+        source, fn = self._portable_variant()
+        if source is None:
+            raise CompileError(f"{fn}: {self.name} cannot run on {library} arrays; "
+                               f"pass NumPy arrays") from None
+        return fn(*args, **kwargs)
 
     def release_buffers(self) -> None:
         """Free the temporaries kept for the next call (the next call makes new ones)."""
@@ -118,10 +164,50 @@ def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: boo
     filename = f"<symdiff-{next(_serial)}:{fname}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)  # only code we generated
-    # A class per function whose __call__ is the generated code: no wrapper per call.
-    cls = type("Function", (Function,), {"__call__": staticmethod(namespace[fname]),
-                                         "__module__": Function.__module__})
-    return cls(inputs, outputs, single, source, namespace[fname], fname)
+    # A class per function whose __call__ is its dispatcher: no other wrapper per call.
+    cls = type("Function", (Function,), {"__module__": Function.__module__})
+    fn = cls(inputs, outputs, single, source, namespace[fname], fname)
+    fn._optimize = optimize   # the simplified graph is not kept: made again when needed
+    cls.__call__ = staticmethod(_dispatcher(fn))
+    return fn
+
+
+def _dispatcher(fn: Function):
+    """``fname(*params)``: the NumPy code when every argument's class is one it takes
+    as it is, else ``Function._any_path``, which looks closer."""
+    params = ", ".join(v.name for v in fn.inputs)
+    test = " and ".join(f"{v.name}.__class__ in _native" for v in fn.inputs) or "True"
+    source = (f"def {fn.name}({params}):\n"
+              f"    if {test}:\n"
+              f"        return _numpy_path({params})\n"
+              f"    return _any_path({params})\n")
+    namespace = {"_native": _NATIVE, "_numpy_path": fn._fn, "_any_path": fn._any_path}
+    filename = f"<symdiff-{next(_serial)}:{fn.name}:dispatch>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    dispatch = namespace[fn.name]
+    dispatch.__doc__ = fn._fn.__doc__
+    return dispatch
+
+
+def _compile_portable(fn: Function) -> tuple:
+    """(source, function) of the portable variant, or (None, the NoPortableForm error)."""
+    with gc_paused():
+        graph = fn.outputs
+        if fn._optimize:
+            from ..rewrite import simplify
+            graph = simplify(fn.outputs)
+        plan = make_plan(fn.inputs, graph, fn.name, fn.single, documented=fn.outputs,
+                         keep_buffers=False, readable=True)
+        try:
+            source, held = portable_source(plan)
+        except NoPortableForm as err:
+            return None, err
+    filename = f"<symdiff-{next(_serial)}:{fn.name}:portable>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = dict(held)
+    exec(compile(source, filename, "exec"), namespace)  # only code we generated
+    return source, namespace[fn.name]
 
 
 def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,

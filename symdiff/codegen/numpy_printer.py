@@ -142,7 +142,7 @@ class _Functions:
         self.helpers: list[Callable] = []
         self.floats = self.asarray = self.keeps = False
         params = ", ".join(v.name for v in plan.inputs)
-        doc = _docstring(plan)
+        doc = docstring(plan)
         main = self._body(plan.main)
         parts = [f"def {plan.name}({params}):", f'    """{doc}"""']
         if plan.fallback is not None:
@@ -326,7 +326,7 @@ def _indent(lines: list[str], level: int) -> list[str]:
     return [pad + line if line else "" for line in lines]
 
 
-def _docstring(plan: Plan) -> str:
+def docstring(plan: Plan) -> str:
     """Inputs and outputs with their types; outputs as expressions, gradients as
     ``d(cost) / dx``, each shortened."""
     shown: list[Node] = []
