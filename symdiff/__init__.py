@@ -11,9 +11,8 @@ from .errors import (ArgumentError, ArgumentTypeError, CompileError, DiffError, 
 from .ir import Const, Node, Var
 from .ops import FUNCTIONS as _FUNCTIONS
 from . import banded as _banded  # noqa: F401  (registers the band ops with the table)
-from .api import (constant, function, grad, matrix, scalar, tensor, value_and_grad, var,
-                  vector)
-from .autodiff import jvp, vjp
+from .api import (constant, function, grad, hessian, jacobian, jvp, matrix, scalar, tensor,
+                  value_and_grad, var, vector, vjp)
 from .codegen import Function
 from .interpret import evaluate
 from .printing import format_graph, to_latex, to_text
@@ -27,7 +26,7 @@ globals().update({name: fn for name, fn in _FUNCTIONS.items() if name not in glo
 __all__ = [
     "ArgumentError", "ArgumentTypeError", "CompileError", "Const", "DiffError", "Expr",
     "Function", "Node", "ParseError", "ShapeError", "SymdiffError", "Var", "constant",
-    "evaluate", "format_graph", "function", "grad", "jvp", "matrix", "scalar", "simplify",
+    "evaluate", "format_graph", "function", "grad", "hessian", "jacobian", "jvp", "matrix", "scalar", "simplify",
     "tensor", "to_latex", "to_text", "value_and_grad", "var", "vector", "vjp",
     *sorted(_FUNCTIONS),
 ]
@@ -39,7 +38,6 @@ def __getattr__(name: str):
             "from_sympy": ("sympy_bridge", "from_sympy"), "to_networkx": ("display", "to_networkx"),
             "to_dot": ("display", "to_dot"), "explain": ("display", "explain"),
             "show": ("display", "show"), "testing": ("testing", None),
-            "jacobian": ("higher", "jacobian"), "hessian": ("higher", "hessian"),
             "hvp": ("higher", "hvp")}
     if name in lazy:
         import importlib

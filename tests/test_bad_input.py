@@ -432,8 +432,8 @@ def test_an_error_is_not_cached_as_a_success():
 def test_functions_without_source():
     namespace = {}
     exec("def made_up(x):\n    return x * 2\n", {"np": np}, namespace)
-    with pytest.raises(sd.ParseError, match="cannot read the source of made_up"):
-        sd.grad(namespace["made_up"])(1.0)
+    # No source to read: the function is traced on symbolic arguments instead.
+    assert sd.grad(namespace["made_up"])(1.0) == 2.0
     with pytest.raises(TypeError, match="Python function"):
         sd.grad(sum)(np.ones(3))
 
