@@ -50,7 +50,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import members as member_table, numpy_protocol
+from . import frontend_constructs as constructs, members as member_table, numpy_protocol
 from .errors import (ArgumentError, ArgumentTypeError, DiffError, ParseError, ShapeError,
                      SymdiffError)
 from .ir import Const, Node, Var
@@ -82,7 +82,8 @@ TEXT_ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan",
     "Abs": "abs", "absolute": "abs", "ln": "log",
 }
-NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min"}
+NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min",
+                                 "fabs": "abs"}
 TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 
 # Builtins that a function may call; their meaning is given in _builtin().
@@ -171,7 +172,10 @@ _ALLOWED_EXPRESSION_KINDS = frozenset((
     ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List))
 _ALLOWED_STATEMENT_KINDS = _ALLOWED_EXPRESSION_KINDS | frozenset((
     ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.If, ast.For, ast.Pass,
-    ast.Break, ast.Continue, ast.Expr, ast.Raise, ast.Assert))
+    ast.Break, ast.Continue, ast.Expr, ast.Raise, ast.Assert,
+    # in function bodies only: symdiff.frontend_constructs
+    ast.Dict, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.comprehension, ast.Lambda,
+    ast.FunctionDef))
 
 
 # ---------------------------------------------------------------------------
@@ -631,6 +635,7 @@ def _validate(tree: ast.AST, source: _Source, *, statements: bool) -> None:
     root may be a ``def`` or a ``lambda`` (the function being read).
     """
     allowed = _ALLOWED_STATEMENT_KINDS if statements else _ALLOWED_EXPRESSION_KINDS
+    strings = statements        # dict keys and dtype names, in function bodies
     stack: list[ast.AST] = list(reversed(_children(tree)))
     while stack:
         node = stack.pop()
@@ -642,7 +647,8 @@ def _validate(tree: ast.AST, source: _Source, *, statements: bool) -> None:
                                    node)
             raise source.error(f"{_construct(node)} is not supported", node)
         if kind is ast.Constant:
-            _check_literal(node, source)
+            if not (strings and isinstance(node.value, str)):
+                _check_literal(node, source)
         elif kind is ast.Name:
             if node.id.startswith("__"):
                 raise source.error(f"the name {node.id!r} is not allowed", node)
@@ -692,7 +698,7 @@ def _children(node: ast.AST) -> list[ast.AST]:
             continue
         value = getattr(node, name, None)
         if type(value) is list:
-            children.extend(value)
+            children.extend(item for item in value if item is not None)   # {**d}: None key
         elif isinstance(value, ast.AST):
             children.append(value)
     return children
@@ -827,6 +833,17 @@ class _Walker:
     def eval_List(self, node: ast.List) -> list:
         return [self.eval(element) for element in node.elts]
 
+    def eval_Dict(self, node: ast.Dict) -> dict:
+        return constructs.dict_literal(self, node)
+
+    def eval_ListComp(self, node: ast.ListComp) -> Any:
+        return constructs.comprehension(self, node)
+
+    eval_GeneratorExp = eval_DictComp = eval_ListComp
+
+    def eval_Lambda(self, node: ast.Lambda) -> Any:
+        return constructs.define(self, node)
+
     def eval_BinOp(self, node: ast.BinOp) -> Any:
         if isinstance(node.op, ast.Pow):
             # a ** b ** c is a ** (b ** c): walk the right spine.
@@ -853,6 +870,9 @@ class _Walker:
         kind = type(node.op)
         if kind in _REFUSED_OPERATORS:
             raise self.fail(_REFUSED_OPERATORS[kind], _operator_position(node, self.source))
+        if kind in (ast.Mod, ast.FloorDiv) and (_is_expr(left) or _is_expr(right)):
+            raise self.fail(constructs.FLOOR_REFUSAL.format(symbol=_OPERATOR_TEXT[kind]),
+                            _operator_position(node, self.source))
         try:
             return _apply_operator(_BINARY_OPERATORS[kind], _OPERATOR_TEXT[kind], left, right,
                                    guard=lambda fn, a, b: self.guarded(node, fn, a, b))
@@ -923,7 +943,9 @@ class _Walker:
         """The truth of a value known while reading; expressions are refused."""
         if _is_expr(value):
             raise self.fail(f"{construct} needs a value known while reading, but this "
-                            "depends on the inputs; use np.where(condition, a, b)", node)
+                            "depends on the inputs; use np.where(condition, a, b), or pass "
+                            "a Python value that steers the code as a static argument "
+                            "(static_argnums)", node)
         if isinstance(value, np.ndarray) and value.size != 1:
             raise self.fail(f"{construct} on an array with more than one element is "
                             "ambiguous", node)
@@ -953,11 +975,16 @@ class _Walker:
             if entry.method:
                 return _Method(owner, name)
             return self.guarded(node, member_table.get, owner, entry)
+        if isinstance(owner, dict) and constructs.dict_member(owner, name) is not None:
+            method = constructs.dict_member(owner, name)
+            return _Known(f"dict.{name}", method, _signature(method))
         raise self.fail(f"{_describe(owner)} has no attribute .{name} that symdiff can read",
                         node)
 
     def eval_Subscript(self, node: ast.Subscript) -> Any:
         owner = self.eval(node.value)
+        if isinstance(owner, dict):
+            return constructs.dict_item(self, owner, self.eval(node.slice), node.slice)
         index = self.index(node.slice)
         if not (_is_expr(owner) or isinstance(owner, (tuple, list, np.ndarray, range))):
             raise self.fail(f"{_describe(owner)} cannot be indexed", node)
@@ -1016,7 +1043,8 @@ class _Walker:
                     function.signature.bind(*args, **kwargs)
                 except TypeError as err:
                     raise self.fail(_arity_message(function, err, kwargs), node) from None
-                self.check_sequences(function, args, kwargs, node)
+                if not function.name.startswith("dict."):
+                    args, kwargs = self.check_sequences(function, args, kwargs, node)
             return self.guarded(node, function.call, *args, **kwargs)
         if isinstance(function, _Method):
             entry = member_table.MEMBERS[function.name]
@@ -1031,6 +1059,8 @@ class _Walker:
                 raise self.fail(f"{spelled}() converts a value known while reading; to "
                                 f"convert an expression write x.astype({spelled})", node)
             return self.guarded(node, function, *args, **kwargs)
+        if isinstance(function, constructs.LocalFunction):
+            return constructs.call_local(self, function, args, kwargs, node)
         if isinstance(function, _UserFunction):
             definition, source = _read_function(function.fn)
             walker = _Walker(source, None, self.context)
@@ -1038,18 +1068,21 @@ class _Walker:
         raise self.fail(f"{_describe(function)} is not a function symdiff can call", node)
 
     def check_sequences(self, function: _Known, args: list, kwargs: dict,
-                        node: ast.Call) -> None:
-        """A list or tuple holding expressions is a sequence of arrays only where NumPy
-        takes one (a parameter named ``arrays``: concatenate, stack). Elsewhere NumPy
-        would make it an array (``np.mean([a, b])``), which symdiff does not do."""
+                        node: ast.Call) -> tuple[list, dict]:
+        """A list or tuple holding expressions is a sequence of arrays where NumPy takes
+        one (a parameter named ``arrays``: concatenate, stack). Elsewhere NumPy makes it
+        an array (``np.mean([a, b])``): it is stacked into one expression likewise."""
         names = list(function.signature.parameters) + [None] * len(args)
-        written = list(zip(names, args, node.args))
-        written += [(k.arg, kwargs[k.arg], k.value) for k in node.keywords]
-        for name, value, at in written:
+        args, kwargs = list(args), dict(kwargs)
+        for i, (name, value, at) in enumerate(zip(names, list(args), node.args)):
             if name != "arrays" and isinstance(value, (list, tuple)) and _has_expr(value):
-                raise self.fail(f"a {type(value).__name__} of expressions is not supported "
-                                f"as an argument of {function.name}(); build the array "
-                                f"with np.stack([...]) first", at)
+                args[i] = self.guarded(at, constructs.as_array, value)
+        for keyword in node.keywords:
+            value = kwargs[keyword.arg]
+            if keyword.arg != "arrays" and isinstance(value, (list, tuple)) \
+                    and _has_expr(value):
+                kwargs[keyword.arg] = self.guarded(keyword.value, constructs.as_array, value)
+        return args, kwargs
 
     # -- functions -----------------------------------------------------------
 
@@ -1139,6 +1172,8 @@ class _Walker:
             return self.run(node.body if test else node.orelse)
         elif isinstance(node, ast.For):
             return self.loop(node)
+        elif isinstance(node, ast.FunctionDef):
+            constructs.define(self, node)
         elif isinstance(node, ast.Break):
             return _BREAK
         elif isinstance(node, ast.Continue):
@@ -1180,8 +1215,8 @@ class _Walker:
             return value
         if isinstance(value, (tuple, list)):
             return value
-        if isinstance(value, np.ndarray) and value.ndim >= 1:
-            return list(value)
+        if isinstance(value, (np.ndarray, dict)) and constructs.rows(value) is not None:
+            return constructs.rows(value)
         if _is_expr(value):
             shape = tuple(value.shape)
             if not shape or not isinstance(shape[0], int):
@@ -1468,8 +1503,8 @@ def _identity_table() -> dict[int, _Known]:
                 _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
         _IDENTITY[id(np.linalg.norm)] = _composite("norm")
         _IDENTITY_OBJECTS[id(np.linalg.norm)] = np.linalg.norm
-        for name in _MATH_FUNCTIONS:
-            target = TEXT_ALIASES.get(name, name)
+        for name in (*_MATH_FUNCTIONS, *constructs.MATH_NAMES):
+            target = constructs.MATH_NAMES.get(name, TEXT_ALIASES.get(name, name))
             if target in functions:
                 _IDENTITY[id(getattr(math, name))] = _table_function(target, getattr(math, name))
                 _IDENTITY_OBJECTS[id(getattr(math, name))] = getattr(math, name)
@@ -1542,6 +1577,8 @@ def _constant_builder(name: str) -> _Known:
         if _has_expr(args) or _has_expr(kwargs):
             if name == "asarray" and len(args) == 1 and not kwargs:
                 return args[0]
+            if len(args) == 1 and not kwargs and isinstance(args[0], (list, tuple)):
+                return constructs.as_array(args[0])        # np.array([a, b * c])
             raise _Reject(f"np.{name}() builds a constant: its arguments must be known while "
                           "reading, not expressions")
         for value in list(args) + list(kwargs.values()):
@@ -1596,6 +1633,8 @@ def _numpy_namespace(strict: bool) -> _Namespace:
             members.setdefault(name, _composite(name))
     for name in _CONSTANT_BUILDERS:
         members.setdefault(name, _constant_builder(name))
+    for name, function in constructs.numpy_extras().items():
+        members.setdefault(name, _Known(name, function, _signature(function)))
     members.update(member_table.NUMPY_SCALAR_TYPES)
     members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
     members["linalg"] = _linalg_namespace()
@@ -1613,8 +1652,8 @@ def _linalg_namespace() -> _Namespace:
 def _math_namespace() -> _Namespace:
     if "math" not in _NAMESPACES:
         members: dict[str, Any] = {"pi": math.pi, "e": math.e, "inf": math.inf}
-        for name in _MATH_FUNCTIONS:
-            target = TEXT_ALIASES.get(name, name)
+        for name in (*_MATH_FUNCTIONS, *constructs.MATH_NAMES):
+            target = constructs.MATH_NAMES.get(name, TEXT_ALIASES.get(name, name))
             if target in _functions():
                 members[name] = _table_function(target, getattr(math, name))
         _NAMESPACES["math"] = _Namespace("math", members)
@@ -1753,9 +1792,13 @@ def _builtin(name: str, *, text: bool) -> Any:
 
 def _sequence_builtin(name: str) -> Callable[..., Any]:
     def call(*args: Any) -> list:
-        for arg in args:
+        args = list(args)
+        for i, arg in enumerate(args[:1] if name == "enumerate" else args):
             if not isinstance(arg, (tuple, list, range)):
-                raise _Reject(f"{name}() works on tuples, lists and ranges here")
+                args[i] = constructs.rows(arg)
+                if args[i] is None:
+                    raise _Reject(f"{name}() works on tuples, lists, ranges, dicts, and "
+                                  "arrays and expressions whose length is known here")
         return {"zip": lambda: list(zip(*args)), "enumerate": lambda: list(enumerate(*args)),
                 "reversed": lambda: list(reversed(*args))}[name]()
     return call
@@ -1772,6 +1815,9 @@ def _check_operand(value: Any, symbol: str) -> None:
         return
     if isinstance(value, _Known):
         raise _Reject(f"{value.name} is a function; call it: {value.name}(...)")
+    if isinstance(value, str):
+        raise _Reject("strings are not allowed in an expression (only as dict keys and "
+                      "dtype names)")
     raise _Reject(f"'{symbol}' cannot be applied to {_describe(value)}")
 
 
