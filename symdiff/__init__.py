@@ -32,16 +32,18 @@ __all__ = [
 ]
 
 
+# Modules that sit on top of the compiler load on first use: name -> (module, attribute).
+_LAZY = {"parse": ("frontend", "parse"), "to_sympy": ("sympy_bridge", "to_sympy"),
+         "from_sympy": ("sympy_bridge", "from_sympy"), "to_networkx": ("display", "to_networkx"),
+         "to_dot": ("display", "to_dot"), "explain": ("display", "explain"),
+         "show": ("display", "show"), "testing": ("testing", None),
+         "hvp": ("higher", "hvp")}
+
+
 def __getattr__(name: str):
-    # Modules that sit on top of the compiler load on first use.
-    lazy = {"parse": ("frontend", "parse"), "to_sympy": ("sympy_bridge", "to_sympy"),
-            "from_sympy": ("sympy_bridge", "from_sympy"), "to_networkx": ("display", "to_networkx"),
-            "to_dot": ("display", "to_dot"), "explain": ("display", "explain"),
-            "show": ("display", "show"), "testing": ("testing", None),
-            "hvp": ("higher", "hvp")}
-    if name in lazy:
+    if name in _LAZY:
         import importlib
-        module_name, attr = lazy[name]
+        module_name, attr = _LAZY[name]
         try:
             module = importlib.import_module(f".{module_name}", __name__)
         except ModuleNotFoundError as err:
@@ -50,3 +52,8 @@ def __getattr__(name: str):
             raise AttributeError(f"module 'symdiff' has no attribute {name!r}") from None
         return module if attr is None else getattr(module, attr)
     raise AttributeError(f"module 'symdiff' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Tab completion lists the lazily loaded names too (``import *`` does not load them).
+    return sorted(set(globals()) | set(_LAZY))

@@ -1451,6 +1451,8 @@ def _from_python(value: Any, name: str, depth: int = 0) -> Any:
     known = _known_callable(value)
     if known is not None:
         return known
+    if hasattr(type(value), "__symdiff_symbolic__"):     # sd.grad(f) and other transforms
+        return _Known(name, value.__symdiff_symbolic__, None)
     module = (getattr(value, "__module__", None) or "").split(".")[0]
     if callable(value) and module in _LIBRARIES:
         qualified = f"{module}.{getattr(value, '__name__', name)}"

@@ -181,3 +181,168 @@ def test_static_arguments_are_part_of_the_signature():
     assert df.compilations == 3
     with pytest.raises(sd.DiffError, match="both"):
         sd.grad(power_sum, argnums=1, static_argnums=1)
+
+
+# -- pytrees: parameters as dicts and lists of tuples, dict aux ------------------------
+
+def mlp_loss(params, x, t):
+    h = np.tanh(params["W1"] @ x + params["b1"])
+    y = params["W2"] @ h + params["b2"]
+    return np.mean((y - t) ** 2)
+
+
+def mlp_loss_aux(params, x, t):
+    h = np.tanh(params["W1"] @ x + params["b1"])
+    y = params["W2"] @ h + params["b2"]
+    loss = np.mean((y - t) ** 2)
+    return loss, {"prediction": y, "hidden": {"mean": np.mean(h), "h": h}}
+
+
+def layers_loss(layers, x):
+    for w, b in layers:
+        x = np.tanh(w @ x + b)
+    return np.sum(x ** 2)
+
+
+def two_trees(a, b):
+    return np.sum(a[0] * b["u"]) + np.sum(a[1][0] ** 2 * b["v"])
+
+
+def make_params(seed=0):
+    r = np.random.default_rng(seed)
+    return {"W2": r.normal(size=(2, 4)), "b1": r.normal(size=4),
+            "W1": r.normal(size=(4, 3)), "b2": r.normal(size=2)}
+
+
+X3, T2 = np.array([0.5, -0.3, 0.8]), np.array([0.1, -0.2])
+
+
+def test_grad_of_dict_parameters_has_their_structure():
+    params = make_params()
+    ours = sd.grad(mlp_loss)(params, X3, T2)
+    theirs = jax.grad(as_jax(mlp_loss))(params, X3, T2)
+    assert list(ours) == sorted(params)            # keys in JAX's (sorted) order
+    assert_trees_close(ours, theirs)
+
+
+def test_value_and_grad_with_dict_aux():
+    params = make_params(1)
+    (value, aux), grads = sd.value_and_grad(mlp_loss_aux, has_aux=True)(params, X3, T2)
+    (their_value, their_aux), their_grads = jax.value_and_grad(
+        as_jax(mlp_loss_aux), has_aux=True)(params, X3, T2)
+    assert_trees_close((value, aux, grads), (their_value, their_aux, their_grads))
+    grads2, aux2 = sd.grad(mlp_loss_aux, has_aux=True)(params, X3, T2)
+    assert_trees_close((grads2, aux2), (their_grads, their_aux))
+
+
+def test_grad_of_a_list_of_tuples():
+    r = np.random.default_rng(3)
+    layers = [(r.normal(size=(4, 3)), r.normal(size=4)), (r.normal(size=(2, 4)),
+                                                          r.normal(size=2))]
+    for argnums in (0, (0, 1)):
+        ours = sd.grad(layers_loss, argnums)(layers, X3)
+        assert_trees_close(ours, jax.grad(as_jax(layers_loss), argnums)(layers, X3))
+    value, grads = sd.value_and_grad(layers_loss)(layers, X3)
+    assert isinstance(grads, list) and all(isinstance(g, tuple) for g in grads)
+    np.testing.assert_allclose(value, layers_loss(layers, X3), rtol=1e-14)
+
+
+def test_argnums_over_several_pytrees():
+    r = np.random.default_rng(4)
+    a = (r.normal(size=3), [r.normal(size=2)])
+    b = {"v": r.normal(size=2), "u": r.normal(size=3)}
+    for argnums in (0, 1, (1, 0)):
+        assert_trees_close(sd.grad(two_trees, argnums)(a, b),
+                           jax.grad(as_jax(two_trees), argnums)(a, b))
+    assert_trees_close(sd.jacobian(two_trees, (0, 1))(a, b),
+                       jax.jacrev(as_jax(two_trees), (0, 1))(a, b))
+    assert_trees_close(sd.hessian(two_trees, 1)(a, b), jax.hessian(as_jax(two_trees), 1)(a, b))
+
+
+def test_new_structures_compile_once_each():
+    df = sd.grad(layers_loss)
+    one = [(np.ones((2, 3)), np.ones(2))]
+    two = one + [(np.ones((2, 2)), np.ones(2))]
+    df(one, X3), df(one, X3), df(two, X3), df(two, X3)
+    assert df.compilations == 2
+
+
+def test_a_training_step_over_a_dict_of_parameters():
+    # The loop JAX users write: params = tree_map(lambda p, g: p - lr * g, params, grads)
+    params, jparams = make_params(5), make_params(5)
+    step = sd.value_and_grad(mlp_loss)
+    for _ in range(5):
+        value, grads = step(params, X3, T2)
+        params = {k: params[k] - 0.1 * grads[k] for k in params}
+        jvalue, jgrads = jax.value_and_grad(as_jax(mlp_loss))(jparams, X3, T2)
+        jparams = jax.tree_util.tree_map(lambda p, g: p - 0.1 * g, jparams, jgrads)
+        np.testing.assert_allclose(value, jvalue, rtol=1e-12)
+    assert step.compilations == 1
+    assert_trees_close(params, jparams, rtol=1e-10)
+
+
+# -- composition ---------------------------------------------------------------------------
+
+def scalar_fn(x):
+    return np.sin(x) * x ** 3
+
+
+def dscalar(x):
+    return np.sum(np.tanh(x) * x)
+
+
+d_dscalar = sd.grad(dscalar)
+
+
+def uses_a_gradient(x):
+    g = d_dscalar(x)
+    return np.sum(g ** 2) + np.sum(x)
+
+
+def uses_a_gradient_jax(x):
+    g = jax.grad(as_jax(dscalar))(x)
+    return jnp.sum(g ** 2) + jnp.sum(x)
+
+
+def test_grad_of_grad():
+    for x in (0.3, -1.2):
+        ours = sd.grad(sd.grad(scalar_fn))(x)
+        np.testing.assert_allclose(ours, jax.grad(jax.grad(as_jax(scalar_fn)))(x), rtol=1e-12)
+        third = sd.grad(sd.grad(sd.grad(scalar_fn)))(x)
+        np.testing.assert_allclose(third, jax.grad(jax.grad(jax.grad(as_jax(scalar_fn))))(x),
+                                   rtol=1e-12)
+
+
+def test_jacobian_of_grad_is_the_hessian():
+    x = np.array([0.2, -0.5, 0.9])
+    assert_trees_close(sd.jacobian(sd.grad(dscalar))(x), jax.hessian(as_jax(dscalar))(x))
+    assert_trees_close(sd.jacobian(sd.grad(mlp_loss))(make_params(), X3, T2),
+                       jax.jacrev(jax.grad(as_jax(mlp_loss)))(make_params(), X3, T2))
+
+
+def test_hessian_of_a_function_calling_a_gradient_function():
+    x = np.array([0.2, -0.5, 0.9])
+    assert_trees_close(sd.grad(uses_a_gradient)(x), jax.grad(uses_a_gradient_jax)(x))
+    assert_trees_close(sd.hessian(uses_a_gradient)(x), jax.hessian(uses_a_gradient_jax)(x),
+                       rtol=1e-9)
+
+
+def test_partial():
+    x, y = np.array([0.3, 0.1, -0.4]), np.array([1.5, -0.5, 2.0])
+    ours = sd.grad(functools.partial(lambda_free_sum, y=y))(x)
+    theirs = jax.grad(functools.partial(as_jax(lambda_free_sum), y=y))(x)
+    assert_trees_close(ours, theirs)
+    ours = sd.jacobian(functools.partial(mixed, x))(y)
+    assert_trees_close(ours, jax.jacrev(functools.partial(as_jax(mixed), x))(y))
+
+
+def lambda_free_sum(x, y):
+    return np.sum(x * y + np.exp(x) / (1.0 + y ** 2))
+
+
+def test_dir_lists_the_lazy_names():
+    names = dir(sd)
+    for name in ("parse", "to_sympy", "explain", "show", "testing", "hvp", "jacobian",
+                 "hessian", "jvp", "vjp", "grad", "value_and_grad", "sin"):
+        assert name in names
+    assert names == sorted(names)
