@@ -63,7 +63,7 @@ def trace(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         raise DiffError(f"tracing {_name(fn)}() recursed too deeply") from None
     except Exception as err:  # noqa: BLE001 - every failure of user code is reported
         where = _user_frame(err.__traceback__)
-        place = _describe(where) if where is not None else "in its code"
+        place = f"at {_describe(where)}" if where is not None else "in its code"
         if _is_control_flow(err):
             raise DiffError(
                 f"{_name(fn)}() uses a traced value in Python control flow or a "
