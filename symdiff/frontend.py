@@ -1636,7 +1636,7 @@ def _numpy_namespace(strict: bool) -> _Namespace:
     for name in _CONSTANT_BUILDERS:
         members.setdefault(name, _constant_builder(name))
     for name, function in constructs.numpy_extras().items():
-        members.setdefault(name, _Known(name, function, _signature(function)))
+        members[name] = _Known(name, function, _signature(function))
     members.update(member_table.NUMPY_SCALAR_TYPES)
     members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
     members["linalg"] = _linalg_namespace()

@@ -298,14 +298,97 @@ def _constant(value: Any) -> Node:
 
 
 def numpy_extras() -> dict[str, Callable[..., Any]]:
-    """NumPy functions that are spellings of table functions on real values."""
+    """NumPy functions, and NumPy arguments, that are spellings of table functions:
+    ``np.real`` of a real value, ``np.fabs``, ``ddof``, ``trace(offset=)``, and
+    ``np.dot``/``np.inner`` above 2-d where they are matrix products. On constants
+    NumPy computes them."""
     functions = _functions()
 
-    def real(x: Any) -> Any:
-        """``np.real``: the value itself, for the real values symdiff computes with."""
-        return x
+    def on_constants(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        numpy_function = getattr(np, name)
 
-    extras: dict[str, Callable[..., Any]] = {"real": real}
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if not holds_expression(list(args) + list(kwargs.values())):
+                return numpy_function(*args, **kwargs)
+            return fn(*args, **kwargs)
+
+        call.__signature__ = _signature_of(fn)      # type: ignore[attr-defined]
+        return call
+
+    def real(val: Any) -> Any:
+        return val          # the values symdiff computes with are real
+
+    def spread(kind: str) -> Callable[..., Any]:
+        def reduce(a: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Any:
+            base = functions[kind](a, axis=axis, keepdims=keepdims)
+            if isinstance(ddof, Node) or not isinstance(ddof, (int, np.integer)):
+                raise ValueError("ddof must be an int known while reading")
+            if ddof == 0:
+                return base
+            n = _count(a, axis)
+            if n <= ddof:
+                raise ValueError(f"ddof={ddof} with {n} values: NumPy divides by zero here")
+            factor = n / (n - ddof)
+            return base * (np.sqrt(factor) if kind == "std" else factor)
+        return reduce
+
+    def trace(a: Any, offset: int = 0) -> Any:
+        if offset == 0:
+            return functions["trace"](a)
+        if a.ndim != 2 or not all(isinstance(d, int) for d in a.shape):
+            raise ValueError("trace with an offset needs a matrix of known shape")
+        rows_, cols = a.shape
+        entries = [a[i, i + offset] for i in range(rows_) if 0 <= i + offset < cols]
+        if not entries:
+            return functions["sum"](a[0:0, 0])
+        return functions["sum"](functions["stack"](entries))
+
+    def dot(a: Any, b: Any) -> Any:
+        a, b = _node(a), _node(b)
+        if a.ndim <= 2 and b.ndim <= 2 or a.ndim == 0 or b.ndim == 0:
+            return functions["dot"](a, b)
+        if b.ndim <= 2:
+            return functions["matmul"](a, b)      # sum over a's last axis, b's first
+        raise ValueError("np.dot of two arrays above 2-d is not supported; write it with "
+                         "np.einsum or np.matmul")
+
+    def inner(a: Any, b: Any) -> Any:
+        a, b = _node(a), _node(b)
+        if a.ndim <= 1 and b.ndim <= 1 or a.ndim == 0 or b.ndim == 0:
+            return functions["inner"](a, b)
+        if b.ndim == 1:
+            return functions["matmul"](a, b)
+        if b.ndim == 2:
+            return functions["matmul"](a, functions["transpose"](b))
+        raise ValueError("np.inner with a second argument above 2-d is not supported; "
+                         "write it with np.einsum")
+
+    extras: dict[str, Callable[..., Any]] = {
+        "real": real, "std": on_constants("std", spread("std")),
+        "var": on_constants("var", spread("var")), "trace": on_constants("trace", trace),
+        "dot": on_constants("dot", dot), "inner": on_constants("inner", inner)}
     if "abs" in functions:
         extras["fabs"] = functions["abs"]
     return extras
+
+
+def _signature_of(fn: Callable[..., Any]) -> Any:
+    import inspect
+    return inspect.signature(fn)
+
+
+def _node(value: Any) -> Node:
+    return value if isinstance(value, Node) else _constant(value)
+
+
+def _count(a: Any, axis: Any) -> int:
+    shape = a.shape
+    axes = range(len(shape)) if axis is None else (
+        (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis))
+    n = 1
+    for k in axes:
+        d = shape[k]
+        if not isinstance(d, int):
+            raise ValueError("ddof needs the reduced lengths known while reading")
+        n *= d
+    return n

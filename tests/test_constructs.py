@@ -210,3 +210,31 @@ def test_refused_constructs_get_a_caret(fn, words):
         sd.grad(fn)(np.array([0.5, 1.5]))
     assert words in str(err.value)
     assert err.value.lineno is not None and "^" in str(err.value)
+
+
+def ddof_spread(x):
+    return np.std(x, ddof=1) + np.var(x, ddof=2) + np.std(x)
+
+
+def trace_offsets(A):
+    return np.trace(A, offset=1) * 2.0 + np.trace(A, offset=-2) + np.trace(A) ** 2
+
+
+def dot_inner_above_2d(T, M, v):
+    return (np.sum(np.dot(T, v) ** 2) + np.sum(np.dot(T, M) * 0.5)
+            + np.sum(np.inner(T, v)) + np.sum(np.inner(T, M) ** 2))
+
+
+@pytest.mark.parametrize("fn, shapes", [
+    (ddof_spread, [(5,)]), (trace_offsets, [(3, 4)]),
+    (dot_inner_above_2d, [(2, 3, 4), (4, 4), (4,)]),
+])
+def test_numpy_arguments_match_jax(fn, shapes):
+    r = np.random.default_rng(11)
+    args = [r.normal(size=shape) for shape in shapes]
+    argnums = tuple(range(len(args)))
+    value, grads = sd.value_and_grad(fn, argnums)(*args)
+    their_value, their_grads = jax.value_and_grad(as_jax(fn), argnums)(*args)
+    np.testing.assert_allclose(value, their_value, rtol=1e-12)
+    for g, h in zip(grads, their_grads):
+        np.testing.assert_allclose(g, h, rtol=1e-11, atol=1e-13)
