@@ -34,7 +34,8 @@ __all__ = [
 
 # Modules that sit on top of the compiler load on first use: name -> (module, attribute).
 _LAZY = {"parse": ("frontend", "parse"), "to_sympy": ("sympy_bridge", "to_sympy"),
-         "from_sympy": ("sympy_bridge", "from_sympy"), "to_networkx": ("display", "to_networkx"),
+         "from_sympy": ("sympy_bridge", "from_sympy"),
+         "to_networkx": ("display", "to_networkx"),
          "to_dot": ("display", "to_dot"), "explain": ("display", "explain"),
          "show": ("display", "show"), "testing": ("testing", None),
          "hvp": ("higher", "hvp")}

@@ -55,9 +55,11 @@ import numpy as np
 
 from . import autodiff, codegen, frontend, pytree, tracing
 from .errors import ArgumentTypeError, DiffError
-from .higher import jacobian as _jacobian_of
 from .ir import Const, Node, Var, make, toposort
 from .ops import FUNCTIONS
+from .pyfunc_values import (as_output, check_differentiable_leaves, check_tangent,
+                            describe_result, int_tuple, jacobian_tree, leaf_signature,
+                            scalar_output, static_key, unique_name, variables_for)
 
 KINDS = ("grad", "value_and_grad", "jacobian", "hessian", "jvp", "vjp")
 
@@ -149,7 +151,7 @@ class Transformed:
         self._positional = [p.name for p in self._signature.parameters.values()
                             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         self._static = {self._param_of(i, "static_argnums")
-                        for i in _ints(static_argnums, "static_argnums")}
+                        for i in int_tuple(static_argnums, "static_argnums")}
         names = (static_argnames,) if isinstance(static_argnames, str) else static_argnames
         for name in names:
             if name not in self._signature.parameters:
@@ -160,7 +162,7 @@ class Transformed:
         if kind in ("jvp", "vjp"):
             self._wrt: list[str] | None = None          # every positional argument
         else:
-            indices = _ints(argnums, "argnums")
+            indices = int_tuple(argnums, "argnums")
             if not indices:
                 raise DiffError(f"{kind}: argnums is empty")
             self._wrt = [self._param_of(i, "argnums") for i in indices]
@@ -237,15 +239,15 @@ class Transformed:
         key: list = []
         for name, value in bound.arguments.items():
             if name in self._static:
-                key.append((name, "static", _static_key(value, name)))
+                key.append((name, "static", static_key(value, name)))
                 continue
             differentiate = self._wrt is None or name in self._wrt
-            key.append((name, _leaf_signature(value, name, leaves, differentiate)))
+            key.append((name, leaf_signature(value, name, leaves, differentiate)))
         if extra:
             if self.kind == "jvp":
                 for i, (primal, tangent) in enumerate(zip(args, extra)):
-                    _check_tangent(primal, tangent, i)
-            key.append(("tangents", _leaf_signature(list(extra), "tangent", leaves, True)))
+                    check_tangent(primal, tangent, i)
+            key.append(("tangents", leaf_signature(list(extra), "tangent", leaves, True)))
         return bound, tuple(key), leaves
 
     def _specialized(self, bound: inspect.BoundArguments, key: tuple,
@@ -267,15 +269,15 @@ class Transformed:
         for name, value in bound.arguments.items():
             if name in self._static:
                 continue
-            symbolic.arguments[name] = _variables(value, name, inputs, used)
+            symbolic.arguments[name] = variables_for(value, name, inputs, used)
             if self._wrt is None or name in self._wrt:
                 wrt[name] = symbolic.arguments[name]
-        tangents = [_variables(t, f"tangent{i}", inputs, used) for i, t in enumerate(extra)]
+        tangents = [variables_for(t, f"tangent{i}", inputs, used) for i, t in enumerate(extra)]
         if self.kind == "vjp":
             return self._specialize_vjp(symbolic, wrt, inputs, used)
         result = self._build(symbolic, wrt, tangents)
         outputs, out_def = pytree.flatten(result)
-        outputs = [_as_output(o, self._name) for o in outputs]
+        outputs = [as_output(o, self._name) for o in outputs]
         return _Specialized(codegen.function(inputs, outputs), out_def)
 
     # -- the graph of each transform ---------------------------------------------
@@ -288,11 +290,11 @@ class Transformed:
         if self.has_aux:
             if not (isinstance(result, (tuple, list)) and len(result) == 2):
                 raise DiffError(f"{self._name}() must return a pair (value, aux) when "
-                                f"has_aux=True; it returns {_kind(result)}")
+                                f"has_aux=True; it returns {describe_result(result)}")
             result, aux = result
         trees = [wrt[name] for name in (self._wrt or wrt)]
         if self.kind in ("grad", "value_and_grad"):
-            value = _scalar_output(result, self._name)
+            value = scalar_output(result, self._name)
             leaves, defs = zip(*[pytree.flatten(tree) for tree in trees])
             flat = [leaf for part in leaves for leaf in part]
             grads = autodiff.grad(value, flat)
@@ -305,20 +307,20 @@ class Transformed:
             if self.with_value:
                 return ((value, aux), out) if self.has_aux else (value, out)
         elif self.kind == "jacobian":
-            out = _jacobian_tree(result, trees, self._single, self._name)
+            out = jacobian_tree(result, trees, self._single, self._name)
         elif self.kind == "hessian":
-            first = _jacobian_tree(result, trees, self._single, self._name)
-            out = _jacobian_tree(first, trees, self._single, self._name)
+            first = jacobian_tree(result, trees, self._single, self._name)
+            out = jacobian_tree(first, trees, self._single, self._name)
         else:  # jvp
             return self._build_jvp(result, trees, tangents, aux)
         return (out, aux) if self.has_aux else out
 
     def _build_jvp(self, result: Any, trees: list, tangents: list, aux: Any) -> Any:
         outs, out_def = pytree.flatten(result)
-        outs = [_as_output(o, self._name) for o in outs]
+        outs = [as_output(o, self._name) for o in outs]
         primals = pytree.flatten(trees)[0]
         seeds = pytree.flatten(tangents)[0]
-        _check_differentiable_leaves(primals, "jvp")
+        check_differentiable_leaves(primals, "jvp")
         lines = autodiff.jvp(outs, primals, seeds) if outs else []
         pair = (pytree.unflatten(out_def, outs), pytree.unflatten(out_def, lines))
         return (*pair, aux) if self.has_aux else pair
@@ -330,16 +332,16 @@ class Transformed:
         if self.has_aux:
             if not (isinstance(result, (tuple, list)) and len(result) == 2):
                 raise DiffError(f"{self._name}() must return a pair (value, aux) when "
-                                f"has_aux=True; it returns {_kind(result)}")
+                                f"has_aux=True; it returns {describe_result(result)}")
             result, aux = result
         outs, out_def = pytree.flatten(result)
-        outs = [_as_output(o, self._name) for o in outs]
+        outs = [as_output(o, self._name) for o in outs]
         aux_leaves, aux_def = pytree.flatten(aux)
-        aux_leaves = [_as_output(a, self._name) for a in aux_leaves]
+        aux_leaves = [as_output(a, self._name) for a in aux_leaves]
         primal_trees = [wrt[name] for name in wrt]
         primals, primal_def = pytree.flatten(tuple(primal_trees))
-        _check_differentiable_leaves(primals, "vjp")
-        cotangents = [_fresh_var(_unique("cotangent", used), o.shape, o.dtype) for o in outs]
+        check_differentiable_leaves(primals, "vjp")
+        cotangents = [_fresh_var(unique_name("cotangent", used), o.shape, o.dtype) for o in outs]
         grads = autodiff.vjp(outs, primals, cotangents) if outs else [
             FUNCTIONS["zeros_like"](p) for p in primals]
         grads = [grads] if isinstance(grads, Node) else list(grads)
@@ -478,168 +480,3 @@ def _as_node(value: Any) -> Node:
 
 def _holds_node(tree: Any) -> bool:
     return any(isinstance(leaf, Node) for leaf in pytree.flatten(tree)[0])
-
-
-# ---------------------------------------------------------------------------
-# arguments as trees of arrays
-
-def _leaf_signature(value: Any, name: str, leaves: list, differentiate: bool) -> tuple:
-    """Append the arrays of ``value``'s leaves; return its structure with each leaf's
-    shape and dtype (the part of the cache key for this argument)."""
-    parts, treedef = pytree.flatten(value)
-    types_ = []
-    for i, part in enumerate(parts):
-        where = name if treedef == pytree.LEAF else f"{name} (leaf {i})"
-        array = _leaf_array(part, where, differentiate)
-        leaves.append(array)
-        types_.append((array.shape, array.dtype.str))
-    return treedef, tuple(types_)
-
-
-def _leaf_array(value: Any, where: str, differentiate: bool) -> np.ndarray:
-    if callable(value) and not isinstance(value, np.ndarray):
-        raise ArgumentTypeError(f"argument {where!r} is a function; pass it as a static "
-                                "argument (static_argnums) or close over it")
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise ArgumentTypeError(f"argument {where!r} has dtype {array.dtype}; symdiff takes "
-                                "numeric arrays, numbers, and tuples, lists and dicts of "
-                                "them (pass Python values that steer the code with "
-                                "static_argnums)")
-    if differentiate and array.dtype.kind != "f":
-        raise DiffError(f"argument {where!r} has dtype {array.dtype}: only floating-point "
-                        "arguments can be differentiated (pass floats, e.g. "
-                        "np.asarray(x, dtype=float))")
-    return array
-
-
-def _variables(value: Any, name: str, inputs: list[Var], used: set[str]) -> Any:
-    """``value`` with each leaf replaced by a new variable of its shape and dtype."""
-    parts, treedef = pytree.flatten(value)
-    names = pytree.leaf_names(treedef, name)
-    variables = []
-    for part, leaf_name in zip(parts, names):
-        array = np.asarray(part)
-        variable = Var(_unique(leaf_name, used), array.shape, array.dtype)
-        inputs.append(variable)
-        variables.append(variable)
-    return pytree.unflatten(treedef, variables)
-
-
-def _unique(name: str, used: set[str]) -> str:
-    # Parameter names the generated code needs for itself get a trailing underscore.
-    if name in codegen.RESERVED or not name.isidentifier():
-        name = name + "_" if name.isidentifier() else "arg"
-    candidate, n = name, 1
-    while candidate in used:
-        candidate, n = f"{name}_{n}", n + 1
-    used.add(candidate)
-    return candidate
-
-
-def _static_key(value: Any, name: str) -> Any:
-    """A hashable stand-in for a static argument (slices are not hashable before 3.12)."""
-    if isinstance(value, slice):
-        return ("slice", _static_key(value.start, name), _static_key(value.stop, name),
-                _static_key(value.step, name))
-    if isinstance(value, (tuple, list)):
-        return (type(value).__name__, tuple(_static_key(v, name) for v in value))
-    try:
-        hash(value)
-    except TypeError:
-        raise ArgumentTypeError(f"the static argument {name!r} is a "
-                                f"{type(value).__name__}, which is not hashable; static "
-                                "arguments are Python values such as ints, bools, tuples "
-                                "and slices") from None
-    return (type(value).__name__, value)
-
-
-def _check_tangent(primal: Any, tangent: Any, i: int) -> None:
-    p_leaves, p_def = pytree.flatten(primal)
-    t_leaves, t_def = pytree.flatten(tangent)
-    if p_def != t_def:
-        raise DiffError(f"jvp: tangent {i} has structure {pytree.structure_text(t_def)}, "
-                        f"its primal {pytree.structure_text(p_def)}")
-    for p, t in zip(p_leaves, t_leaves):
-        p, t = np.asarray(p), np.asarray(t)
-        if p.shape != t.shape or p.dtype != t.dtype:
-            raise DiffError(f"jvp: tangent {i} has a leaf of shape {t.shape} and dtype "
-                            f"{t.dtype} for a primal of shape {p.shape} and dtype {p.dtype} "
-                            "(they must match, as in JAX)")
-
-
-def _ints(value: Any, what: str) -> tuple[int, ...]:
-    items = (value,) if isinstance(value, numbers.Integral) else tuple(value)
-    for item in items:
-        if not isinstance(item, numbers.Integral) or isinstance(item, bool):
-            raise DiffError(f"{what} must be ints, got {item!r}")
-    return tuple(int(item) for item in items)
-
-
-# ---------------------------------------------------------------------------
-# outputs
-
-def _jacobian_tree(result: Any, trees: list, single: bool, fname: str) -> Any:
-    """jacrev's structure: the output's tree, each leaf holding the arguments' trees of
-    ``out.shape + in.shape`` blocks (a tuple of them for a tuple of argnums)."""
-    outs, out_def = pytree.flatten(result)
-    blocks = []
-    for out in outs:
-        out = _as_output(out, fname)
-        if out.dtype.kind != "f":
-            raise DiffError(f"{fname}() returns a value of dtype {out.dtype}, which cannot "
-                            "be differentiated")
-        parts = []
-        for tree in trees:
-            leaves, treedef = pytree.flatten(tree)
-            parts.append(pytree.unflatten(treedef, [_jacobian_of(out, leaf)
-                                                    for leaf in leaves]))
-        blocks.append(parts[0] if single else tuple(parts))
-    return pytree.unflatten(out_def, blocks)
-
-
-def _check_differentiable_leaves(leaves: list, fn: str) -> None:
-    for leaf in leaves:
-        if leaf.dtype.kind != "f":
-            raise DiffError(f"{fn}: the argument {getattr(leaf, 'name', '')!r} has dtype "
-                            f"{leaf.dtype}; only floating-point arguments can be "
-                            "differentiated")
-
-
-def _as_output(value: Any, fname: str) -> Node:
-    if isinstance(value, Node):
-        return value
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        raise DiffError(f"{fname}() returns a NumPy array of expressions (np.array or "
-                        "np.asarray of traced values); build arrays with np.stack([...])")
-    if isinstance(value, (numbers.Number, np.ndarray, np.generic)) and not isinstance(
-            value, (bool, np.bool_, complex)):
-        return Const(np.asarray(value, dtype=float) if isinstance(value, int) else value)
-    raise DiffError(f"{fname}(): the result holds {_kind(value)}, which symdiff cannot "
-                    "return (results are pytrees of arrays)")
-
-
-def _scalar_output(result: Any, fname: str) -> Node:
-    if isinstance(result, (numbers.Real, np.number, np.ndarray)) and not isinstance(
-            result, bool):
-        result = Const(np.asarray(result, dtype=float))
-    if not isinstance(result, Node):
-        raise DiffError(f"{fname}() must return a scalar to be differentiated; it returns "
-                        f"{_kind(result)}")
-    if result.shape != ():
-        raise DiffError(f"{fname}() must return a scalar (0-d) to be differentiated; it "
-                        f"returns shape {result.shape} (use sd.jacobian for vector outputs)")
-    if result.dtype.kind != "f":
-        raise DiffError(f"{fname}() returns a value of dtype {result.dtype}, which cannot "
-                        "be differentiated")
-    return result
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, Node):
-        return f"an expression of shape {value.shape}"
-    if isinstance(value, tuple):
-        return f"a tuple of {len(value)}"
-    if value is None:
-        return "None"
-    return f"a {type(value).__name__}"

@@ -4,7 +4,7 @@ import ast
 import pathlib
 
 LAYERS = ["errors", "runtime", "ir|pytree", "ops|banded", "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members|tracing|frontend_constructs",
-          "rewrite", "codegen", "api|pyfunc|higher|batching|testing",
+          "rewrite", "codegen", "api|pyfunc|pyfunc_values|higher|batching|testing",
           "display|sympy_bridge|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
 
