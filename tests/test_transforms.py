@@ -346,3 +346,40 @@ def test_dir_lists_the_lazy_names():
                  "hessian", "jvp", "vjp", "grad", "value_and_grad", "sin"):
         assert name in names
     assert names == sorted(names)
+
+
+def with_aux(x):
+    y = np.sin(x) * x[0]
+    return y, {"sum": np.sum(y), "first": [x[0] ** 2]}
+
+
+def test_jacobian_and_hessian_with_aux():
+    x = np.array([0.4, -0.2, 0.7])
+    for ours, theirs in ((sd.jacobian(with_aux, has_aux=True), jax.jacrev),
+                         (sd.hessian(with_aux, has_aux=True), jax.hessian)):
+        assert_trees_close(ours(x), theirs(as_jax(with_aux), has_aux=True)(x))
+    out, tangent, aux = sd.jvp(with_aux, (x,), (np.ones(3),), has_aux=True)
+    assert_trees_close((out, tangent, aux),
+                       jax.jvp(as_jax(with_aux), (x,), (np.ones(3),), has_aux=True))
+    out, vjp_fn, aux = sd.vjp(with_aux, x, has_aux=True)
+    their_out, their_vjp, their_aux = jax.vjp(as_jax(with_aux), x, has_aux=True)
+    assert_trees_close((out, aux, vjp_fn(np.ones(3))), (their_out, their_aux,
+                                                        their_vjp(np.ones(3))))
+
+
+def test_float32_arguments_keep_their_precision():
+    x = np.array([0.4, -0.2, 0.7], dtype=np.float32)
+    J = sd.jacobian(sin_times_first)(x)
+    assert J.dtype == np.float32
+    np.testing.assert_allclose(J, jax.jacrev(as_jax(sin_times_first))(x.astype(float)),
+                               rtol=1e-6)
+
+
+def test_tangents_and_cotangents_must_fit():
+    x = np.ones(3)
+    with pytest.raises(sd.DiffError, match="tangent 0 has a leaf of shape"):
+        sd.jvp(sin_times_first, (x,), (np.ones(2),))
+    with pytest.raises(sd.DiffError, match="structure"):
+        sd.vjp(dict_in_out, {"w": x, "v": x})[1]({"a": x})
+    with pytest.raises(sd.DiffError, match="only floating-point"):
+        sd.jacobian(sin_times_first)(np.arange(3))
