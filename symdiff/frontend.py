@@ -110,14 +110,14 @@ _CONSTANT_BUILDERS = ("zeros", "ones", "full", "eye", "identity", "arange", "lin
 _REFUSED: dict[type, tuple[str, str]] = {
     ast.Lambda: ("a lambda", "define a function with def at module level"),
     ast.ListComp: ("a list comprehension", "write a for loop over range(N)"),
-    ast.SetComp: ("a set comprehension", ""),
+    ast.SetComp: ("a set comprehension", "use a list comprehension [... for ...]"),
     ast.DictComp: ("a dict comprehension", ""),
     ast.GeneratorExp: ("a generator expression", "write a for loop over range(N)"),
     ast.JoinedStr: ("an f-string", "strings have no meaning in an expression"),
     ast.FormattedValue: ("an f-string", "strings have no meaning in an expression"),
     ast.NamedExpr: ("the walrus operator ':='", "assign on a line of its own"),
     ast.Dict: ("a dict literal", ""),
-    ast.Set: ("a set literal", ""),
+    ast.Set: ("a set literal", "use a tuple or a list"),
     ast.Starred: ("a starred expression", "pass arguments one by one"),
     ast.Await: ("await", ""),
     ast.Yield: ("yield", ""),
@@ -1448,6 +1448,11 @@ def _from_python(value: Any, name: str, depth: int = 0) -> Any:
     if isinstance(value, (tuple, list)) and depth < 8:
         converted = [_from_python(item, name, depth + 1) for item in value]
         return tuple(converted) if isinstance(value, tuple) else converted
+    if isinstance(value, dict) and depth < 8:          # a pytree of constants
+        return {key: _from_python(item, name, depth + 1) for key, item in value.items()}
+    if isinstance(value, slice) and all(part is None or isinstance(part, int) for part in
+                                        (value.start, value.stop, value.step)):
+        return value
     known = _known_callable(value)
     if known is not None:
         return known

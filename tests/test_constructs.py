@@ -238,3 +238,31 @@ def test_numpy_arguments_match_jax(fn, shapes):
     np.testing.assert_allclose(value, their_value, rtol=1e-12)
     for g, h in zip(grads, their_grads):
         np.testing.assert_allclose(g, h, rtol=1e-11, atol=1e-13)
+
+
+SLICE = slice(1, 4)
+CONFIG = {"scale": 2.0, "weights": np.array([1.0, -1.0, 0.5])}
+
+
+def closure_slice_and_dict(x):
+    return np.sum(x[SLICE] * CONFIG["weights"]) * CONFIG["scale"]
+
+
+def static_slice(x, idx, flag):
+    y = x[idx] ** 2
+    if flag:
+        y = y * 3.0
+    return np.sum(y)
+
+
+def test_slices_and_dicts_held_in_globals_or_passed_static():
+    x = np.arange(5.0)
+    np.testing.assert_allclose(sd.grad(closure_slice_and_dict)(x),
+                               [0.0, 2.0, -2.0, 1.0, 0.0], rtol=1e-15)
+    df = sd.grad(static_slice, static_argnums=(1, 2))
+    np.testing.assert_allclose(df(x, slice(1, 4), True), [0, 6, 12, 18, 0], rtol=1e-15)
+    np.testing.assert_allclose(df(x, slice(0, 2), False), [0, 2, 0, 0, 0], rtol=1e-15)
+    np.testing.assert_allclose(df(x, slice(0, 2), False), [0, 2, 0, 0, 0], rtol=1e-15)
+    assert df.compilations == 2
+    with pytest.raises(sd.ParseError, match="static argument"):
+        sd.grad(static_slice, static_argnums=1)(x, slice(0, 2), True)   # flag as data
