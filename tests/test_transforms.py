@@ -383,3 +383,39 @@ def test_tangents_and_cotangents_must_fit():
         sd.vjp(dict_in_out, {"w": x, "v": x})[1]({"a": x})
     with pytest.raises(sd.DiffError, match="only floating-point"):
         sd.jacobian(sin_times_first)(np.arange(3))
+
+
+# -- more patterns after JAX's api_test and autograd's test_wrappers -------------------
+
+def three(x, y, z):
+    return np.sum(np.sin(x) * y ** 2 + z * x)
+
+
+def test_argnums_negative_keyword_and_order():
+    r = np.random.default_rng(7)
+    x, y, z = r.normal(size=3), r.normal(size=3), r.normal(size=3)
+    jthree = as_jax(three)
+    assert_trees_close(sd.grad(three, -1)(x, y, z), jax.grad(jthree, -1)(x, y, z))
+    assert_trees_close(sd.grad(three, (2, 0))(x, y, z), jax.grad(jthree, (2, 0))(x, y, z))
+    assert_trees_close(sd.grad(three, 1)(x, y=y, z=z), jax.grad(jthree, 1)(x, y, z))
+    assert_trees_close(sd.value_and_grad(three, (0, 1, 2))(x, y, z),
+                       jax.value_and_grad(jthree, (0, 1, 2))(x, y, z))
+    assert_trees_close(sd.jacobian(three, (1, 2))(x, y, z), jax.jacrev(jthree, (1, 2))(x, y, z))
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda: sd.grad(sin_times_first)(np.ones(3)), sd.DiffError, "must return a scalar"),
+    (lambda: sd.grad(cubes)(np.arange(3)), sd.DiffError, "only floating-point"),
+    (lambda: sd.grad(three, 3), sd.DiffError, "out of range"),
+    (lambda: sd.grad(three, (0, 0)), sd.DiffError, "repeats"),
+    (lambda: sd.grad(cubes)({"a": "text"}), sd.ArgumentTypeError, "dtype"),
+    (lambda: sd.grad(three, static_argnums=1)(np.ones(3), np.ones(3), np.ones(3)),
+     sd.ArgumentTypeError, "not hashable"),
+    (lambda: sd.jvp(cubes, np.ones(3), np.ones(3)), sd.DiffError, "tuple or list"),
+    (lambda: sd.grad(mlp_loss_aux)(make_params(), X3, T2), sd.DiffError,
+     "must return a scalar"),
+])
+def test_clear_errors(call, error, words):
+    with pytest.raises(error) as err:
+        call()
+    assert words in str(err.value)
