@@ -1783,7 +1783,8 @@ def _builtin(name: str, *, text: bool) -> Any:
 
     def python_range(*args: Any) -> range:
         if _has_expr(args):
-            raise _Reject("range() needs integers known while reading (a loop is unrolled)")
+            raise _Reject("range() needs integers known while reading (a loop is unrolled); "
+                          "pass the bound as a static argument (static_argnums)")
         return range(*(operator.index(arg) for arg in args))
 
     implementations: dict[str, Callable[..., Any]] = {

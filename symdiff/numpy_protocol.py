@@ -107,10 +107,17 @@ def array_function(expr: Any, func: Callable[..., Any], types: Any, args: tuple,
     module = getattr(func, "__module__", "") or ""
     if name == "norm" and not module.startswith("numpy.linalg"):
         return NotImplemented
-    builder = COMPOSITES.get(name) or _functions().get(name)
+    builder = COMPOSITES.get(name) or _extras().get(name) or _functions().get(name)
     if builder is None:
         return NotImplemented
     return builder(*args, **kwargs)
+
+
+def _extras() -> dict[str, Callable[..., Any]]:
+    # What the front end reads for these NumPy spellings (np.real, ddof=, offset=, np.dot
+    # above 2-d), so that tracing a function builds the graph reading it builds.
+    from .frontend_constructs import numpy_extras
+    return numpy_extras()
 
 
 def _neutral(kwargs: dict[str, Any]) -> bool:

@@ -185,3 +185,23 @@ def test_lambdas_under_python_c(tmp_path):
     J = jax.jacrev(lambda x: jnp.tanh(x) * x[0])(x)
     np.testing.assert_allclose(values, np.concatenate([g, np.asarray(J).ravel()]),
                                rtol=1e-12)
+
+
+NUMPY_ARGUMENTS = """
+def f(x, T):
+    return (np.std(x, ddof=1) + np.var(x, ddof=2) + np.sum(np.real(x) * np.fabs(x))
+            + np.trace(T, offset=1) + np.sum(np.dot(T[None] * 1.0, x) ** 2)
+            + np.sum(np.inner(T[None], x)))
+"""
+
+
+def test_traced_numpy_arguments_match_jax():
+    # The NumPy spellings the front end reads (ddof=, offset=, np.real, np.dot above 2-d)
+    # build the same when a function is traced.
+    fn, reference = no_source(NUMPY_ARGUMENTS, "f"), jax_version(NUMPY_ARGUMENTS, "f")
+    x, T = np.array([0.3, 1.0, 2.0]), np.arange(9.0).reshape(3, 3) / 4
+    value, grads = sd.value_and_grad(fn, (0, 1))(x, T)
+    their_value, their_grads = jax.value_and_grad(reference, (0, 1))(x, T)
+    np.testing.assert_allclose(value, their_value, rtol=1e-13)
+    for g, h in zip(grads, their_grads):
+        np.testing.assert_allclose(g, h, rtol=1e-12, atol=1e-14)
