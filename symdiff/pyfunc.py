@@ -217,7 +217,7 @@ class Transformed:
     def run(self, args: tuple, kwargs: dict, extra: tuple = ()) -> Any:
         if _holds_node((args, kwargs, extra)):
             # Called on expressions: inside another transform, or traced.
-            return self.__symdiff_symbolic__(*args, __extra=extra, **kwargs)
+            return self.symbolic(args, kwargs, extra)
         bound, key, leaves = self._bind(args, kwargs, extra)
         special = self._specialized(bound, key, extra)
         outputs = special.function(*leaves)
@@ -378,7 +378,11 @@ class Transformed:
 
     # -- composition -----------------------------------------------------------
 
-    def __symdiff_symbolic__(self, *args: Any, __extra: tuple = (), **kwargs: Any) -> Any:
+    def __symdiff_symbolic__(self, *args: Any, **kwargs: Any) -> Any:
+        """The front end's hook: this transform called on expressions in a function."""
+        return self.symbolic(args, kwargs)
+
+    def symbolic(self, args: tuple, kwargs: dict, extra: tuple = ()) -> Any:
         """This transform applied to expressions: the result as expressions.
 
         Differentiated arguments are replaced by fresh variables while the graph is
@@ -400,7 +404,7 @@ class Transformed:
                 continue
             symbolic.arguments[name] = wrt[name] = pytree.map_leaves(
                 lambda leaf: _placeholder(leaf, replace), value)
-        tangents = [pytree.map_leaves(lambda leaf: _as_node(leaf), t) for t in __extra]
+        tangents = [pytree.map_leaves(_as_node, t) for t in extra]
         result = self._build(symbolic, wrt, tangents)
         leaves, treedef = pytree.flatten(result)
         return pytree.unflatten(treedef, substitute(leaves, replace))

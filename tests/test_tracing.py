@@ -205,3 +205,19 @@ def test_traced_numpy_arguments_match_jax():
     np.testing.assert_allclose(value, their_value, rtol=1e-13)
     for g, h in zip(grads, their_grads):
         np.testing.assert_allclose(g, h, rtol=1e-12, atol=1e-14)
+
+
+def test_transforms_called_inside_traced_functions():
+    # Patterns after JAX's api_test: transforms nested inside functions that are traced.
+    cube_grad = sd.grad(no_source("def c(y):\n    return np.sum(y ** 3)\n", "c"))
+    outer = no_source("def o(x):\n    return np.sum(cube_grad(x) ** 2)\n", "o",
+                      {"cube_grad": cube_grad})
+    x = np.array([0.5, 1.0, -2.0])
+    reference = lambda x: jnp.sum(jax.grad(lambda y: jnp.sum(y ** 3))(x) ** 2)  # noqa: E731
+    np.testing.assert_allclose(sd.grad(outer)(x), jax.grad(reference)(x), rtol=1e-13)
+    np.testing.assert_allclose(sd.hessian(outer)(x), jax.hessian(reference)(x), rtol=1e-13)
+    with_jvp = no_source("def w(x):\n    return np.sum(sd.jvp(np.sin, (x,), (x,))[1])\n", "w",
+                         {"sd": sd})
+    np.testing.assert_allclose(
+        sd.grad(with_jvp)(x),
+        jax.grad(lambda x: jnp.sum(jax.jvp(jnp.sin, (x,), (x,))[1]))(x), rtol=1e-13)
