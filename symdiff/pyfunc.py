@@ -46,6 +46,7 @@ import functools
 import inspect
 import itertools
 import numbers
+import threading
 import types
 import weakref
 from dataclasses import dataclass
@@ -176,6 +177,7 @@ class Transformed:
         self.has_aux = bool(has_aux)
         self.compilations = 0
         self._cache: dict[tuple, _Specialized] = {}
+        self._lock = threading.RLock()
         self.__signature__ = self._signature
         for name in ("__module__", "__name__", "__qualname__", "__doc__"):
             if hasattr(fn, name):
@@ -255,10 +257,13 @@ class Transformed:
         global compilations_total
         special = self._cache.get(key)
         if special is None:
-            special = self._specialize(bound, extra)
-            self._cache[key] = special
-            self.compilations += 1
-            compilations_total += 1
+            with self._lock:             # threads calling at once compile once
+                special = self._cache.get(key)
+                if special is None:
+                    special = self._specialize(bound, extra)
+                    self._cache[key] = special
+                    self.compilations += 1
+                    compilations_total += 1
         return special
 
     def _specialize(self, bound: inspect.BoundArguments, extra: tuple) -> _Specialized:

@@ -419,3 +419,23 @@ def test_clear_errors(call, error, words):
     with pytest.raises(error) as err:
         call()
     assert words in str(err.value)
+
+
+def test_threads_calling_at_once_compile_once():
+    import threading
+    df = sd.hessian(ratio)
+    x = np.array([0.3, -0.1, 0.4])
+    barrier, results = threading.Barrier(4), []
+
+    def work():
+        barrier.wait()
+        results.append(df(x))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert df.compilations == 1 and len(results) == 4
+    for r in results:
+        np.testing.assert_allclose(r, jax.hessian(as_jax(ratio))(x), rtol=1e-10)
