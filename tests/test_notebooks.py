@@ -37,6 +37,7 @@ EXPECTED = {
     "04-higher-order": {"mime": {"text/latex", "image/png"}, "html": []},
     "05-training-an-mlp": {"mime": {"image/png", "text/html"}, "html": ["highlight"],
                            "png": 2},
+    "07-jax-style": {"mime": {"image/png"}, "html": [], "png": 1},
 }
 
 
