@@ -26,8 +26,8 @@ globals().update({name: fn for name, fn in _FUNCTIONS.items() if name not in glo
 __all__ = [
     "ArgumentError", "ArgumentTypeError", "CompileError", "Const", "DiffError", "Expr",
     "Function", "Node", "ParseError", "ShapeError", "SymdiffError", "Var", "constant",
-    "evaluate", "format_graph", "function", "grad", "hessian", "jacobian", "jvp", "matrix", "scalar", "simplify",
-    "tensor", "to_latex", "to_text", "value_and_grad", "var", "vector", "vjp",
+    "evaluate", "format_graph", "function", "grad", "hessian", "jacobian", "jvp", "matrix",
+    "scalar", "simplify", "tensor", "to_latex", "to_text", "value_and_grad", "var", "vector", "vjp",
     *sorted(_FUNCTIONS),
 ]
 

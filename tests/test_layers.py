@@ -3,7 +3,8 @@ imports another module's private (underscored) names."""
 import ast
 import pathlib
 
-LAYERS = ["errors", "runtime", "ir|pytree", "ops|banded", "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members|tracing",
+LAYERS = ["errors", "runtime", "ir|pytree", "ops|banded",
+          "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members|tracing",
           "rewrite", "codegen", "api|pyfunc|pyfunc_values|higher|batching|testing",
           "display|sympy_bridge|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
