@@ -11,9 +11,8 @@ from .errors import (ArgumentError, ArgumentTypeError, CompileError, DiffError, 
 from .ir import Const, Node, Var
 from .ops import FUNCTIONS as _FUNCTIONS
 from . import banded as _banded  # noqa: F401  (registers the band ops with the table)
-from .api import (constant, function, grad, matrix, scalar, tensor, value_and_grad, var,
-                  vector)
-from .autodiff import jvp, vjp
+from .api import (constant, function, grad, hessian, jacobian, jvp, matrix, scalar, tensor,
+                  value_and_grad, var, vector, vjp)
 from .codegen import Function
 from .interpret import evaluate
 from .printing import format_graph, to_latex, to_text
@@ -27,23 +26,25 @@ globals().update({name: fn for name, fn in _FUNCTIONS.items() if name not in glo
 __all__ = [
     "ArgumentError", "ArgumentTypeError", "CompileError", "Const", "DiffError", "Expr",
     "Function", "Node", "ParseError", "ShapeError", "SymdiffError", "Var", "constant",
-    "evaluate", "format_graph", "function", "grad", "jvp", "matrix", "scalar", "simplify",
-    "tensor", "to_latex", "to_text", "value_and_grad", "var", "vector", "vjp",
+    "evaluate", "format_graph", "function", "grad", "hessian", "jacobian", "jvp", "matrix",
+    "scalar", "simplify", "tensor", "to_latex", "to_text", "value_and_grad", "var", "vector", "vjp",
     *sorted(_FUNCTIONS),
 ]
 
 
+# Modules that sit on top of the compiler load on first use: name -> (module, attribute).
+_LAZY = {"parse": ("frontend", "parse"), "to_sympy": ("sympy_bridge", "to_sympy"),
+         "from_sympy": ("sympy_bridge", "from_sympy"),
+         "to_networkx": ("display", "to_networkx"),
+         "to_dot": ("display", "to_dot"), "explain": ("display", "explain"),
+         "show": ("display", "show"), "testing": ("testing", None),
+         "hvp": ("higher", "hvp")}
+
+
 def __getattr__(name: str):
-    # Modules that sit on top of the compiler load on first use.
-    lazy = {"parse": ("frontend", "parse"), "to_sympy": ("sympy_bridge", "to_sympy"),
-            "from_sympy": ("sympy_bridge", "from_sympy"), "to_networkx": ("display", "to_networkx"),
-            "to_dot": ("display", "to_dot"), "explain": ("display", "explain"),
-            "show": ("display", "show"), "testing": ("testing", None),
-            "jacobian": ("higher", "jacobian"), "hessian": ("higher", "hessian"),
-            "hvp": ("higher", "hvp")}
-    if name in lazy:
+    if name in _LAZY:
         import importlib
-        module_name, attr = lazy[name]
+        module_name, attr = _LAZY[name]
         try:
             module = importlib.import_module(f".{module_name}", __name__)
         except ModuleNotFoundError as err:
@@ -52,3 +53,8 @@ def __getattr__(name: str):
             raise AttributeError(f"module 'symdiff' has no attribute {name!r}") from None
         return module if attr is None else getattr(module, attr)
     raise AttributeError(f"module 'symdiff' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Tab completion lists the lazily loaded names too (``import *`` does not load them).
+    return sorted(set(globals()) | set(_LAZY))

@@ -9,7 +9,8 @@ Conventions of this module:
 * The symbolic transforms (``jvp``, ``vjp``, ``jacobian``, ``hessian``, ``hvp``,
   ``function``, ``explain``) take expressions. JAX users write the same names
   with a Python function first (``jax.jvp(fn, primals, tangents)``,
-  ``jax.hessian(fn)``, ``jax.jit(fn)``). Until those forms exist here,
+  ``jax.hessian(fn)``, ``jax.jit(fn)``); ``sd.jvp``, ``sd.vjp``, ``sd.jacobian`` and
+  ``sd.hessian`` take them (``symdiff.pyfunc``). For the others,
   ``expressions_only`` refuses a callable first argument before the others are
   bound, so every arity gets the same ``DiffError`` saying what to write
   instead: never a missing-argument ``TypeError``, never a wrong number.
@@ -32,15 +33,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # How each transform is called, why a Python function is refused, what to do instead.
 _NOT_YET = "the function-transform form, as in JAX, is not supported yet"
+_FUNCTION_FORM = "this is the expression form"
 _CALL_ON_VARIABLES = ("build the expression by calling the function on variables "
                       "(x = sd.vector('x', 3); y = fn(x)) and pass that, or use "
                       "sd.grad(fn) / sd.value_and_grad(fn) for the gradient of a scalar "
                       "function")
 USAGE: dict[str, tuple[str, str, str]] = {
-    "jvp": ("sd.jvp(outputs, wrt, tangents)", _NOT_YET, _CALL_ON_VARIABLES),
-    "vjp": ("sd.vjp(outputs, wrt, cotangents)", _NOT_YET, _CALL_ON_VARIABLES),
-    "jacobian": ("sd.jacobian(y, x)", _NOT_YET, _CALL_ON_VARIABLES),
-    "hessian": ("sd.hessian(cost, x)", _NOT_YET, _CALL_ON_VARIABLES),
+    "jvp": ("sd.jvp(outputs, wrt, tangents)", _FUNCTION_FORM,
+            "for a Python function call sd.jvp(fn, primals, tangents)"),
+    "vjp": ("sd.vjp(outputs, wrt, cotangents)", _FUNCTION_FORM,
+            "for a Python function call sd.vjp(fn, *primals)"),
+    "jacobian": ("sd.jacobian(y, x)", _FUNCTION_FORM,
+                 "for a Python function call sd.jacobian(fn, argnums)"),
+    "hessian": ("sd.hessian(cost, x)", _FUNCTION_FORM,
+                "for a Python function call sd.hessian(fn, argnums)"),
     "hvp": ("sd.hvp(cost, x, v)", _NOT_YET, _CALL_ON_VARIABLES),
     "explain": ("sd.explain(cost, wrt)", "it explains the graph of an expression",
                 _CALL_ON_VARIABLES),

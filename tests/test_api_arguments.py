@@ -67,19 +67,7 @@ X = np.array([0.1, 0.2, 0.3])
 # Every public entry point that takes an expression (or inputs) first, called the way
 # JAX users call its namesake on a function.
 JAX_STYLE = [
-    ("jacobian", lambda: sd.jacobian(sum_sin)),
-    ("jacobian", lambda: sd.jacobian(a_sin_b, 1)),
-    ("jacobian", lambda: sd.jacobian(sum_sin, argnums=0)),
-    ("jacobian", lambda: sd.jacobian(sum_sin, sd.vector("x", 3))),
-    ("hessian", lambda: sd.hessian(sum_sin)),
-    ("hessian", lambda: sd.hessian(a_sin_b, 1)),
-    ("hessian", lambda: sd.hessian(sum_sin, argnums=0)),
     ("hvp", lambda: sd.hvp(sum_sin, (X,), (X,))),
-    ("jvp", lambda: sd.jvp(sum_sin, (X,), (X,))),
-    ("jvp", lambda: sd.jvp(lambda x: x * 2, (X,), (X,))),
-    ("vjp", lambda: sd.vjp(sum_sin, X)),
-    ("vjp", lambda: sd.vjp(a_sin_b, 2.0, 0.3)),
-    ("vjp", lambda: sd.vjp(a_sin_b, 2.0, 0.3, 0.1)),
     ("function", lambda: sd.function(sum_sin)),
     ("function", lambda: sd.function(sum_sin, [sd.vector("x")])),
     ("explain", lambda: sd.explain(sum_sin)),
@@ -98,13 +86,47 @@ def test_transforms_refuse_a_python_function_clearly(name, call):
     assert "sd.grad(fn)" in message
 
 
+# The transforms JAX users call on functions take functions too (symdiff.pyfunc).
+FUNCTION_FORMS = [
+    (lambda: sd.jacobian(sum_sin)(X), np.cos(X)),
+    (lambda: sd.jacobian(a_sin_b, 1)(2.0, 0.3), 2.0 * np.cos(0.3)),
+    (lambda: sd.jacobian(sum_sin, argnums=0)(X), np.cos(X)),
+    (lambda: sd.hessian(sum_sin)(X), np.diag(-np.sin(X))),
+    (lambda: sd.hessian(a_sin_b, 1)(2.0, 0.3), -2.0 * np.sin(0.3)),
+    (lambda: sd.jvp(sum_sin, (X,), (X,))[1], np.sum(np.cos(X) * X)),
+    (lambda: sd.vjp(sum_sin, X)[1](1.0)[0], np.cos(X)),
+    (lambda: sd.vjp(a_sin_b, 2.0, 0.3)[1](1.0), (np.sin(0.3), 2.0 * np.cos(0.3))),
+]
+
+
+@pytest.mark.parametrize("k", range(len(FUNCTION_FORMS)))
+def test_function_forms_of_the_transforms(k):
+    call, want = FUNCTION_FORMS[k]
+    got = call()
+    for g, w in zip(np.broadcast_arrays(*got) if isinstance(got, tuple) else [got],
+                    want if isinstance(want, tuple) else [want]):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: sd.jacobian(sum_sin, sd.vector("x", 3)), "argnums"),
+    (lambda: sd.hessian(sum_sin, sd.vector("x", 3)), "argnums"),
+    (lambda: sd.vjp(a_sin_b, 2.0, 0.3, 0.1), "a_sin_b()"),
+    (lambda: sd.jacobian(sd.vector("x", 3), argnums=0), "argnums= is for Python functions"),
+    (lambda: sd.jacobian(sum_sin, mode="fwd"), "mode= is for expressions"),
+])
+def test_function_forms_refuse_what_they_would_ignore(call, words):
+    with pytest.raises(sd.SymdiffError) as err:
+        call()
+    assert words in str(err.value)
+
+
 def test_every_public_transform_is_in_the_table():
     # A new public transform must say what it does with a Python function.
     for name in ("grad", "value_and_grad", "jacobian", "hessian", "hvp", "jvp", "vjp",
                  "function", "explain"):
         assert callable(getattr(sd, name))
-    assert {name for name, _ in JAX_STYLE} == {"jacobian", "hessian", "hvp", "jvp", "vjp",
-                                               "function", "explain"}
+    assert {name for name, _ in JAX_STYLE} == {"hvp", "function", "explain"}
 
 
 def test_transforms_still_take_expressions_by_keyword_and_position():

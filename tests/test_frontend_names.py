@@ -114,14 +114,16 @@ def test_table_functions_missing_from_numpy_are_built_on_constants_too():
 # one method per construct
 
 def test_every_expression_kind_let_through_has_an_eval_method():
-    # keywords and slices are read by their Call and Subscript.
-    kinds = {k.__name__ for k in whitelist.ALLOWED_EXPRESSION_KINDS} - {"keyword", "Slice"}
+    # keywords, slices and comprehension clauses are read by their Call, Subscript and
+    # comprehension.
+    kinds = {k.__name__ for k in whitelist.ALLOWED_EXPRESSION_KINDS
+             | whitelist.FUNCTION_EXPRESSION_KINDS} - {"keyword", "Slice", "comprehension"}
     missing = [k for k in kinds if not hasattr(walker.ExpressionWalker, "eval_" + k)]
     assert not missing, missing
 
 
 def test_every_statement_kind_let_through_has_an_exec_method():
-    kinds = {k.__name__ for k in
-             whitelist.ALLOWED_STATEMENT_KINDS - whitelist.ALLOWED_EXPRESSION_KINDS}
+    kinds = {k.__name__ for k in whitelist.ALLOWED_STATEMENT_KINDS
+             - whitelist.ALLOWED_EXPRESSION_KINDS - whitelist.FUNCTION_EXPRESSION_KINDS}
     missing = [k for k in kinds if not hasattr(statements.Walker, "exec_" + k)]
     assert not missing, missing

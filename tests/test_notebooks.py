@@ -38,6 +38,7 @@ EXPECTED = {
     "05-training-an-mlp": {"mime": {"image/png", "text/html"}, "html": ["highlight"],
                            "png": 2},
     "07-beyond-one-machine": {"mime": {"image/png"}, "html": []},
+    "08-jax-style": {"mime": {"image/png"}, "html": [], "png": 1},
 }
 
 

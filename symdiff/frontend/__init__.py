@@ -42,6 +42,8 @@ values         limits, the kinds of values the walker knows, one parse's state,
 operators      Python's operators on those values, with guards on constants
 positions      ``Source``: ast positions to user positions, errors with a caret
 whitelist      the node kinds, names and literals that are read; the rest refused
+constructs     comprehensions, dicts, nested ``def``/``lambda``, lists of expressions
+               as arrays: read in function bodies only
 namespaces     ``np``, ``math``, ``symdiff``, builtins; a global's meaning
 source         a user function's ``def`` or ``lambda``, read from its file
 split          the vectorized split of text too deep for Python's parser

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import members as member_table, numpy_protocol
 from ..ops import OPS
+from .constructs import as_array, rows
 from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, Reject,
                      UserFunction, describe, has_expr, is_expr, suggest, table_functions)
 
@@ -28,7 +29,15 @@ TEXT_ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan",
     "Abs": "abs", "absolute": "abs", "ln": "log",
 }
-NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min"}
+NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min",
+                                 "fabs": "abs"}
+# math.<name> -> table name, beyond those the op records' ``math`` templates give; a
+# name whose op is not in the table is left out.
+MATH_ALIASES: dict[str, str] = {
+    "fabs": "abs", "pow": "power", "log10": "log10", "log2": "log2", "atan2": "arctan2",
+    "hypot": "hypot", "erf": "erf", "cbrt": "cbrt", "asinh": "arcsinh", "acosh": "arccosh",
+    "atanh": "arctanh",
+}
 TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 
 # Builtins that a function may call; their meaning is given in builtin().
@@ -73,9 +82,16 @@ def from_python(value: Any, name: str, depth: int = 0) -> Any:
     if isinstance(value, (tuple, list)) and depth < 8:
         converted = [from_python(item, name, depth + 1) for item in value]
         return tuple(converted) if isinstance(value, tuple) else converted
+    if isinstance(value, dict) and depth < 8:          # a pytree of constants
+        return {key: from_python(item, name, depth + 1) for key, item in value.items()}
+    if isinstance(value, slice) and all(part is None or isinstance(part, int) for part in
+                                        (value.start, value.stop, value.step)):
+        return value
     known = known_callable(value)
     if known is not None:
         return known
+    if hasattr(type(value), "__symdiff_symbolic__"):     # sd.grad(f) and other transforms
+        return Known(name, value.__symdiff_symbolic__, None)
     module = (getattr(value, "__module__", None) or "").split(".")[0]
     if callable(value) and module in _LIBRARIES:
         qualified = f"{module}.{getattr(value, '__name__', name)}"
@@ -98,12 +114,16 @@ _LIBRARIES = frozenset(("numpy", "scipy", "symdiff", "math", "builtins", "jax", 
 
 def _math_functions() -> dict[str, str]:
     """``math``'s functions that compute a table op on floats, name -> op name: those
-    whose op record's ``math`` template is a plain call, ``arcsin``'s ``math.asin({0})``."""
+    whose op record's ``math`` template is a plain call, ``arcsin``'s ``math.asin({0})``,
+    and ``MATH_ALIASES``."""
     found = {}
     for name, op in OPS.items():
         call = re.fullmatch(r"math\.(\w+)\(\{0\}\)", op.math or "")
         if call and name in table_functions():
             found[call.group(1)] = name
+    for name, target in MATH_ALIASES.items():
+        if target in table_functions() and hasattr(math, name):
+            found.setdefault(name, target)
     return found
 
 
@@ -205,6 +225,8 @@ def _constant_builder(name: str) -> Known:
         if has_expr(args) or has_expr(kwargs):
             if name == "asarray" and len(args) == 1 and not kwargs:
                 return args[0]
+            if len(args) == 1 and not kwargs and isinstance(args[0], (list, tuple)):
+                return as_array(args[0])        # np.array([a, b * c])
             raise Reject(f"np.{name}() builds a constant: its arguments must be known while "
                          "reading, not expressions")
         for value in list(args) + list(kwargs.values()):
@@ -249,6 +271,8 @@ def numpy_namespace(strict: bool) -> Namespace:
             members.setdefault(name, _composite(name))
     for name in _CONSTANT_BUILDERS:
         members.setdefault(name, _constant_builder(name))
+    for name, function in numpy_protocol.numpy_extras().items():
+        members[name] = Known(name, function, _signature(function))
     members.update(member_table.NUMPY_SCALAR_TYPES)
     members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
     members["linalg"] = _linalg_namespace()
@@ -388,7 +412,8 @@ def builtin(name: str, *, text: bool) -> Any:
 
     def python_range(*args: Any) -> range:
         if has_expr(args):
-            raise Reject("range() needs integers known while reading (a loop is unrolled)")
+            raise Reject("range() needs integers known while reading (a loop is unrolled); "
+                         "pass the bound as a static argument (static_argnums)")
         return range(*(operator.index(arg) for arg in args))
 
     implementations: dict[str, Callable[..., Any]] = {
@@ -404,9 +429,13 @@ def builtin(name: str, *, text: bool) -> Any:
 
 def _sequence_builtin(name: str) -> Callable[..., Any]:
     def call(*args: Any) -> list:
-        for arg in args:
+        args = list(args)
+        for i, arg in enumerate(args[:1] if name == "enumerate" else args):
             if not isinstance(arg, (tuple, list, range)):
-                raise Reject(f"{name}() works on tuples, lists and ranges here")
+                args[i] = rows(arg)
+                if args[i] is None:
+                    raise Reject(f"{name}() works on tuples, lists, ranges, dicts, and "
+                                 "arrays and expressions whose length is known here")
         return {"zip": lambda: list(zip(*args)), "enumerate": lambda: list(enumerate(*args)),
                 "reversed": lambda: list(reversed(*args))}[name]()
     return call

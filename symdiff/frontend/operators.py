@@ -50,6 +50,9 @@ def check_operand(value: Any, symbol: str) -> None:
         return
     if isinstance(value, Known):
         raise Reject(f"{value.name} is a function; call it: {value.name}(...)")
+    if isinstance(value, str):
+        raise Reject("strings are not allowed in an expression (only as dict keys and "
+                     "dtype names)")
     raise Reject(f"'{symbol}' cannot be applied to {describe(value)}")
 
 

@@ -19,6 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ParseError
+from . import constructs
 from .namespaces import (FUNCTION_BUILTINS, builtin, from_python, known_callable,
                          refresh_tables)
 from .positions import out_of_stack
@@ -166,6 +167,9 @@ class Walker(ExpressionWalker):
     def exec_Pass(self, node: ast.Pass) -> None:
         return None
 
+    def exec_FunctionDef(self, node: ast.FunctionDef) -> None:
+        constructs.define(self, node)         # a nested def: bound in the current scope
+
     def exec_Expr(self, node: ast.Expr) -> None:
         if not isinstance(node.value, ast.Constant):
             raise self.fail("a bare expression has no effect here; assign it or return "
@@ -204,8 +208,8 @@ class Walker(ExpressionWalker):
             return value
         if isinstance(value, (tuple, list)):
             return value
-        if isinstance(value, np.ndarray) and value.ndim >= 1:
-            return list(value)
+        if isinstance(value, (np.ndarray, dict)) and constructs.rows(value) is not None:
+            return constructs.rows(value)
         if is_expr(value):
             shape = tuple(value.shape)
             if not shape or not isinstance(shape[0], int):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import inspect
 import operator
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from .. import members as member_table
 from ..errors import DiffError, ParseError, ShapeError, SymdiffError
+from . import constructs
 from .operators import (BINARY_OPERATORS, COMPARISONS, OPERATOR_TEXT, REFUSED_OPERATORS,
                         apply_operator, check_operand, cmp_text)
 from .positions import Source, attribute_position, operator_position
@@ -101,6 +103,17 @@ class ExpressionWalker:
     def eval_List(self, node: ast.List) -> list:
         return [self.eval(element) for element in node.elts]
 
+    def eval_Dict(self, node: ast.Dict) -> dict:
+        return constructs.dict_literal(self, node)
+
+    def eval_ListComp(self, node: ast.ListComp) -> Any:
+        return constructs.comprehension(self, node)
+
+    eval_GeneratorExp = eval_DictComp = eval_ListComp
+
+    def eval_Lambda(self, node: ast.Lambda) -> Any:
+        return constructs.define(self, node)
+
     def eval_BinOp(self, node: ast.BinOp) -> Any:
         if isinstance(node.op, ast.Pow):
             # a ** b ** c is a ** (b ** c): walk the right spine.
@@ -127,6 +140,9 @@ class ExpressionWalker:
         kind = type(node.op)
         if kind in REFUSED_OPERATORS:
             raise self.fail(REFUSED_OPERATORS[kind], operator_position(node, self.source))
+        if kind in (ast.Mod, ast.FloorDiv) and (is_expr(left) or is_expr(right)):
+            raise self.fail(constructs.FLOOR_REFUSAL.format(symbol=OPERATOR_TEXT[kind]),
+                            operator_position(node, self.source))
         try:
             return apply_operator(BINARY_OPERATORS[kind], OPERATOR_TEXT[kind], left, right,
                                   guard=lambda fn, a, b: self.guarded(node, fn, a, b))
@@ -197,7 +213,9 @@ class ExpressionWalker:
         """The truth of a value known while reading; expressions are refused."""
         if is_expr(value):
             raise self.fail(f"{construct} needs a value known while reading, but this "
-                            "depends on the inputs; use np.where(condition, a, b)", node)
+                            "depends on the inputs; use np.where(condition, a, b), or pass "
+                            "a Python value that steers the code as a static argument "
+                            "(static_argnums)", node)
         if isinstance(value, np.ndarray) and value.size != 1:
             raise self.fail(f"{construct} on an array with more than one element is "
                             "ambiguous", node)
@@ -227,11 +245,16 @@ class ExpressionWalker:
             if entry.method:
                 return Method(owner, name)
             return self.guarded(node, member_table.get, owner, entry)
+        if isinstance(owner, dict) and constructs.dict_member(owner, name) is not None:
+            method = constructs.dict_member(owner, name)
+            return Known(f"dict.{name}", method, inspect.signature(method))
         raise self.fail(f"{describe(owner)} has no attribute .{name} that symdiff can read",
                         node)
 
     def eval_Subscript(self, node: ast.Subscript) -> Any:
         owner = self.eval(node.value)
+        if isinstance(owner, dict):
+            return constructs.dict_item(self, owner, self.eval(node.slice), node.slice)
         index = self.index(node.slice)
         if not (is_expr(owner) or isinstance(owner, (tuple, list, np.ndarray, range))):
             raise self.fail(f"{describe(owner)} cannot be indexed", node)
@@ -290,7 +313,8 @@ class ExpressionWalker:
                     function.signature.bind(*args, **kwargs)
                 except TypeError as err:
                     raise self.fail(_arity_message(function, err, kwargs), node) from None
-                self.check_sequences(function, args, kwargs, node)
+                if not function.name.startswith("dict."):
+                    args, kwargs = self.check_sequences(function, args, kwargs, node)
             return self.guarded(node, function.call, *args, **kwargs)
         if isinstance(function, Method):
             entry = member_table.MEMBERS[function.name]
@@ -305,23 +329,28 @@ class ExpressionWalker:
                 raise self.fail(f"{spelled}() converts a value known while reading; to "
                                 f"convert an expression write x.astype({spelled})", node)
             return self.guarded(node, function, *args, **kwargs)
+        if isinstance(function, constructs.LocalFunction):
+            return constructs.call_local(self, function, args, kwargs, node)
         if isinstance(function, UserFunction):
             return self.inline(function, args, kwargs, node)
         raise self.fail(f"{describe(function)} is not a function symdiff can call", node)
 
     def check_sequences(self, function: Known, args: list, kwargs: dict,
-                        node: ast.Call) -> None:
-        """A list or tuple holding expressions is a sequence of arrays only where NumPy
-        takes one (a parameter named ``arrays``: concatenate, stack). Elsewhere NumPy
-        would make it an array (``np.mean([a, b])``), which symdiff does not do."""
+                        node: ast.Call) -> tuple[list, dict]:
+        """A list or tuple holding expressions is a sequence of arrays where NumPy takes
+        one (a parameter named ``arrays``: concatenate, stack). Elsewhere NumPy makes it
+        an array (``np.mean([a, b])``): it is stacked into one expression likewise."""
         names = list(function.signature.parameters) + [None] * len(args)
-        written = list(zip(names, args, node.args))
-        written += [(k.arg, kwargs[k.arg], k.value) for k in node.keywords]
-        for name, value, at in written:
+        args, kwargs = list(args), dict(kwargs)
+        for i, (name, value, at) in enumerate(zip(names, list(args), node.args)):
             if name != "arrays" and isinstance(value, (list, tuple)) and has_expr(value):
-                raise self.fail(f"a {type(value).__name__} of expressions is not supported "
-                                f"as an argument of {function.name}(); build the array "
-                                f"with np.stack([...]) first", at)
+                args[i] = self.guarded(at, constructs.as_array, value)
+        for keyword in node.keywords:
+            value = kwargs[keyword.arg]
+            if keyword.arg != "arrays" and isinstance(value, (list, tuple)) \
+                    and has_expr(value):
+                kwargs[keyword.arg] = self.guarded(keyword.value, constructs.as_array, value)
+        return args, kwargs
 
 
 def _arity_message(function: Known, err: TypeError, kwargs: dict) -> str:

@@ -26,14 +26,14 @@ _FORBIDDEN_CALLS = frozenset((
 _REFUSED: dict[type, tuple[str, str]] = {
     ast.Lambda: ("a lambda", "define a function with def at module level"),
     ast.ListComp: ("a list comprehension", "write a for loop over range(N)"),
-    ast.SetComp: ("a set comprehension", ""),
+    ast.SetComp: ("a set comprehension", "use a list comprehension [... for ...]"),
     ast.DictComp: ("a dict comprehension", ""),
     ast.GeneratorExp: ("a generator expression", "write a for loop over range(N)"),
     ast.JoinedStr: ("an f-string", "strings have no meaning in an expression"),
     ast.FormattedValue: ("an f-string", "strings have no meaning in an expression"),
     ast.NamedExpr: ("the walrus operator ':='", "assign on a line of its own"),
     ast.Dict: ("a dict literal", ""),
-    ast.Set: ("a set literal", ""),
+    ast.Set: ("a set literal", "use a tuple or a list"),
     ast.Starred: ("a starred expression", "pass arguments one by one"),
     ast.Await: ("await", ""),
     ast.Yield: ("yield", ""),
@@ -61,9 +61,12 @@ if hasattr(ast, "Match"):
 ALLOWED_EXPRESSION_KINDS = frozenset((
     ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Call, ast.keyword,
     ast.Name, ast.Constant, ast.Attribute, ast.Subscript, ast.Slice, ast.Tuple, ast.List))
-ALLOWED_STATEMENT_KINDS = ALLOWED_EXPRESSION_KINDS | frozenset((
+# Expressions read in function bodies only (constructs.py); text stays plain formulas.
+FUNCTION_EXPRESSION_KINDS = frozenset((
+    ast.Dict, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.comprehension, ast.Lambda))
+ALLOWED_STATEMENT_KINDS = ALLOWED_EXPRESSION_KINDS | FUNCTION_EXPRESSION_KINDS | frozenset((
     ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.If, ast.For, ast.Pass,
-    ast.Break, ast.Continue, ast.Expr, ast.Raise, ast.Assert))
+    ast.Break, ast.Continue, ast.Expr, ast.Raise, ast.Assert, ast.FunctionDef))
 
 
 def validate(tree: ast.AST, source: Source, *, statements: bool) -> None:
@@ -75,6 +78,7 @@ def validate(tree: ast.AST, source: Source, *, statements: bool) -> None:
     root may be a ``def`` or a ``lambda`` (the function being read).
     """
     allowed = ALLOWED_STATEMENT_KINDS if statements else ALLOWED_EXPRESSION_KINDS
+    strings = statements        # dict keys and dtype names, in function bodies
     stack: list[ast.AST] = list(reversed(_children(tree)))
     while stack:
         node = stack.pop()
@@ -86,7 +90,8 @@ def validate(tree: ast.AST, source: Source, *, statements: bool) -> None:
                                    node)
             raise source.error(f"{construct(node)} is not supported", node)
         if kind is ast.Constant:
-            _check_literal(node, source)
+            if not (strings and isinstance(node.value, str)):
+                _check_literal(node, source)
         elif kind is ast.Name:
             if node.id.startswith("__"):
                 raise source.error(f"the name {node.id!r} is not allowed", node)
@@ -136,7 +141,7 @@ def _children(node: ast.AST) -> list[ast.AST]:
             continue
         value = getattr(node, name, None)
         if type(value) is list:
-            children.extend(value)
+            children.extend(item for item in value if item is not None)   # {**d}: None key
         elif isinstance(value, ast.AST):
             children.append(value)
     return children
