@@ -37,15 +37,17 @@ _BUILDERS = {name: (FUNCTIONS[name], OPS[name] if OPS[name].same_type else None)
 
 
 class Memo:
-    """The readings of one rewrite run (``sums``, ``products``: node id -> reading) and
-    the nodes it built ((op name, operand ids) -> weak reference to the node)."""
+    """The readings of one rewrite run (``sums``, ``products``: node id -> reading), the
+    nodes it built ((op name, operand ids) -> weak reference to the node), and whether a
+    ratio rule fires on a product as it is (``ratio_fires``: node id -> bool)."""
 
-    __slots__ = ("sums", "products", "built")
+    __slots__ = ("sums", "products", "built", "ratio_fires")
 
     def __init__(self) -> None:
         self.sums: dict[int, object] = {}
         self.products: dict[int, object] = {}
         self.built: dict[tuple, weakref.ref] = {}
+        self.ratio_fires: dict[int, bool] = {}
 
     def read(self, node: Node, table: dict, reader: Callable) -> object:
         """``table[node.id]`` (``self.sums`` or ``self.products``), read first when missing:

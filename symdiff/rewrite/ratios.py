@@ -142,8 +142,17 @@ def _softmax_axis(s: Node) -> int | None:
 RATIO_RULES = (sigmoid_ratio, softmax_ratio)
 
 
+def _may_pair(p: Node, e: float) -> bool:
+    """Whether ``p**e`` can take part in a ratio: an exponential, or a power of a sum of
+    exponentials (or of a sigmoid). A factor that cannot leaves the ratio rules' verdict
+    on a product as it was without it."""
+    return ((p.op.name == "exp" and e > 0) or _exp_sum(p, e) is not None
+            or (p.op.name == "sum" and e < 0 and p.inputs[0].op.name == "exp"))
+
+
 def _pairs(p: Node, e: float, term: Node, memo: Memo) -> bool:
-    """Whether a factor ``p**e`` multiplied into ``term`` would let a ratio rule fire."""
+    """Whether a factor ``p**e`` (one that ``_may_pair``) multiplied into ``term`` would
+    let a ratio rule fire."""
     form = read_product(term, memo)
     if form is None:
         return False
@@ -156,6 +165,20 @@ def _pairs(p: Node, e: float, term: Node, memo: Memo) -> bool:
         factors.append([p, e])
     trial = ProductForm(1.0, factors, 0, False)
     return any(r(trial, term, memo) is not None for r in RATIO_RULES)
+
+
+def _fires(term: Node, memo: Memo) -> bool:
+    """Whether a ratio rule fires on ``term`` as it is (cached: a deep chain asks about the
+    same terms for each of its many factors)."""
+    found = memo.ratio_fires.get(term.id)
+    if found is None:
+        form = read_product(term, memo)
+        trial = None if form is None else ProductForm(1.0, [list(f) for f in form.factors],
+                                                      0, False)
+        found = trial is not None and any(r(trial, term, memo) is not None
+                                          for r in RATIO_RULES)
+        memo.ratio_fires[term.id] = found
+    return found
 
 
 # -- bringing the halves of a pair together --------------------------------------------------
@@ -172,8 +195,13 @@ def distribute_to_pair(m: Match) -> Node | None:
         if te != 1 or t.op.name not in ("add", "sub"):
             continue
         total = read_sum(t, memo)
+        # a factor that cannot pair gives the verdict of the terms as they are: asked once
+        alone = any(_fires(term, memo) for term, _ in total.terms)
         for pi, (p, pe) in enumerate(form.factors):
-            if pi == ti or pe == 0 or not any(_pairs(p, pe, term, memo) for term, _ in total.terms):
+            if pi == ti or pe == 0:
+                continue
+            if not (alone if not _may_pair(p, pe) else
+                    any(_pairs(p, pe, term, memo) for term, _ in total.terms)):
                 continue
             power, _ = rebuild_product(ProductForm(1.0, [[p, pe]], 0, False), node, memo)
             terms = [[F["multiply"](power, term), k] for term, k in total.terms]
