@@ -197,3 +197,26 @@ def test_function_transform_with_unknown_dask_lengths_is_refused():
     Xd = Xd[Xd[:, 0] > -10]     # lengths unknown until computed
     with pytest.raises(SymdiffError, match="compute_chunk_sizes"):
         sd.grad(_loss)(w, Xd, y[:1])
+
+
+def test_sigmoid_and_softplus_on_dask_are_exact_at_large_arguments():
+    """The Dask forms (one NumPy pass per block) against mpmath, with every NumPy
+    warning an error (overflow, invalid), and against array-api-strict's forms."""
+    mpmath = pytest.importorskip("mpmath")
+    xs = pytest.importorskip("array_api_strict")
+    z = sd.vector("z")
+    f = sd.function([z], [sd.sigmoid(z), sd.softplus(z)])
+    points = np.array([-800.0, -745.0, -60.0, -30.0, -1e-9, 0.0, 3.5, 30.0, 40.0, 800.0])
+
+    def oracle(t):
+        with mpmath.workdps(400):   # 1 + e^-800 must not round to 1
+            t = mpmath.mpf(t)
+            return float(1 / (1 + mpmath.exp(-t))), float(mpmath.log(1 + mpmath.exp(t)))
+
+    want = np.array([oracle(t) for t in points]).T
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        got = dask.compute(*f(da.from_array(points, chunks=4)), scheduler="sync")
+    strict = [np.asarray(v) for v in f(xs.asarray(points))]
+    for g, s, w in zip(got, strict, want):
+        np.testing.assert_allclose(g, w, rtol=4e-16, atol=0)
+        np.testing.assert_allclose(s, w, rtol=4e-16, atol=0)

@@ -204,8 +204,8 @@ declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid
                     lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"),
               text=sympy_text(lambda n, c: (f"log(1 + exp({c(n.inputs[0], 0)}))", P_ATOM),
                               "softplus"),
-              portable=Portable(lambda a, n: (f"xp.logaddexp(xp.asarray(0.0, "
-                                              f"dtype={dtype_text(n.dtype)}), {a[0]})")))
+              portable=Portable(lambda a, n: f"_xp_softplus(xp, {a[0]})",
+                                helpers=(portable_runtime._xp_softplus,)))
 # relu'(0) = 0 as in JAX.
 declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.0),
               sympy="Max(0, a)",
