@@ -220,3 +220,28 @@ def test_sigmoid_and_softplus_on_dask_are_exact_at_large_arguments():
     for g, s, w in zip(got, strict, want):
         np.testing.assert_allclose(g, w, rtol=4e-16, atol=0)
         np.testing.assert_allclose(s, w, rtol=4e-16, atol=0)
+
+
+def test_the_numpy_path_has_no_wrapper_and_other_classes_still_run_numpy():
+    """A compiled function is called as the generated NumPy function itself (its class
+    test is its first statement); NumPy subclasses and other numbers run the NumPy code,
+    and the source run on its own (NumPy only) computes a Dask argument."""
+    f = logistic(name="no_wrapper")
+    assert type(f).__call__ is f._fn
+    X, y, w = data(rows=40)
+    expected = f(X, y, w)
+
+    class Marked(np.ndarray):
+        pass
+
+    got = f(X.view(Marked), tuple(y), w.view(Marked))
+    for g, e in zip(got, expected):
+        assert isinstance(g, (np.ndarray, np.floating))
+        np.testing.assert_array_equal(g, e)
+    assert f._portable is None   # the portable variant was never made
+    namespace: dict = {}
+    exec(f.source, namespace)
+    alone = namespace["no_wrapper"](da.from_array(X, chunks=10), y, w)
+    for g, e in zip(alone, expected):
+        assert isinstance(g, (np.ndarray, np.floating))
+        np.testing.assert_allclose(g, e, rtol=1e-12)

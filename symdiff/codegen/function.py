@@ -23,7 +23,6 @@ import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
-
 from .. import portable_runtime, runtime
 from ..errors import CompileError
 from ..ir import Node, Var, as_node, gc_paused, meta, toposort
