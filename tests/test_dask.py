@@ -199,6 +199,13 @@ def test_function_transform_with_unknown_dask_lengths_is_refused():
         sd.grad(_loss)(w, Xd, y[:1])
 
 
+def test_a_dask_array_in_a_closure_is_refused_with_a_hint():
+    X, y, w = data(rows=50)
+    yd = da.from_array(y, chunks=10)
+    with pytest.raises(SymdiffError, match="'yd' is a dask array.*pass it as an argument"):
+        sd.grad(lambda w, X: _loss(w, X, yd))(w, X)
+
+
 def test_sigmoid_and_softplus_on_dask_are_exact_at_large_arguments():
     """The Dask forms (one NumPy pass per block) against mpmath, with every NumPy
     warning an error (overflow, invalid), and against array-api-strict's forms."""
