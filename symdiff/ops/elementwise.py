@@ -110,52 +110,69 @@ def declare_unary(name: str, impl: Callable, partial: Callable, *, np_name: str 
 
 
 declare_unary("exp", np.exp, lambda out, x: out, math="math.exp({0})", blows_up=True,
+              numba="math.exp({0})",
               latex=lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW))
 declare_unary("log", np.log, lambda out, x: divide(1.0, x), latex=r"\log", domain=(0.2, 3.0),
+              numba="math.log({0})",
               math="math.log({0})", blows_up=True)
 declare_unary("sqrt", np.sqrt, lambda out, x: divide(0.5, out),
+              numba="math.sqrt({0})",
               latex=lambda node, child: (rf"\sqrt{{{child(node.inputs[0], 0)}}}", P_ATOM),
               domain=(0.2, 3.0), math="math.sqrt({0})", same_type=True, blows_up=True)
-declare_unary("sin", np.sin, lambda out, x: cos(x), latex=r"\sin", math="math.sin({0})")
+declare_unary("sin", np.sin, lambda out, x: cos(x), latex=r"\sin", math="math.sin({0})",
+              numba="math.sin({0})")
 declare_unary("cos", np.cos, lambda out, x: negative(sin(x)), latex=r"\cos",
+              numba="math.cos({0})",
               math="math.cos({0})")
 declare_unary("tan", np.tan, lambda out, x: add(1.0, square(out)), latex=r"\tan",
+              numba="math.tan({0})",
               domain=(-1.2, 1.2), math="math.tan({0})", blows_up=True)
 declare_unary("tanh", np.tanh, lambda out, x: subtract(1.0, square(out)), latex=r"\tanh",
+              numba="math.tanh({0})",
               math="math.tanh({0})")
 declare_unary("sinh", np.sinh, lambda out, x: cosh(x), latex=r"\sinh", math="math.sinh({0})",
+              numba="math.sinh({0})",
               blows_up=True)
 declare_unary("cosh", np.cosh, lambda out, x: sinh(x), latex=r"\cosh", math="math.cosh({0})",
+              numba="math.cosh({0})",
               blows_up=True)
 declare_unary("arcsin", np.arcsin, lambda out, x: divide(1.0, sqrt(subtract(1.0, square(x)))),
+              numba="math.asin({0})",
               sympy="asin", latex=r"\arcsin", domain=(-0.9, 0.9), math="math.asin({0})",
               blows_up=True)
 declare_unary("arccos", np.arccos,
               lambda out, x: negative(divide(1.0, sqrt(subtract(1.0, square(x))))),
+              numba="math.acos({0})",
               sympy="acos", latex=r"\arccos", domain=(-0.9, 0.9), math="math.acos({0})",
               blows_up=True)
 declare_unary("arctan", np.arctan, lambda out, x: divide(1.0, add(1.0, square(x))),
+              numba="math.atan({0})",
               sympy="atan", latex=r"\arctan", math="math.atan({0})")
 declare_unary("sign", np.sign, lambda out, x: zeros_like(x), latex=r"\operatorname{sign}",
+              numba="np.sign({0})",
               domain="nonzero")
 # abs'(0) = 1 as in JAX (select(x >= 0, g, -g)).
 declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal(x, 0.0)), 1.0),
+              numba="abs({0})",
               np_name="np.abs", sympy="Abs", domain="nonzero", math="abs({0})",
               latex=lambda node, child: (rf"\left|{{{child(node.inputs[0], 0)}}}\right|", P_ATOM))
 
 # Functions with a more accurate NumPy form than their SymPy spelling; 0-d nodes
 # print as the SymPy spelling so that str() reads back in SymPy.
 declare_unary("log1p", np.log1p, lambda out, x: divide(1.0, add(1.0, x)),
+              numba="math.log1p({0})",
               sympy="log(1 + a)",
               latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})",
               blows_up=True,
               text=sympy_text(lambda n, c: (f"log(1 + {c(n.inputs[0], P_ADD + 1)})", P_ATOM),
                               "log1p"))
 declare_unary("expm1", np.expm1, lambda out, x: add(out, 1.0), latex=r"\operatorname{expm1}",
+              numba="math.expm1({0})",
               sympy="exp(a) - 1",
               math="math.expm1({0})", blows_up=True,
               text=sympy_text(lambda n, c: (f"exp({c(n.inputs[0], 0)}) - 1", P_ADD), "expm1"))
 declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True,
+              numba="({0} * {0})",
               sympy="a**2",
               text=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW),
               latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{2}}", P_POW),
@@ -164,6 +181,8 @@ declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=Tr
 # sigmoid(x) = e / (1 + e), e = exp(min(x, top)): exact in both tails, never overflows
 # (see symdiff/ops/logistic.py for the form and why it was chosen).
 declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract(1.0, out)),
+              numba="(math.exp(39.0 if {0} > 39.0 else {0})"   # float64's top, as below
+                    " / (math.exp(39.0 if {0} > 39.0 else {0}) + 1.0))",
               sympy="1/(1 + exp(-a))",
               latex=r"\sigma", math="(1.0 / (1.0 + math.exp(-{0})))",
               # Python floats: math.exp raises OverflowError below -709.78 and the
@@ -176,6 +195,7 @@ declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract
                               "sigmoid"))
 # softplus(x) = log(1 + exp(x)) = logaddexp(0, x): exact and overflow-free.
 declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid(x),
+              numba="(({0} if {0} > 0.0 else 0.0) + math.log1p(math.exp(-abs({0}))))",
               sympy="log(1 + exp(a))",
               latex=r"\operatorname{softplus}",
               call=(lambda args, node: f"np.logaddexp(0.0, {args[0]})",
@@ -184,6 +204,7 @@ declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid
                               "softplus"))
 # relu'(0) = 0 as in JAX.
 declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.0),
+              numba="(0.0 if {0} < 0.0 else {0})",
               sympy="Max(0, a)",
               latex=r"\operatorname{relu}", domain="nonzero", math="max({0}, 0.0)",
               call=(lambda args, node: f"np.maximum({args[0]}, 0.0)",
@@ -203,14 +224,16 @@ def _erf(x):
 # erf'(x) = 2/sqrt(pi) exp(-x**2)
 declare_unary("erf", _erf,
               lambda out, x: multiply(2 / np.sqrt(np.pi), exp(negative(square(x)))),
-              helper=_erf, math="math.erf({0})", sympy="erf", latex=r"\operatorname{erf}")
+              helper=_erf, math="math.erf({0})", sympy="erf", latex=r"\operatorname{erf}",
+              numba="math.erf({0})")
 
 _neg = declare_elementwise(
     "neg", np.negative, (lambda out, x: -1,),
     (lambda a, n: f"-{a[0]}", lambda a, n, o: f"np.negative({a[0]}, out={o})"),
     text=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG),
     latex=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG), math="(-{0})",
-    sympy="-a", symbol="\u2212x", same_type=True)
+    sympy="-a", symbol="\u2212x", same_type=True,
+    numba="(-{0})")
 negative = public("negative", "neg")(unary_builder(_neg))
 
 # -- binary ----------------------------------------------------------------------------
@@ -221,18 +244,21 @@ _add = declare_elementwise(
     latex=lambda n, c: (_latex_add(c(n.inputs[0], P_ADD), c(n.inputs[1], P_ADD)),
                         P_ADD),
     cases=BINARY_CASES, math="({0} + {1})", sympy="a + b", symbol="+", commutative=True,
-    same_type=True)
+    same_type=True,
+    numba="({0} + {1})")
 _sub = declare_elementwise(
     "sub", np.subtract, (lambda out, a, b: 1, lambda out, a, b: -1),
     infix_code("-", "np.subtract"), text=infix_text("-", P_ADD),
     latex=lambda n, c: (f"{c(n.inputs[0], P_ADD)} - {c(n.inputs[1], P_ADD + 1)}",
                         P_ADD),
-    cases=BINARY_CASES, math="({0} - {1})", sympy="a - b", symbol="\u2212", same_type=True)
+    cases=BINARY_CASES, math="({0} - {1})", sympy="a - b", symbol="\u2212", same_type=True,
+    numba="({0} - {1})")
 _mul = declare_elementwise(
     "mul", np.multiply, (lambda out, a, b: b, lambda out, a, b: a),
     infix_code("*", "np.multiply"), text=infix_text("*", P_MUL, associative=True),
     latex=lambda n, c: (_latex_mul(n, c), P_MUL), cases=BINARY_CASES,
-    math="({0} * {1})", sympy="a*b", symbol="\u00d7", commutative=True, same_type=True)
+    math="({0} * {1})", sympy="a*b", symbol="\u00d7", commutative=True, same_type=True,
+    numba="({0} * {1})")
 _div = declare_elementwise(
     "div", np.divide,
     (lambda out, a, b: divide(1.0, b), lambda out, a, b: negative(divide(out, b))),
@@ -240,7 +266,8 @@ _div = declare_elementwise(
     latex=lambda n, c: (rf"\frac{{{c(n.inputs[0], 0)}}}{{{c(n.inputs[1], 0)}}}",
                         P_ATOM),
     domain=((-2.0, 2.0), "nonzero"), cases=BINARY_CASES, math="({0} / {1})",
-    sympy="a/b", symbol="/", same_type=True, blows_up=True)
+    sympy="a/b", symbol="/", same_type=True, blows_up=True,
+    numba="({0} / {1})")
 # The partials are written so they hold at a zero base too: see powers.py.
 _pow = declare_elementwise(
     "pow", np.power, (powers.base_partial, powers.exponent_partial),
@@ -250,7 +277,8 @@ _pow = declare_elementwise(
     latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{{c(n.inputs[1], 0)}}}",
                         P_POW),
     domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="math.pow({0}, {1})",
-    sympy="a**b", symbol="**", blows_up=True)
+    sympy="a**b", symbol="**", blows_up=True,
+    numba="({0} ** {1})")
 
 
 def _latex_add(left: str, right: str) -> str:
@@ -304,14 +332,16 @@ _max2 = declare_elementwise(
     np_call("np.maximum"), text=sympy_text(
         lambda n, c: (f"Max({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
         "maximum"),
-    latex=call_latex(r"\max"), cases=BINARY_CASES, sympy="Max(a, b)", commutative=True)
+    latex=call_latex(r"\max"), cases=BINARY_CASES, sympy="Max(a, b)", commutative=True,
+    numba="({0} if {0} > {1} or {0} != {0} else {1})")   # NaN propagates, as in NumPy
 _min2 = declare_elementwise(
     "minimum", np.minimum,
     (lambda out, a, b: _tie(b, a), lambda out, a, b: _tie(a, b)),
     np_call("np.minimum"), text=sympy_text(
         lambda n, c: (f"Min({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
         "minimum"),
-    latex=call_latex(r"\min"), cases=BINARY_CASES, sympy="Min(a, b)", commutative=True)
+    latex=call_latex(r"\min"), cases=BINARY_CASES, sympy="Min(a, b)", commutative=True,
+    numba="({0} if {0} < {1} or {0} != {0} else {1})")
 maximum = public("maximum")(binary_builder(_max2))
 minimum = public("minimum")(binary_builder(_min2))
 # log(exp(a) + exp(b)) without overflow. d/da = exp(a)/(exp(a) + exp(b)) = sigmoid(a - b):
@@ -324,7 +354,10 @@ _logaddexp = declare_elementwise(
         "logaddexp"),
     latex=lambda n, c: (rf"\log\left(e^{{{c(n.inputs[0], 0)}}} + e^{{{c(n.inputs[1], 0)}}}"
                         r"\right)", P_ATOM),
-    cases=BINARY_CASES, sympy="log(exp(a) + exp(b))")
+    cases=BINARY_CASES, sympy="log(exp(a) + exp(b))",
+    # NumPy's own case split: equal operands (infinities too), either order, nan
+    numba="({0} + 0.6931471805599453 if {0} == {1} else {0} + math.log1p(math.exp({1} - {0}))"
+          " if {0} > {1} else {1} + math.log1p(math.exp({0} - {1})) if {0} < {1} else {0} - {1})")
 logaddexp = public("logaddexp")(binary_builder(_logaddexp))
 
 # -- comparisons and logic (not differentiable; for where) --------------------------
@@ -366,7 +399,8 @@ for _name, (_sym, _impl, _sympy) in _CMP.items():
         latex=lambda n, c, s=_sym: (
             f"{c(n.inputs[0], P_CMP + 1)} {_LATEX_CMP[s]} {c(n.inputs[1], P_CMP + 1)}",
             P_CMP),
-        cases=BINARY_CASES, sympy=_sympy, commutative=_name in ("equal", "not_equal"))
+        cases=BINARY_CASES, sympy=_sympy, commutative=_name in ("equal", "not_equal"),
+        numba=f"({{0}} {_sym} {{1}})")
     FUNCTIONS[_name] = binary_builder(_op)
 _LATEX_CMP = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge", "==": "=", "!=": r"\ne"}
 less, less_equal = FUNCTIONS["less"], FUNCTIONS["less_equal"]
@@ -377,12 +411,14 @@ for _name, _sympy in (("logical_and", "And(a, b)"), ("logical_or", "Or(a, b)")):
     _op = declare_elementwise(
         _name, getattr(np, _name), None, np_call(f"np.{_name}"),
         text=call_text(_name), latex=call_latex(rf"\operatorname{{{_name}}}"),
-        domain=("bool", "bool"), cases=BINARY_CASES, sympy=_sympy, commutative=True)
+        domain=("bool", "bool"), cases=BINARY_CASES, sympy=_sympy, commutative=True,
+        numba="({0} and {1})" if _name == "logical_and" else "({0} or {1})")
     FUNCTIONS[_name] = binary_builder(_op)
 _lnot = declare_elementwise(
     "logical_not", np.logical_not, None, np_call("np.logical_not"),
     text=call_text("logical_not"), latex=call_latex(r"\lnot"), domain=("bool",),
-    sympy="Not(a)")
+    sympy="Not(a)",
+    numba="(not {0})")
 FUNCTIONS["logical_not"] = unary_builder(_lnot)
 
 # -- ternary ----------------------------------------------------------------------------
@@ -397,7 +433,8 @@ _where = declare_elementwise(
                         rf"\text{{otherwise}}\end{{cases}}", P_ATOM),
     domain=("bool", (-2.0, 2.0), (-2.0, 2.0)),
     cases=(Case(((), (), ())), Case(((3,), (3,), (3,))),
-           Case(((2, 3), (3,), ()))), array_0d=True)
+           Case(((2, 3), (3,), ()))), array_0d=True,
+    numba="({1} if {0} else {2})")
 
 
 def _select(c, a, b):
