@@ -13,6 +13,7 @@ library, lazy for Dask.
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import keyword
 import linecache
@@ -119,9 +120,12 @@ class Function:
         return highlight(self.source, PythonLexer(), HtmlFormatter(noclasses=True))
 
 
+BACKENDS = ("numpy", "numba")
+
+
 def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
              optimize: bool = True, name: str | None = None,
-             readable: bool = False) -> Function:
+             readable: bool = False, backend: str = "numpy") -> Function:
     """Compile ``outputs`` as a NumPy function of ``inputs`` (positional in this order,
     or by name). One output gives one array, a list gives a tuple.
 
@@ -129,21 +133,28 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
     ``readable=True`` generates code for reading and debugging: a new array for each
     node (no buffer reuse, in-place or ``out=`` forms, kept buffers or ``del``), in
     NumPy only; it computes the same values, a little slower.
+
+    ``backend="numba"`` (the extra ``symdiff[numba]``) fuses the chains of elementwise
+    work into compiled loops (``numba_printer.py``); the compiled code is cached on
+    disk (``numba_cache.py``), so a later process loads it without compiling.
     """
+    if backend not in BACKENDS:
+        raise CompileError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, "
+                           f"not {backend!r}")
     inputs = [inputs] if isinstance(inputs, Node) else list(inputs)
     single = isinstance(outputs, Node)
     outputs = [outputs] if single else list(outputs)
     outputs = [as_node(o) for o in outputs]
     _check_inputs(inputs, outputs)
     key = (tuple(v.id for v in inputs), tuple(o.id for o in outputs), single, optimize, name,
-           readable)
+           readable, backend)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None:
             _CACHE.move_to_end(key)
             return cached
     with gc_paused():
-        fn = _compile(inputs, outputs, single, optimize, name, readable)
+        fn = _compile(inputs, outputs, single, optimize, name, readable, backend)
     with _CACHE_LOCK:   # another thread may have compiled the same key: keep the first
         fn = _CACHE.setdefault(key, fn)
         _CACHE.move_to_end(key)
@@ -153,23 +164,57 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
 
 
 def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: bool,
-             name: str | None, readable: bool) -> Function:
-    graph = outputs
-    if optimize:
-        from ..rewrite import simplify
-        graph = simplify(outputs)
+             name: str | None, readable: bool, backend: str) -> Function:
     fname = name or _function_name(inputs, outputs)
-    plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable)
-    source, namespace = function_source(plan)
-    filename = f"<symdiff-{next(_serial)}:{fname}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)  # only code we generated
+    if backend == "numba":
+        source, compiled = _compile_numba(inputs, outputs, single, optimize, fname, readable)
+    else:
+        graph = outputs
+        if optimize:
+            from ..rewrite import simplify
+            graph = simplify(outputs)
+        plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable)
+        source, namespace = function_source(plan)
+        filename = f"<symdiff-{next(_serial)}:{fname}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), namespace)  # only code we generated
+        compiled = namespace[fname]
     # A class per function whose __call__ is its dispatcher: no other wrapper per call.
     cls = type("Function", (Function,), {"__module__": Function.__module__})
-    fn = cls(inputs, outputs, single, source, namespace[fname], fname)
+    fn = cls(inputs, outputs, single, source, compiled, fname)
     fn._optimize = optimize   # the simplified graph is not kept: made again when needed
     cls.__call__ = staticmethod(_dispatcher(fn))
     return fn
+
+
+def _compile_numba(inputs: list[Var], outputs: list[Node], single: bool, optimize: bool,
+                   fname: str, readable: bool) -> tuple[str, Any]:
+    """(source, function) with fused Numba kernels, from the disk cache when it has
+    them: the key is the graph before simplification, so a hit skips the rewrites."""
+    try:
+        from . import numba_cache, numba_printer
+        from .numba_printer import numba_source
+    except ImportError as err:   # numba_cache imports numba only when it runs
+        raise CompileError(f"backend='numba' needs Numba ({err}); "
+                           f"pip install 'symdiff[numba]'") from None
+    if importlib.util.find_spec("numba") is None:
+        raise CompileError("backend='numba' needs Numba: pip install 'symdiff[numba]'")
+
+    def build() -> tuple[str, dict]:
+        graph = outputs
+        if optimize:
+            from ..rewrite import simplify
+            graph = simplify(outputs)
+        # One array per node: the kernels hold the temporaries that matter.
+        plan = make_plan(inputs, graph, fname, single, documented=outputs,
+                         keep_buffers=False, readable=True)
+        source, held, _ = numba_source(plan)
+        return source, held
+
+    text = numba_cache.graph_text(inputs, outputs, ("numba", single, optimize, fname,
+                                                    readable, numba_printer.MIN_REGION))
+    source, module = numba_cache.load_or_build(numba_cache.entry_key(text), build)
+    return source, vars(module)[fname]
 
 
 def _dispatcher(fn: Function):
