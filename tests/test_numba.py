@@ -154,6 +154,22 @@ def test_other_array_libraries_take_the_portable_path():
     np.testing.assert_allclose(np.asarray(got), np.exp([0.1, 0.2]) * np.sin([0.1, 0.2]))
 
 
+def test_the_faster_variant_is_chosen_by_measurement_per_class_of_sizes():
+    x = sd.vector("x")
+    y = x
+    for _ in range(6):
+        y = sd.sin(y) * sd.exp(0.1 * y) + 0.01 * y ** 2
+    f = sd.function([x], [sd.sum(y), *sd.grad(sd.sum(y), [x])], backend="numba")
+    g = sd.function([x], [sd.sum(y), *sd.grad(sd.sum(y), [x])])
+    small, big = np.linspace(0, 1, 5), np.linspace(0, 1, 20000)
+    for _ in range(12):
+        for arg in (small, big):
+            for got, want in zip(f(arg), g(arg)):
+                np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert set(f.chosen) == {"small", "big"}
+    assert set(f.chosen.values()) <= {"numba", "numpy"}
+
+
 def test_unknown_backend_is_refused():
     with pytest.raises(sd.CompileError, match="backend"):
         sd.function([sd.scalar("x")], sd.scalar("x") * 2, backend="numbaa")

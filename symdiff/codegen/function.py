@@ -28,6 +28,7 @@ from ..errors import CompileError
 from ..ir import Node, Var, as_node, gc_paused, meta, toposort
 from ..printing import type_str
 from .numpy_printer import function_source, module_source_text
+from .measured import Measured, measured
 from .plan import make_plan
 from .portable_printer import NoPortableForm, portable_source
 
@@ -57,6 +58,7 @@ class Function:
         self.__doc__ = fn.__doc__
         self._optimize = True                    # simplify again for the portable variant
         self._portable: tuple | None = None      # (source, function) or (None, NoPortableForm)
+        self._trial: Measured | None = None      # backend="numba": the two variants' trial
         self._lock = threading.Lock()
 
     def __call__(self, *args, **kwargs):  # replaced per function by the generated code
@@ -91,6 +93,12 @@ class Function:
             raise CompileError(f"{fn}: {self.name} cannot run on {library} arrays; "
                                f"pass NumPy arrays") from None
         return fn(*args, **kwargs)
+
+    @property
+    def chosen(self) -> dict:
+        """``backend="numba"``: the variant (``"numba"`` or ``"numpy"``) each class of
+        sizes (``"small"``, ``"big"``) runs, once measured on the first calls."""
+        return self._trial.chosen if self._trial is not None else {}
 
     def release_buffers(self) -> None:
         """Free the temporaries kept for the next call (the next call makes new ones)."""
@@ -184,6 +192,14 @@ def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: boo
     fn = cls(inputs, outputs, single, source, compiled, fname)
     fn._optimize = optimize   # the simplified graph is not kept: made again when needed
     cls.__call__ = staticmethod(_dispatcher(fn))
+    if isinstance(compiled, Measured):
+        fn._trial = compiled
+        dispatch_globals = cls.__call__.__globals__
+
+        def rebind(winner: Any) -> None:
+            fn._fn = winner
+            dispatch_globals["_numpy_path"] = winner
+        compiled.rebind = rebind
     return fn
 
 
@@ -208,13 +224,22 @@ def _compile_numba(inputs: list[Var], outputs: list[Node], single: bool, optimiz
         # One array per node: the kernels hold the temporaries that matter.
         plan = make_plan(inputs, graph, fname, single, documented=outputs,
                          keep_buffers=False, readable=True)
-        source, held, _ = numba_source(plan)
-        return source, held
+        source, held, kernels = numba_source(plan)
+        numpy_plan = make_plan(inputs, graph, fname if not kernels else f"_{fname}_np",
+                               single, documented=outputs, readable=readable)
+        numpy_text, numpy_held = function_source(numpy_plan)
+        if not kernels:   # nothing to fuse: the NumPy code alone, and no Numba to load
+            return numpy_text, numpy_held
+        # Both variants in one module; the first calls measure which is faster.
+        return source + "\n\n" + numpy_text, {**held, **numpy_held}
 
     text = numba_cache.graph_text(inputs, outputs, ("numba", single, optimize, fname,
                                                     readable, numba_printer.MIN_REGION))
     source, module = numba_cache.load_or_build(numba_cache.entry_key(text), build)
-    return source, vars(module)[fname]
+    numpy_variant = vars(module).get(f"_{fname}_np")
+    if numpy_variant is None:
+        return source, vars(module)[fname]
+    return source, measured(vars(module)[fname], numpy_variant, inputs)
 
 
 def _dispatcher(fn: Function):
