@@ -126,6 +126,24 @@ def test_a_scalar_graph_is_one_compiled_function():
     np.testing.assert_allclose(got, want, rtol=1e-13)
 
 
+def test_sums_and_inner_products_are_accumulated_in_the_loop():
+    x = sd.vector("x")
+    a, b = x[:-1], x[1:]
+    cost = 100.0 * sd.sum((b - a ** 2) ** 2) + sd.sum((1.0 - a) ** 2)
+    outputs = [cost, *sd.grad(cost, [x])]
+    f = sd.function([x], outputs, backend="numba")
+    assert " += v" in f.source   # a sum accumulated in the loop
+    arg = np.linspace(-1.0, 1.5, 1001)
+    want = sd.function([x], outputs)(arg)
+    for got, w in zip(f(arg), want):
+        np.testing.assert_allclose(got, w, rtol=1e-12)
+    # the published gradient of Rosenbrock's function
+    grad = np.zeros_like(arg)
+    grad[:-1] = -400.0 * arg[:-1] * (arg[1:] - arg[:-1] ** 2) - 2.0 * (1.0 - arg[:-1])
+    grad[1:] += 200.0 * (arg[1:] - arg[:-1] ** 2)
+    np.testing.assert_allclose(f(arg)[1], grad, rtol=1e-12, atol=1e-12)
+
+
 def test_unknown_lengths_that_differ_raise_rather_than_read_out_of_bounds():
     a, b = sd.vector("a"), sd.vector("b")
     f = sd.function([a, b], sd.exp(a) * sd.sin(b) + a, backend="numba")

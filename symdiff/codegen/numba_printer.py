@@ -61,15 +61,18 @@ class _Region:
         self.shape = node.shape
         self.closed = False
         self.sums: set[int] = set()   # members that are full sums (0-d, read outside only)
+        self.reads = _ids(node)       # what its members read
 
     def add(self, node: Node) -> None:
         self.members.append(node)
         self.ids.add(node.id)
+        self.reads |= _ids(node)
 
     def absorb(self, other: "_Region") -> None:
         self.members += other.members
         self.ids |= other.ids
         self.sums |= other.sums
+        self.reads |= other.reads
 
 
 def fusable(node: Node) -> bool:
@@ -85,6 +88,10 @@ def _broadcasts(shape: tuple, loop: tuple) -> bool:
 
 
 def _full_sum(node: Node) -> bool:
+    """A sum of all elements, or the inner product of two vectors (``a.dot(b)``)."""
+    if node.op.name == "matmul":
+        return (node.dtype == np.float64 and all(i.ndim == 1 and i.dtype == np.float64
+                                                 for i in node.inputs))
     return (node.op.name == "sum" and node.attr("axis") is None and not node.attr("keepdims")
             and node.dtype == np.float64 and node.inputs[0].dtype == np.float64)
 
@@ -102,9 +109,15 @@ def find_regions(computes: list[Node], outputs: list[Node]) -> list[_Region]:
         joinable = [r for r in sources if not r.closed and node.ndim
                     and same_shape(r.shape, node.shape) and not (r.sums & _ids(node))]
         target = None
+        scalars = [r for r in sources if r.shape == ()]
         if fusable(node):
-            if not joinable and None not in node.shape and node.ndim:
-                joinable = [r for r in found if not r.closed and r.shape == node.shape][-1:]
+            if not joinable and node.ndim:
+                # a sibling: it reads what the region reads, at the region's shape (so the
+                # same lengths at run time), or its shape is static and the region's
+                joinable = [r for r in found if not r.closed and same_shape(r.shape, node.shape)
+                            and (None not in node.shape or any(
+                                i.id in r.reads and same_shape(i.shape, node.shape)
+                                for i in node.inputs))][-1:]
             if joinable:
                 target = joinable[0]
                 for other in joinable[1:]:
@@ -113,12 +126,10 @@ def find_regions(computes: list[Node], outputs: list[Node]) -> list[_Region]:
                         region_of[m.id] = target
                     found.remove(other)
                 target.add(node)
-            elif node.ndim == 0 and sources and not any(r.closed or r.shape != () or
-                                                         r.sums & _ids(node)
-                                                         for r in sources):
+            elif node.ndim == 0 and scalars and not any(r.closed for r in scalars):
                 # 0-d: every scalar region this node reads merges into one function
-                target = sources[0]
-                for other in sources[1:]:
+                target = scalars[0]
+                for other in scalars[1:]:
                     target.absorb(other)
                     for m in other.members:
                         region_of[m.id] = target
@@ -128,7 +139,7 @@ def find_regions(computes: list[Node], outputs: list[Node]) -> list[_Region]:
                 target = _Region(node)
                 found.append(target)
         elif (_full_sum(node) and len(sources) == 1 and not sources[0].closed
-              and sources[0].shape != () and node.inputs[0].id in sources[0].ids):
+              and sources[0].shape != () and all(i.id in sources[0].ids for i in node.inputs)):
             target = sources[0]
             target.add(node)
             target.sums.add(node.id)
@@ -158,6 +169,7 @@ class KernelBodyPrinter(BodyPrinter):
         self.anchor = {r.members[-1].id: r for r in regions}
         # who reads each value outside its region (a kernel's outputs are those values)
         self.read_outside: dict[int, bool] = {}
+        self.read_by_numpy: set[int] = set()   # values read by NumPy statements
         for s in body.statements:
             nodes = ([s.node] if isinstance(s, Compute) else
                      [s.first, s.second] if isinstance(s, Pair) else [])
@@ -165,6 +177,8 @@ class KernelBodyPrinter(BodyPrinter):
                 for i in n.inputs:
                     if self.region_of.get(i.id) is not self.region_of.get(n.id):
                         self.read_outside[i.id] = True
+                    if n.id not in self.region_of:
+                        self.read_by_numpy.add(i.id)
         self.returned = {o.id for o in outputs}
         self.floats_out: set[int] = set()   # 0-d kernel outputs (Python floats)
         super().__init__(out, body)
@@ -210,7 +224,7 @@ class KernelBodyPrinter(BodyPrinter):
                           f"# {len(region.members)} nodes fused")
         # A Python float read by NumPy code would be weakly typed: make it float64.
         for m in outs:
-            if m.ndim == 0 and self.read_outside.get(m.id):
+            if m.ndim == 0 and m.id in self.read_by_numpy:
                 ctor = "np.float64" if m.dtype == np.float64 else "np.bool_"
                 self.lines.append(f"{self.label[m.id]} = {ctor}({self.label[m.id]})")
                 self.floats_out.discard(m.id)
@@ -289,7 +303,7 @@ def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, li
             inner.append(f"{local[e.id]} = {params[e.id]}[{index[e.id]}]")
     for m in region.members:
         if m.id in region.sums:
-            inner.append(f"s{m.id} += {local[m.inputs[0].id]}")
+            inner.append(f"s{m.id} += {' * '.join(local[i.id] for i in m.inputs)}")
             continue
         args = [local[i.id] if i.id in local else const_literal(i.value) for i in m.inputs]
         local[m.id] = f"v{m.id}"
