@@ -188,6 +188,19 @@ def test_the_faster_variant_is_chosen_by_measurement_per_class_of_sizes():
     assert set(f.chosen.values()) <= {"numba", "numpy"}
 
 
+def test_threads_calling_during_the_measurement_get_right_values():
+    from concurrent.futures import ThreadPoolExecutor
+    X = sd.matrix("X")
+    out = sd.sum(sd.tanh(X) * sd.exp(-X), axis=1)
+    f = sd.function([X], out, backend="numba")
+    args = [np.full((3, 4), k / 10) for k in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(f, args))
+    for a, g in zip(args, got):
+        np.testing.assert_allclose(g, np.sum(np.tanh(a) * np.exp(-a), axis=1), rtol=1e-14)
+    assert f.chosen
+
+
 def test_unknown_backend_is_refused():
     with pytest.raises(sd.CompileError, match="backend"):
         sd.function([sd.scalar("x")], sd.scalar("x") * 2, backend="numbaa")

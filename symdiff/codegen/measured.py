@@ -57,8 +57,9 @@ class Measured:
         start = time.perf_counter()
         result = self.variants[which](*args, **kwargs)
         self.times[big][which].append(time.perf_counter() - start)
-        if self.calls[big] >= 2 * ROUNDS:
-            numba_times, numpy_times = self.times[big]
+        numba_times, numpy_times = self.times[big]
+        # (several threads may be calling: decide on whole measurements only)
+        if len(numba_times) >= ROUNDS and len(numpy_times) >= ROUNDS:
             self.winner[big] = self.variants[0 if min(numba_times) <= min(numpy_times) else 1]
             self._install()
         return result
