@@ -35,9 +35,12 @@ MAX_WRITTEN_CONSTANT = 1000
 DOC_WIDTH = 70
 
 
-def function_source(plan: Plan) -> tuple[str, dict]:
-    """``f.source``, and the names it uses but does not define (big constants)."""
-    text = _Functions(plan)
+def function_source(plan: Plan, printer: type | None = None,
+                    blocks: Callable[[], list[str]] | None = None) -> tuple[str, dict]:
+    """``f.source``, and the names it uses but does not define (big constants).
+    ``printer`` (a ``BodyPrinter``) spells the bodies; ``blocks`` gives top-level
+    blocks to place before the functions once they are printed (compiled kernels)."""
+    text = _Functions(plan, printer or BodyPrinter)
     held = {name: node.value for name, node in plan.constants
             if node.value.size > MAX_WRITTEN_CONSTANT}
     imports = _imports(text)
@@ -51,12 +54,13 @@ def function_source(plan: Plan) -> tuple[str, dict]:
     lines = [_constant_line(name, node, name in held) for name, node in plan.constants]
     if text.keeps:
         lines.append("_pool = []   # sets of big temporaries kept between calls")
-    return _join(imports, ["\n".join(lines)] if lines else [], text.source), held
+    extra = blocks() if blocks is not None else []
+    return _join(imports, (["\n".join(lines)] if lines else []) + extra, text.source), held
 
 
 def module_source_text(plan: Plan, doc: str = "") -> str:
     """A module that needs only NumPy: the run-time functions are copied in."""
-    text = _Functions(plan)
+    text = _Functions(plan, BodyPrinter)
     imports = _imports(text)
     copied = _with_dependencies(text.helpers)
     blocks = []
@@ -139,8 +143,8 @@ def _uses_shape_error(functions: list[Callable]) -> bool:
 class _Functions:
     """The ``def``s of a plan, and what they need from outside (imports, helpers)."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, plan: Plan, printer: type) -> None:
+        self.plan, self.printer = plan, printer
         self.helpers: list[Callable] = []
         self.floats = self.asarray = self.keeps = False
         params = ", ".join(v.name for v in plan.inputs)
@@ -196,10 +200,10 @@ class _Functions:
     def _body(self, body: Body) -> list[str]:
         self.floats |= bool(body.floats)
         self.keeps |= body.keeps
-        return _BodyPrinter(self, body).lines
+        return self.printer(self, body).lines
 
 
-class _BodyPrinter:
+class BodyPrinter:
     """The lines of one body; ``label`` is how each value is written so far, ``holder``
     which value each buffer holds now."""
 

@@ -77,6 +77,9 @@ class Op:
     cases: tuple = ()           # Case(...) rows for the generic checker
     helpers: Any = ()           # run-time functions the code calls (or node -> tuple)
     math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
+    # The op on float64/bool scalars inside a Numba kernel, over the operand names {0},
+    # {1}... (each a local, so a name may appear twice); None: it stays a NumPy call.
+    numba: str | None = None
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
     # update it in place ("{o}"). Or node -> such a tuple (constants by dtype).
