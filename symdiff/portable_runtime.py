@@ -127,7 +127,7 @@ def _xp_sigmoid(xp, x, top: float):
 
 
 def _sigmoid_block(x: np.ndarray, top: float) -> np.ndarray:
-    out = np.minimum(x, top)
+    out = np.minimum(x, top, out=np.empty_like(x))   # an array, also for a 0-d block
     np.exp(out, out=out)
     out /= out + 1.0
     return out
@@ -145,7 +145,7 @@ def _xp_softplus(xp, x):
 
 
 def _softplus_block(x: np.ndarray) -> np.ndarray:
-    out = np.abs(x)
+    out = np.abs(x, out=np.empty_like(x))   # an array, also for a 0-d block
     np.negative(out, out=out)
     np.exp(out, out=out)
     np.log1p(out, out=out)

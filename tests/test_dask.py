@@ -229,6 +229,19 @@ def test_sigmoid_and_softplus_on_dask_are_exact_at_large_arguments():
         np.testing.assert_allclose(s, w, rtol=4e-16, atol=0)
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3)])
+def test_sigmoid_and_softplus_blocks_of_every_rank_and_float_dtype(shape, dtype):
+    x = sd.tensor("x", shape=shape, dtype=dtype)
+    f = sd.function([x], [sd.sigmoid(x), sd.softplus(x), sd.grad(sd.sum(sd.softplus(x)), x)])
+    a = np.linspace(-60, 60, max(1, int(np.prod(shape)))).reshape(shape).astype(dtype)
+    expected = f(a)
+    got = dask.compute(*f(da.from_array(a)), scheduler="sync")
+    for g, e in zip(got, expected):
+        assert np.asarray(g).dtype == np.asarray(e).dtype
+        np.testing.assert_allclose(g, e, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
 def test_the_numpy_path_has_no_wrapper_and_other_classes_still_run_numpy():
     """A compiled function is called as the generated NumPy function itself (its class
     test is its first statement); NumPy subclasses and other numbers run the NumPy code,
