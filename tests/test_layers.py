@@ -106,7 +106,8 @@ def test_rewrite_modules_import_downward():
 
 # Inside frontend/, one job a module, in import order: a module imports only those before it.
 FRONTEND_LAYERS = ["values", "operators", "positions", "whitelist", "constructs", "namespaces",
-                   "source", "split", "walker", "statements", "text", "__init__"]
+                   "source", "split", "walker", "statements", "bindings", "text",
+                   "__init__"]
 
 
 def test_frontend_modules_import_downward():

@@ -27,7 +27,7 @@ from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, 
 # SymPy / math spellings accepted in text, and NumPy aliases.
 TEXT_ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan",
-    "Abs": "abs", "absolute": "abs", "ln": "log",
+    "Abs": "abs", "absolute": "abs", "ln": "log", "Eq": "equal", "Ne": "not_equal",
 }
 NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min",
                                  "fabs": "abs"}
@@ -49,6 +49,9 @@ TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow", "Heaviside", "
 _PACKAGE = __name__.split(".")[0]
 
 # Constant builders from the numpy namespace: called only on constants.
+# Bare in text: str() prints constants built from a shape as these calls (``array``:
+# what older versions printed).
+_TEXT_BUILDERS = ("eye", "ones", "zeros", "full", "array")
 _CONSTANT_BUILDERS = ("zeros", "ones", "full", "eye", "identity", "arange", "linspace",
                       "array", "asarray")
 
@@ -308,8 +311,8 @@ def text_function(name: str) -> Any:
     """A bare function name in text: builtins, table names and aliases."""
     if name in TEXT_BUILTINS:
         return builtin(name, text=True)
-    if name == "array":            # str() prints small constant arrays as array([...])
-        return _constant_builder("array")
+    if name in _TEXT_BUILDERS:     # str() prints constants built from shapes this way
+        return _constant_builder(name)
     if name in table_functions():
         return table_function(name)
     if name in TEXT_ALIASES and TEXT_ALIASES[name] in table_functions():
