@@ -278,6 +278,8 @@ def numpy_namespace(strict: bool) -> Namespace:
         members[name] = Known(name, function, _signature(function))
     members.update(member_table.NUMPY_SCALAR_TYPES)
     members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
+    if not strict:
+        members["s_"] = np.s_          # an index as a value: add_at(x, g, np.s_[1:])
     members["linalg"] = _linalg_namespace()
     namespace = Namespace("np", members)
     _NAMESPACES[key] = namespace
@@ -315,9 +317,24 @@ def text_function(name: str) -> Any:
         return _constant_builder(name)
     if name in table_functions():
         return table_function(name)
+    if name in ("embed", "add_at"):   # how index updates print: add_at(x, g, np.s_[1:])
+        return _index_update(name)
     if name in TEXT_ALIASES and TEXT_ALIASES[name] in table_functions():
         return table_function(TEXT_ALIASES[name])
     return None
+
+
+def _index_update(name: str) -> Known:
+    from ..ops import slicing
+    fn = getattr(slicing, name)
+
+    def call(first: Any, second: Any, index: Any) -> Any:
+        if not (is_expr(first) or is_expr(second)):
+            raise Reject(f"{name}() takes an expression")
+        if has_expr(index):
+            raise Reject(f"{name}(): the index must be known while reading (np.s_[1:])")
+        return fn(first, second, index)
+    return Known(name, call, _signature(fn))
 
 
 def builtin(name: str, *, text: bool) -> Any:

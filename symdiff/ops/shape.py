@@ -365,7 +365,9 @@ _zeros_like = register(Op(
     code=lambda args, node: (f"np.zeros({node.shape!r})" if None not in node.shape
                              else f"np.zeros({args[0]}.shape)"),
     batch=lambda args, batched, node: zeros_like(one_example(args[0], True)),
-    vjp=lambda g, node: (None,), text=call_text("zeros_like"),
+    vjp=lambda g, node: (None,),
+    # a 0-d zero is the number 0, as SymPy's diff gives it
+    text=lambda n, c: ("0", P_ATOM) if n.shape == () else call_text("zeros_like")(n, c),
     latex=lambda n, c: ("0", P_ATOM), cases=(Case(((3,),)),), differentiable=False,
     array_0d=True))
 
