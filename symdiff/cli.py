@@ -209,7 +209,7 @@ def run(text: str, *, wrt: str | None = None, var: Sequence[str] = (), order: in
     if fmt == "json":
         return json.dumps({label: _show(e) for label, e in entries})
     if fmt == "latex":
-        return _lines([(label, sd.to_latex(e)) for label, e in entries])
+        return _lines([(label, _latex(e)) for label, e in entries])
     return _lines([(label, _show(e)) for label, e in entries])
 
 
@@ -237,8 +237,12 @@ def _derivatives(expr, wrt_vars, order: int) -> list[tuple[str, Any]]:
 
 
 def _show(e) -> str:
-    """Python/SymPy syntax, polished by SymPy for small scalar expressions."""
-    return polish(e)
+    """Python/SymPy syntax, polished by SymPy for small scalar expressions, with the
+    subexpressions it repeats named once (``... where s1 = ...``) when that is shorter."""
+    from .printing import to_text
+    text = polish(e)
+    named = to_text(e, shared=True)
+    return named if len(named) < len(text) else text
 
 
 POLISH_MAX_OPS = 60   # larger expressions are printed as symdiff simplified them
@@ -263,10 +267,19 @@ def polish(e) -> str:
         candidate = sympy.simplify(to_sympy(e))
         if sympy.count_ops(candidate) >= ours:
             return text
-        polished = sympy.sstr(candidate)
+        polished = _full_precision(candidate)
         return polished if _same_values(e, polished) else text
     except Exception:   # any SymPy failure leaves symdiff's own text
         return text
+
+
+def _full_precision(candidate) -> str:
+    """SymPy's text with every float at full precision (SymPy prints 15 digits, which
+    would not read back to the same float64)."""
+    import sympy
+    floats = {f: (1 if f > 0 else -1) * sympy.Symbol(repr(abs(float(f))))
+              for f in candidate.atoms(sympy.Float)}
+    return sympy.sstr(candidate.xreplace(floats))
 
 
 def _sympy_names(e) -> dict:
@@ -284,9 +297,19 @@ def _same_values(e, text: str) -> bool:
         b = float(sd.evaluate(other, {n: v for n, v in env.items()
                                       if isinstance(other, sd.Node) and n in other.vars})
                   if isinstance(other, sd.Node) else other)
-        if np.isfinite(a) and not np.isclose(a, b, rtol=1e-9, atol=1e-12):
+        if np.isfinite(a) and not np.isclose(a, b, rtol=1e-12, atol=1e-15):
             return False
     return True
+
+
+def _latex(e) -> str:
+    """LaTeX of the form the text shows: SymPy's polish read back, or symdiff's own,
+    with repeated subexpressions named once when that is shorter."""
+    import symdiff as sd
+    text = polish(e)
+    if text != str(e):
+        e = sd.parse(text, **{n: v for n, v in e.vars.items()})
+    return min(sd.to_latex(e), sd.to_latex(e, shared=True), key=len)
 
 
 def _lines(entries: list[tuple[str, str]]) -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .arguments import takes_expression, takes_expressions
 from .ir import Node, toposort
-from .ops.core import P_ATOM, P_NEG
+from .ops.core import P_ATOM, P_MUL, P_NEG
 
 MAX_TEXT = 200_000  # characters; beyond this a tree print of a DAG would swell
 
@@ -57,7 +57,42 @@ def _number_text(v: float | int | bool) -> tuple[str, int]:
     text = repr(v)
     if text in ("inf", "-inf", "nan"):
         text = {"inf": "float('inf')", "-inf": "-float('inf')", "nan": "float('nan')"}[text]
+    elif isinstance(v, float):
+        exact = exact_text(abs(v))
+        if exact is not None:
+            if v > 0:
+                return exact
+            return "-" + exact[0], min(P_NEG, exact[1])   # -1/3 is (-1)/3: a quotient
     return text, (P_NEG if text.startswith("-") else P_ATOM)
+
+
+def _exact_forms() -> dict[float, tuple[str, int]]:
+    """Floats that are exactly what a short exact formula evaluates to in float64 (in
+    Python, NumPy and ``sd.parse`` alike): ``1/3``, ``pi``, ``E``, ``log(2)``,
+    ``sqrt(2)``. Printed so, they read back to the same bits and stay exact for SymPy."""
+    import math
+    forms: dict[float, tuple[str, int]] = {}
+    for q in (12, 11, 9, 7, 6, 3):   # not 2, 4, 5, 8, 10: 0.5, 0.25, 0.1 read as they are
+        for p in range(1, 4 * q):
+            if math.gcd(p, q) == 1:
+                forms[p / q] = (f"{p}/{q}", P_MUL)
+    for k in range(2, 11):
+        forms[float(np.log(float(k)))] = (f"log({k})", P_ATOM)
+        if math.isqrt(k) ** 2 != k:
+            forms[float(np.sqrt(float(k)))] = (f"sqrt({k})", P_ATOM)
+    forms.update({math.pi: ("pi", P_ATOM), math.e: ("E", P_ATOM),
+                  math.pi / 2: ("pi/2", P_MUL), 2 * math.pi: ("2*pi", P_MUL)})
+    return forms
+
+
+_EXACT: dict[float, tuple[str, int]] = {}
+
+
+def exact_text(v: float) -> tuple[str, int] | None:
+    """The exact formula (and its precedence) that evaluates to ``v`` > 0, or None."""
+    if not _EXACT:
+        _EXACT.update(_exact_forms())
+    return _EXACT.get(v)
 
 
 def _shape_text(shape: tuple) -> str:
@@ -166,18 +201,29 @@ def _text_rule(node: Node, child, constants: _Constants | None = None) -> tuple[
 
 @takes_expression
 def to_text(node: Node, limit: int | None = None, *,
-            names: Mapping[int, str] | None = None) -> str:
+            names: Mapping[int, str] | None = None, shared: bool = False) -> str:
     """Python/SymPy syntax for an expression (its node listing when it is too big).
 
     With ``limit``, a text longer than that is cut short with "..." instead.
     ``names`` maps node ids to names: those nodes print as the name, an atom, and
     what they are made of is not printed (``g_t3*t3`` rather than its definition).
     A constant array that no NumPy call builds from its shape prints as a name,
-    ``C0``, with its value given after the text: ``A @ C0 where C0 = [[...]]``,
-    which ``sd.parse`` reads back.
+    ``C0``, with its value given after the text: ``A @ C0 where C0 = [[...]]``.
+    ``shared=True`` names each subexpression the text would repeat once:
+    ``(s1 - t)*s1 where s1 = sigmoid(W @ x)``. ``sd.parse`` reads both forms back.
     """
     constants = _Constants(node.vars)
-    out = _render([node], lambda n, c: _text_rule(n, c, constants), limit or MAX_TEXT, names)
+    rule = lambda n, c: _text_rule(n, c, constants)   # noqa: E731
+    if shared:
+        found = _shared(node, rule, names or {})
+        if found is not None:
+            body, parts = found
+            consts = constants.where()
+            text = body + (" where " + ", ".join(parts) + consts.replace(" where ", ", ")
+                           if parts else consts)
+            if limit is None or len(text) <= limit:
+                return text
+    out = _render([node], rule, limit or MAX_TEXT, names)
     if out is not None:
         text = out[0] + constants.where()
         if limit is None or len(text) <= limit:
@@ -185,6 +231,61 @@ def to_text(node: Node, limit: int | None = None, *,
     if limit is not None:
         return f"{node.op.name}(...)"
     return format_graph([node], names)
+
+
+def repeated(node: Node, names: Mapping[int, str] = {}) -> list[Node]:
+    """The subexpressions worth naming in ``node``'s text, outermost first: those the
+    printed tree would hold more than once (counting a named one's definition once),
+    but not variables, constants and short forms such as ``-x`` or ``x.T``."""
+    order = toposort([node], known=dict.fromkeys(names))
+    count = {node.id: 1}
+    chosen = []
+    for n in reversed(order):
+        times = count.get(n.id, 0)
+        if n is not node and times >= 2 and _worth_a_name(n):
+            chosen.append(n)
+            times = 1
+        for i in n.inputs:
+            if i.id not in names:
+                count[i.id] = count.get(i.id, 0) + times
+    return chosen
+
+
+def _worth_a_name(n: Node) -> bool:
+    if n.op.name in ("var", "const", "zeros_like", "eye_like") or not n.inputs:
+        return False
+    if len(n.inputs) == 1 and n.inputs[0].op.name in ("var", "const"):
+        return n.op.name not in ("neg", "transpose", "getitem", "expand_dims",
+                                 "broadcast_to", "broadcast_like", "squeeze", "astype")
+    return True
+
+
+def _shared(node: Node, rule: Callable, names: Mapping[int, str],
+            show: Callable[[str], str] = lambda name: name,
+            number: Callable[[str], str] = lambda t: f"where({t}, 1, 0)",
+            ) -> tuple[str, list[str]] | None:
+    """``node`` printed with its repeated subexpressions named ``s1, s2, ...`` (inner
+    ones first), and the definitions ``s2 = ...``, outermost first."""
+    chosen = repeated(node, names)
+    taken = set(node.vars) | set(names.values())
+    given: dict[int, str] = dict(names)
+    k = 0
+    for n in reversed(chosen):
+        k += 1
+        while f"s{k}" in taken:
+            k += 1
+        given[n.id] = show(f"s{k}")
+    body = _render([node], rule, MAX_TEXT, given, number)
+    if body is None:
+        return None
+    parts = []
+    for n in chosen:
+        out = _render([n], rule, MAX_TEXT, {i: t for i, t in given.items() if i != n.id},
+                      number)
+        if out is None:
+            return None
+        parts.append(f"{given[n.id]} = {out[0]}")
+    return body[0], parts
 
 
 def to_texts(nodes: list[Node], limit: int) -> list[str]:
@@ -256,13 +357,21 @@ def _latex_parens(child: Callable) -> Callable:
 
 
 @takes_expression
-def to_latex(node: Node) -> str:
+def to_latex(node: Node, *, shared: bool = False) -> str:
     """LaTeX for an expression (matrix products by juxtaposition, ``\\odot``, ``^\\top``).
 
-    Named constant arrays are given after the formula, as in ``to_text``."""
+    Named constant arrays are given after the formula, and with ``shared=True``
+    repeated subexpressions are named once, as in ``to_text``."""
     constants = _Constants(node.vars)
-    out = _render([node], lambda n, c: _latex_rule(n, c, constants),
-                  number=lambda t: rf"\left[{t}\right]")
+    rule = lambda n, c: _latex_rule(n, c, constants)   # noqa: E731
+    if shared:
+        found = _shared(node, rule, {}, lambda name: f"{name[0]}_{{{name[1:]}}}",
+                        lambda t: rf"\left[{t}\right]")
+        if found is not None:
+            body, parts = found
+            where = r",\quad \text{where } " + ", ".join(parts) if parts else ""
+            return body + where + _latex_where(constants)
+    out = _render([node], rule, number=lambda t: rf"\left[{t}\right]")
     if out is None:
         return r"\text{(expression too large to print)}"
     return out[0] + _latex_where(constants)

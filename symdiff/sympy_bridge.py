@@ -27,6 +27,7 @@ import numpy as np
 import sympy
 
 from .ir import Const, Node, Var, toposort
+from .printing import exact_text
 from .ops import FUNCTIONS, OPS
 
 F = FUNCTIONS
@@ -54,6 +55,9 @@ def _number(value: np.ndarray):
         return sympy.true if v else sympy.false
     if float(v).is_integer() and abs(v) < 2 ** 53:
         return sympy.Integer(int(v))
+    exact = exact_text(abs(float(v)))   # 1/3, log(2), pi: the float is exactly that
+    if exact is not None:
+        return (1 if v > 0 else -1) * sympy.sympify(exact[0])
     return sympy.Float(v)
 
 

@@ -38,7 +38,8 @@ MATH_ALIASES: dict[str, str] = {
     "hypot": "hypot", "erf": "erf", "cbrt": "cbrt", "asinh": "arcsinh", "acosh": "arccosh",
     "atanh": "arctanh",
 }
-TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+# (E: SymPy's name for e, as printers write it)
+TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "E": math.e, "inf": math.inf}
 
 # Builtins that a function may call; their meaning is given in builtin().
 FUNCTION_BUILTINS = ("abs", "sum", "max", "min", "pow", "range", "len", "zip",
