@@ -34,6 +34,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ParseError, SymdiffError
+from .polish import polish
 
 EXAMPLES = """\
 examples:
@@ -241,65 +242,10 @@ def _show(e) -> str:
     subexpressions it repeats named once (``... where s1 = ...``) when that is shorter."""
     from .printing import to_text
     text = polish(e)
+    if not any(v.ndim for v in e.vars.values()):
+        return text       # scalar text stays SymPy's syntax, which has no 'where'
     named = to_text(e, shared=True)
     return named if len(named) < len(text) else text
-
-
-POLISH_MAX_OPS = 60   # larger expressions are printed as symdiff simplified them
-
-
-def polish(e) -> str:
-    """The shorter of symdiff's simplified text and SymPy's ``simplify`` of it.
-
-    Only for small scalar expressions (SymPy is slow and swells large ones), and a
-    SymPy form is taken only if ``sd.parse`` reads it back to the same values.
-    """
-    text = str(e)
-    if e.shape != () or any(v.ndim for v in e.vars.values()):
-        return text
-    try:
-        import sympy
-        from .sympy_bridge import to_sympy
-        mine = sympy.sympify(text, locals=_sympy_names(e))
-        ours = sympy.count_ops(mine)
-        if ours <= 1 or ours > POLISH_MAX_OPS:
-            return text
-        candidate = sympy.simplify(to_sympy(e))
-        if sympy.count_ops(candidate) >= ours:
-            return text
-        polished = _full_precision(candidate)
-        return polished if _same_values(e, polished) else text
-    except Exception:   # any SymPy failure leaves symdiff's own text
-        return text
-
-
-def _full_precision(candidate) -> str:
-    """SymPy's text with every float at full precision (SymPy prints 15 digits, which
-    would not read back to the same float64)."""
-    import sympy
-    floats = {f: (1 if f > 0 else -1) * sympy.Symbol(repr(abs(float(f))))
-              for f in candidate.atoms(sympy.Float)}
-    return sympy.sstr(candidate.xreplace(floats))
-
-
-def _sympy_names(e) -> dict:
-    import sympy
-    return {name: sympy.Symbol(name) for name in e.vars}
-
-
-def _same_values(e, text: str) -> bool:
-    import symdiff as sd
-    other = sd.parse(text, **{n: () for n in e.vars})
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        env = {n: rng.uniform(0.3, 1.7) for n in e.vars}
-        a = float(sd.evaluate(e, env))
-        b = float(sd.evaluate(other, {n: v for n, v in env.items()
-                                      if isinstance(other, sd.Node) and n in other.vars})
-                  if isinstance(other, sd.Node) else other)
-        if np.isfinite(a) and not np.isclose(a, b, rtol=1e-12, atol=1e-15):
-            return False
-    return True
 
 
 def _latex(e) -> str:
@@ -309,6 +255,8 @@ def _latex(e) -> str:
     text = polish(e)
     if text != str(e):
         e = sd.parse(text, **{n: v for n, v in e.vars.items()})
+    if not any(v.ndim for v in e.vars.values()):
+        return sd.to_latex(e)
     return min(sd.to_latex(e), sd.to_latex(e, shared=True), key=len)
 
 

@@ -9,6 +9,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -24,8 +25,11 @@ COMMAND = [str(BIN)] if BIN.exists() else [sys.executable, "-m", "symdiff"]
 SENTINEL = pathlib.Path("/tmp/symdiff-cli-sentinel")
 
 
+CACHE = tempfile.mkdtemp(prefix="symdiff-cli-cache-")   # a cache of this run only
+
+
 def run(*args, stdin=None, timeout=30):
-    env = dict(os.environ)
+    env = dict(os.environ, SYMDIFF_CACHE_DIR=CACHE)
     return subprocess.run(COMMAND + list(args), input=stdin, capture_output=True, text=True,
                           timeout=timeout, env=env)
 

@@ -6,7 +6,7 @@ import pathlib
 LAYERS = ["errors", "runtime|portable_runtime", "ir|pytree", "ops|banded",
           "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members|tracing",
           "rewrite", "codegen", "api|pyfunc|pyfunc_values|higher|batching|testing",
-          "display|sympy_bridge|cli|demo|__main__"]
+          "display|sympy_bridge|polish|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
 
 

@@ -5,7 +5,7 @@ and matrices ``A, B`` (3, 3), mixing ``+ - * / ** @``, unary minus, ``.T``,
 indexing, calls (elementwise, reductions, ``where`` with comparisons) and
 constants (negative, ``-0.0``, integers, full-precision floats, arrays from
 shapes and arbitrary arrays). For each graph, its gradient and their simplified
-forms, the printed text is read back by ``sd.parse`` and both are evaluated by
+forms, the printed text (also with repeated parts named) is read back by ``sd.parse`` and both are evaluated by
 the reference interpreter (the oracle: it never sees the text) at random points.
 Scalar graphs over scalars are read by ``sympy.sympify`` too and evaluated by SymPy.
 
@@ -187,5 +187,8 @@ def test_printed_text_reads_back_to_the_same_values(expr, seed):
         text = str(form)
         assert "array(" not in text and ".at[" not in text, text
         same(form, text, point, what)
+        named = sd.to_text(form, shared=True)
+        if named != text:
+            same(form, named, point, what + " (repeated parts named)")
         if seed % 8 == 1 and all(n.shape == () for n in toposort([form])):
             through_sympy(form, text, point)
