@@ -21,7 +21,7 @@ from typing import Callable, Iterable, Mapping
 import numpy as np
 
 from .arguments import takes_expression, takes_expressions
-from .ir import Node, toposort
+from .ir import Const, Node, toposort
 from .ops.core import P_ATOM, P_MUL, P_NEG
 
 MAX_TEXT = 200_000  # characters; beyond this a tree print of a DAG would swell
@@ -105,19 +105,22 @@ def _const_text(value: np.ndarray) -> tuple[str | None, int]:
     for any other array, which prints as a named constant."""
     if value.shape == ():
         return _number_text(value.item())
-    if value.dtype != np.float64 or value.size == 0 or not np.all(np.isfinite(value)):
+    if value.dtype != np.float64 or value.size == 0:
         return None, P_ATOM
     first = value.flat[0]
     if value.ndim == 2 and value.shape[0] == value.shape[1] and np.array_equal(
             value, np.eye(value.shape[0])):
         return f"eye({value.shape[0]})", P_ATOM
-    if np.all(value == first) and not np.signbit(first):
+    if np.array_equal(value, np.full(value.shape, first), equal_nan=True) and np.all(
+            np.signbit(value) == np.signbit(first)):
         shape = _shape_text(value.shape)
-        if first == 0:
+        if first == 0 and not np.signbit(first):
             return f"zeros({shape})", P_ATOM
         if first == 1:
             return f"ones({shape})", P_ATOM
-        return f"full({shape}, {_number_text(first.item())[0]})", P_ATOM
+        fill = _number_text(first.item())[0]
+        fill = fill + ".0" if fill.lstrip("-").isdigit() else fill   # full(3, 2) is ints
+        return f"full({shape}, {fill})", P_ATOM
     return None, P_ATOM
 
 
@@ -144,14 +147,21 @@ class _Constants:
         """`` where C0 = [...]``, or nothing."""
         if not self.values:
             return ""
-        return " where " + ", ".join(f"{name} = {value.tolist()!r}"
+        return " where " + ", ".join(f"{name} = {_list_text(value.tolist())}"
                                      for name, value in self.values.items())
+
+
+def _list_text(value) -> str:
+    """A nested list of numbers as text both readers take (``float('nan')``, ``1/3``)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_list_text(v) for v in value) + "]"
+    return _number_text(value)[0]
 
 
 def _as_number(parent: Node, operand: Node) -> bool:
     """A boolean operand that ``parent`` uses as the number 0 or 1 (``0.5*(a == b)``):
-    printed as ``where(a == b, 1, 0)``, which both readers (and SymPy, as a
-    ``Piecewise``) take as a number."""
+    printed as ``where(a == b, 1.0, 0.0)``, which both readers (and SymPy, as a
+    ``Piecewise``) take as a number (floats: ``where`` of ints would be ints)."""
     if operand.dtype != np.bool_ or parent.dtype == np.bool_:
         return False
     return not (parent.op.name == "where" and operand is parent.inputs[0]) and \
@@ -160,7 +170,7 @@ def _as_number(parent: Node, operand: Node) -> bool:
 
 def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT,
             names: Mapping[int, str] | None = None,
-            number: Callable[[str], str] = lambda t: f"where({t}, 1, 0)") -> list[str] | None:
+            number: Callable[[str], str] = lambda t: f"where({t}, 1.0, 0.0)") -> list[str] | None:
     """Print every output bottom-up; ``rule(node, child)`` prints one node, and a node
     in ``names`` (by id) prints as its name. ``number`` wraps a boolean operand used
     as a number.
@@ -188,9 +198,34 @@ def _child(node: Node, done: Mapping, number: Callable[[str], str]) -> Callable:
     return child
 
 
+def _folded(node: Node, depth: int = 0) -> np.ndarray | None:
+    """The value of an op on constants only (``1/0``, ``-1*(1/0)``, ``ones(3) @
+    zeros(3)``), which text must give as a number: a reader folds it with Python's
+    arithmetic, where ``1/0`` is an error, not float64's ``inf``."""
+    if node.op.name == "const":
+        return node.value
+    if node.op.name == "var" or not node.inputs or node.op.impl is None or depth > 32:
+        return None
+    values = []
+    for i in node.inputs:
+        value = _folded(i, depth + 1)
+        if value is None:
+            return None
+        values.append(value)
+    try:
+        with np.errstate(all="ignore"):
+            value = np.asarray(node.op.impl(*values, **dict(node.attrs)))
+    except Exception:
+        return None
+    return value.astype(node.dtype) if value.shape == node.shape else None
+
+
 def _text_rule(node: Node, child, constants: _Constants | None = None) -> tuple[str, int]:
     if node.op.name == "var":
         return node.name, P_ATOM
+    folded = _folded(node) if node.op.name != "const" else None
+    if folded is not None:
+        node = Const(folded)
     if node.op.name == "const":
         text, prec = _const_text(node.value)
         if text is None:
@@ -262,7 +297,7 @@ def _worth_a_name(n: Node) -> bool:
 
 def _shared(node: Node, rule: Callable, names: Mapping[int, str],
             show: Callable[[str], str] = lambda name: name,
-            number: Callable[[str], str] = lambda t: f"where({t}, 1, 0)",
+            number: Callable[[str], str] = lambda t: f"where({t}, 1.0, 0.0)",
             ) -> tuple[str, list[str]] | None:
     """``node`` printed with its repeated subexpressions named ``s1, s2, ...`` (inner
     ones first), and the definitions ``s2 = ...``, outermost first."""
@@ -296,7 +331,7 @@ def to_texts(nodes: list[Node], limit: int) -> list[str]:
         if any(done[i.id] is None for i in node.inputs):
             done[node.id] = None   # a text holds its operands' texts
             continue
-        text, prec = _text_rule(node, _child(node, done, lambda t: f"where({t}, 1, 0)"))
+        text, prec = _text_rule(node, _child(node, done, lambda t: f"where({t}, 1.0, 0.0)"))
         done[node.id] = (text, prec) if len(text) <= limit else None
     return [done[n.id][0] if done[n.id] is not None else f"{n.op.name}(...)" for n in nodes]
 
@@ -313,7 +348,7 @@ def short_text(node: Node, depth: int = 3) -> str:
         def child(c: Node, min_prec: int) -> str:
             text, prec = show(c, level + 1)
             if _as_number(n, c):
-                return f"where({text}, 1, 0)"
+                return f"where({text}, 1.0, 0.0)"
             return f"({text})" if prec < min_prec else text
         return n.op.text(n, child)
     return show(node, 0)[0]
