@@ -148,3 +148,24 @@ def test_derivatives_at_kinks_convert_to_sympy():
         for v in (0.5, 2.0, -0.7):
             want = float(sd.evaluate(g, {"x": v}))
             assert float(s.subs(sympy.Symbol("x"), v)) == pytest.approx(want)
+
+
+def test_demo_names_each_repeated_part_once(capsys):
+    from symdiff import demo
+    demo.main()
+    out = capsys.readouterr().out
+    line = out.split("sd.parse reads this text back):\n", 1)[1].splitlines()[0].strip()
+    body, _, definitions = line.partition(" where ")
+    assert definitions, line
+    # each layer's sigmoid is written once, in its definition
+    assert line.count("sigmoid(") == 2, line
+    x, t = sd.vector("x", 2), sd.vector("t", 2)
+    W1, W2 = sd.matrix("W1", (2, 2)), sd.matrix("W2", (2, 2))
+    b1, b2 = sd.scalar("b1"), sd.scalar("b2")
+    back = sd.parse(line, x=x, t=t, W1=W1, W2=W2, b1=b1, b2=b2)
+    o = sd.sigmoid(W2 @ sd.sigmoid(W1 @ x + b1) + b2)
+    want = sd.grad(sd.sum(0.5 * (t - o) ** 2), [b2])[0]
+    rng = np.random.default_rng(1)
+    env = dict(x=rng.normal(size=2), t=rng.normal(size=2), W1=rng.normal(size=(2, 2)),
+               W2=rng.normal(size=(2, 2)), b1=0.3, b2=-0.1)
+    assert float(sd.evaluate(back, env)) == pytest.approx(float(sd.evaluate(want, env)))
