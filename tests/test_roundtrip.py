@@ -72,7 +72,8 @@ def exprs(draw, shape=(), depth=3):
     def sub(s=shape):
         return exprs(s, depth - 1)
     kind = draw(st.sampled_from(["binary", "binary", "binary", "unary", "neg", "matmul",
-                                 "transpose", "index", "reduce", "where", "power", "cmp"]))
+                                 "transpose", "index", "reduce", "where", "power", "cmp",
+                                 "steps"]))
     if kind == "binary":
         op = draw(st.sampled_from([sd.add, sd.subtract, sd.multiply, sd.divide, sd.maximum]))
         # one operand may be of lower rank (broadcasting)
@@ -111,6 +112,10 @@ def exprs(draw, shape=(), depth=3):
         if shape == (N,):
             return sd.sum(draw(sub((N, N))), axis=draw(st.integers(0, 1)))
         return draw(sub())
+    if kind == "steps":    # a step function of constants, raised to a constant power
+        cond = draw(st.sampled_from(CMP))(draw(sub()), draw(sub()))
+        steps = sd.where(cond, draw(constants(shape)), draw(constants(shape)))
+        return steps ** draw(constants(())) if draw(st.booleans()) else steps
     if kind == "where":
         cond = draw(st.sampled_from(CMP))(draw(sub()), draw(sub()))
         return sd.where(cond, draw(sub()), draw(sub()))

@@ -387,13 +387,24 @@ _lnot = declare_elementwise(
     sympy="Not(a)")
 FUNCTIONS["logical_not"] = unary_builder(_lnot)
 
+def _where_text(node, child):
+    # where(c, 2, -1) would read back as integers (and 1/where(...) fail): when both
+    # branches are whole-number float constants, one is written as a float
+    c, a, b = node.inputs
+    texts = [child(c, 0), child(a, 0), child(b, 0)]
+    if node.dtype.kind == "f" and all(i.op.name == "const" for i in (a, b)) and \
+            texts[2].lstrip("-").isdigit() and texts[1].lstrip("-").isdigit():
+        texts[2] += ".0"
+    return f"where({', '.join(texts)})", P_ATOM
+
+
 # -- ternary ----------------------------------------------------------------------------
 
 _where = declare_elementwise(
     "where", np.where,
     (None, lambda out, c, a, b: _select(c, 1.0, 0.0),
      lambda out, c, a, b: _select(c, 0.0, 1.0)),
-    (np_call("np.where")[0], None), text=call_text("where"),
+    (np_call("np.where")[0], None), text=lambda n, c: _where_text(n, c),
     latex=lambda n, c: (rf"\begin{{cases}}{c(n.inputs[1], 0)} & "
                         rf"{c(n.inputs[0], 0)}\\ {c(n.inputs[2], 0)} & "
                         rf"\text{{otherwise}}\end{{cases}}", P_ATOM),

@@ -9,7 +9,7 @@ def f_x(x):
     Inputs:
         x: f64[100]
     Returns:
-        f64[100,100]: band_matrix(x, x, {-1: embed(-(2*x[:-1]**1)*1*(x[1:] - x[:-1]**2)**..."""
+        f64[100,100]: band_matrix(x, x, {-1: embed(-(2*x[:-1]**1)*(1*(x[1:] - x[:-1]**2)*..."""
     x = asarray(x, np.float64)
     if x.shape != (100,): _shape_error('x', x, (100,))
     t0 = x[:-1]
