@@ -6,7 +6,7 @@ import pathlib
 LAYERS = ["errors", "runtime|portable_runtime", "ir|pytree", "ops|banded",
           "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members|tracing",
           "rewrite", "codegen", "api|pyfunc|pyfunc_values|higher|batching|testing",
-          "display|sympy_bridge|cli|demo|__main__"]
+          "display|sympy_bridge|polish|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
 
 
@@ -106,7 +106,8 @@ def test_rewrite_modules_import_downward():
 
 # Inside frontend/, one job a module, in import order: a module imports only those before it.
 FRONTEND_LAYERS = ["values", "operators", "positions", "whitelist", "constructs", "namespaces",
-                   "source", "split", "walker", "statements", "text", "__init__"]
+                   "source", "split", "walker", "statements", "bindings", "text",
+                   "__init__"]
 
 
 def test_frontend_modules_import_downward():

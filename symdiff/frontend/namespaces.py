@@ -28,7 +28,7 @@ from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, 
 # SymPy / math spellings accepted in text, and NumPy aliases.
 TEXT_ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan",
-    "Abs": "abs", "absolute": "abs", "ln": "log",
+    "Abs": "abs", "absolute": "abs", "ln": "log", "Eq": "equal", "Ne": "not_equal",
 }
 NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min",
                                  "fabs": "abs"}
@@ -39,7 +39,8 @@ MATH_ALIASES: dict[str, str] = {
     "hypot": "hypot", "erf": "erf", "cbrt": "cbrt", "asinh": "arcsinh", "acosh": "arccosh",
     "atanh": "arctanh",
 }
-TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+# (E: SymPy's name for e, as printers write it)
+TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "E": math.e, "inf": math.inf}
 
 # Builtins that a function may call; their meaning is given in builtin().
 FUNCTION_BUILTINS = ("abs", "sum", "max", "min", "pow", "range", "len", "zip",
@@ -50,6 +51,9 @@ TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow", "Heaviside", "
 _PACKAGE = __name__.split(".")[0]
 
 # Constant builders from the numpy namespace: called only on constants.
+# Bare in text: str() prints constants built from a shape as these calls (``array``:
+# what older versions printed).
+_TEXT_BUILDERS = ("eye", "ones", "zeros", "full", "array")
 _CONSTANT_BUILDERS = ("zeros", "ones", "full", "eye", "identity", "arange", "linspace",
                       "array", "asarray")
 
@@ -281,6 +285,8 @@ def numpy_namespace(strict: bool) -> Namespace:
         members[name] = Known(name, function, _signature(function))
     members.update(member_table.NUMPY_SCALAR_TYPES)
     members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
+    if not strict:
+        members["s_"] = np.s_          # an index as a value: add_at(x, g, np.s_[1:])
     members["linalg"] = _linalg_namespace()
     namespace = Namespace("np", members)
     _NAMESPACES[key] = namespace
@@ -314,13 +320,28 @@ def text_function(name: str) -> Any:
     """A bare function name in text: builtins, table names and aliases."""
     if name in TEXT_BUILTINS:
         return builtin(name, text=True)
-    if name == "array":            # str() prints small constant arrays as array([...])
-        return _constant_builder("array")
+    if name in _TEXT_BUILDERS:     # str() prints constants built from shapes this way
+        return _constant_builder(name)
     if name in table_functions():
         return table_function(name)
+    if name in ("embed", "add_at"):   # how index updates print: add_at(x, g, np.s_[1:])
+        return _index_update(name)
     if name in TEXT_ALIASES and TEXT_ALIASES[name] in table_functions():
         return table_function(TEXT_ALIASES[name])
     return None
+
+
+def _index_update(name: str) -> Known:
+    from ..ops import slicing
+    fn = getattr(slicing, name)
+
+    def call(first: Any, second: Any, index: Any) -> Any:
+        if not (is_expr(first) or is_expr(second)):
+            raise Reject(f"{name}() takes an expression")
+        if has_expr(index):
+            raise Reject(f"{name}(): the index must be known while reading (np.s_[1:])")
+        return fn(first, second, index)
+    return Known(name, call, _signature(fn))
 
 
 def builtin(name: str, *, text: bool) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Node, broadcast_shapes, make
-from .core import P_MUL, P_POW, Case, Op, call_text, infix_text, register, shape_error
+from .core import P_MUL, P_NEG, P_POW, Case, Op, call_text, infix_text, register, shape_error
 from .declare import as_nodes, public
 from .elementwise import multiply, sum_terms
 from .portable import Portable
@@ -57,8 +57,10 @@ def _latex_matmul(node, child):
     # vector times a matrix is written as the textbook does: g @ W = W^T g.
     a, b = node.inputs
 
-    def side(n):
-        return child(n, P_MUL if n.op.name == "matmul" else P_MUL + 1)
+    def side(n):   # juxtaposed: a sum, product or negation gets parentheses (X (-y))
+        return child(n, P_MUL if n.op.name == "matmul" else P_NEG + 1)
+    if a.ndim == 1 and b.ndim == 1:    # an inner product: x^T y
+        return rf"{child(a, P_POW + 1)}^{{\top}} {side(b)}", P_MUL
     if a.ndim == 1 and b.ndim == 2:
         if b.op.name == "transpose":
             return f"{side(b.inputs[0])} {side(a)}", P_MUL

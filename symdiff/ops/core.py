@@ -202,17 +202,31 @@ def call_text(name: str, *attr_names: str, defaults: dict | None = None) -> Call
 
 
 def infix_text(symbol: str, prec: int, right_assoc: bool = False,
-               associative: bool = False) -> Callable:
-    """Print ``a SYMBOL b``. For an associative op (+, *), a right operand of the same
-    precedence needs no parentheses either: ``a*(b*c)`` prints as ``a*b*c``, which
-    reads back as the same function."""
+               associative: bool = False, chains: bool = False) -> Callable:
+    """Print ``a SYMBOL b`` by Python's grammar: operators of one precedence group left
+    to right (``**`` right to left), so an operand of the same precedence on the
+    grouping side needs no parentheses and one on the other side does: ``a*(b*c)``
+    and ``x*(x @ y)`` keep theirs (regrouped, floats round differently, and ``2*(1/0*x)``
+    would make ``2*1/0``, which a reader folds as Python numbers). A comparison
+    (``chains``) parenthesises both sides, since Python reads ``a < b < c`` as a chain.
+    ``@`` next to ``*`` or ``/`` is parenthesised although Python would not need it:
+    ``(x @ y)*z``, for a reader's eye. (``associative`` is kept for the records.)"""
     def text(node, child):
         a, b = node.inputs
-        left = child(a, prec + 1 if right_assoc else prec)
-        right = child(b, prec if right_assoc or associative else prec + 1)
+        if chains:
+            return f"{child(a, prec + 1)} {symbol} {child(b, prec + 1)}", prec
+        left = child(a, prec + 1 if right_assoc or _mixes(node, a) else prec)
+        right = child(b, prec if right_assoc else prec + 1)
         sep = " " if prec <= P_ADD or symbol == "@" else ""
         return f"{left}{sep}{symbol}{sep}{right}", prec
     return text
+
+
+def _mixes(node: Node, operand: Node) -> bool:
+    """A matrix product directly inside an elementwise product or quotient, or the other
+    way round (same precedence in Python, easy to misread)."""
+    names = {node.op.name, operand.op.name}
+    return "matmul" in names and bool(names & {"mul", "div"})
 
 
 def call_latex(macro: str) -> Callable:

@@ -265,9 +265,20 @@ negative = public("negative", "neg")(unary_builder(_neg))
 
 # -- binary ----------------------------------------------------------------------------
 
+def _logical_text(name: str, arithmetic: Callable) -> Callable:
+    """Booleans added or multiplied are ``or``, ``and``: printed by those names, which
+    both readers (and SymPy, as ``Or``, ``And``) take for booleans."""
+    def text(node, child):
+        if node.dtype == np.bool_:
+            return f"{name}({child(node.inputs[0], 0)}, {child(node.inputs[1], 0)})", P_ATOM
+        return arithmetic(node, child)
+    return text
+
+
 _add = declare_elementwise(
     "add", np.add, (lambda out, a, b: 1, lambda out, a, b: 1),
-    infix_code("+", "np.add"), text=infix_text("+", P_ADD, associative=True),
+    infix_code("+", "np.add"),
+    text=_logical_text("logical_or", infix_text("+", P_ADD, associative=True)),
     latex=lambda n, c: (_latex_add(c(n.inputs[0], P_ADD), c(n.inputs[1], P_ADD)),
                         P_ADD),
     cases=BINARY_CASES, math="({0} + {1})", sympy="a + b", symbol="+", commutative=True,
@@ -284,7 +295,8 @@ _sub = declare_elementwise(
     numba="({0} - {1})")
 _mul = declare_elementwise(
     "mul", np.multiply, (lambda out, a, b: b, lambda out, a, b: a),
-    infix_code("*", "np.multiply"), text=infix_text("*", P_MUL, associative=True),
+    infix_code("*", "np.multiply"),
+    text=_logical_text("logical_and", infix_text("*", P_MUL, associative=True)),
     latex=lambda n, c: (_latex_mul(n, c), P_MUL), cases=BINARY_CASES,
     math="({0} * {1})", sympy="a*b", symbol="\u00d7", commutative=True, same_type=True,
     portable=Portable(lambda a, n: _bool_or(n, a, "*", "logical_and"), infix=True),
@@ -411,33 +423,23 @@ _CMP = {"less": ("<", np.less, "a < b"), "less_equal": ("<=", np.less_equal, "a 
         "equal": ("==", np.equal, "Eq(a, b)"), "not_equal": ("!=", np.not_equal, "Ne(a, b)")}
 
 
-def _heaviside_text(symbol: str) -> Callable:
-    """0-d ``a >= b`` prints as ``Heaviside(a - b, 1)`` (``>``: value 0 at the tie), a
-    number SymPy reads and can multiply; ``==``, ``!=`` and tensors print as Python."""
-    infix = infix_text(symbol, P_CMP)
-    flip = {"<": ">", "<=": ">="}
+def _equality_text(function: str, symbol: str) -> Callable:
+    """0-d ``a == b`` prints as SymPy's ``Eq(a, b)`` (SymPy reads ``==`` as a test of
+    equal formulas, not an equation); arrays as Python's ``a == b``."""
+    infix = infix_text(symbol, P_CMP, chains=True)
 
     def text(node, child):
-        if node.shape != () or symbol in ("==", "!="):
+        if node.shape != ():
             return infix(node, child)
-        a, b = node.inputs
-        if symbol in flip:
-            a, b = b, a
-        at_tie = 1 if symbol in (">=", "<=") else 0
-        if is_const(b, 0.0):
-            diff = child(a, 0)
-        elif is_const(a, 0.0):
-            diff = f"-{child(b, P_NEG)}"
-        else:
-            diff = f"{child(a, P_ADD)} - {child(b, P_ADD + 1)}"
-        return f"Heaviside({diff}, {at_tie})", P_ATOM
+        return f"{function}({child(node.inputs[0], 0)}, {child(node.inputs[1], 0)})", P_ATOM
     return text
 
 
 for _name, (_sym, _impl, _sympy) in _CMP.items():
     _op = declare_elementwise(
         _name, _impl, None, infix_code(_sym, f"np.{_name}"),
-        text=_heaviside_text(_sym),
+        text=(_equality_text(_sympy[:2], _sym) if _sym in ("==", "!=")
+              else infix_text(_sym, P_CMP, chains=True)),
         latex=lambda n, c, s=_sym: (
             f"{c(n.inputs[0], P_CMP + 1)} {_LATEX_CMP[s]} {c(n.inputs[1], P_CMP + 1)}",
             P_CMP),
@@ -466,13 +468,24 @@ _lnot = declare_elementwise(
     numba="(not {0})")
 FUNCTIONS["logical_not"] = unary_builder(_lnot)
 
+def _where_text(node, child):
+    # where(c, 2, -1) would read back as integers (and 1/where(...) fail): when both
+    # branches are whole-number float constants, one is written as a float
+    c, a, b = node.inputs
+    texts = [child(c, 0), child(a, 0), child(b, 0)]
+    if node.dtype.kind == "f" and all(i.op.name == "const" for i in (a, b)) and \
+            texts[2].lstrip("-").isdigit() and texts[1].lstrip("-").isdigit():
+        texts[2] += ".0"
+    return f"where({', '.join(texts)})", P_ATOM
+
+
 # -- ternary ----------------------------------------------------------------------------
 
 _where = declare_elementwise(
     "where", np.where,
     (None, lambda out, c, a, b: _select(c, 1.0, 0.0),
      lambda out, c, a, b: _select(c, 0.0, 1.0)),
-    (np_call("np.where")[0], None), text=call_text("where"),
+    (np_call("np.where")[0], None), text=lambda n, c: _where_text(n, c),
     latex=lambda n, c: (rf"\begin{{cases}}{c(n.inputs[1], 0)} & "
                         rf"{c(n.inputs[0], 0)}\\ {c(n.inputs[2], 0)} & "
                         rf"\text{{otherwise}}\end{{cases}}", P_ATOM),

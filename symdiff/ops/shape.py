@@ -303,6 +303,16 @@ def _batch_broadcast_to(args, batched, node):
     return add(x, Const(np.zeros(shape), x.dtype if x.dtype.kind == "f" else None))
 
 
+def _broadcast_latex(node, child):
+    # a column spread over a matrix is an outer product with ones: v 1^T (not just v)
+    x = node.inputs[0]
+    if len(node.shape) == 2 and x.op.name == "expand_dims" and x.shape[1:] == (1,):
+        return rf"{child(x.inputs[0], P_POW + 1)} \mathbf{{1}}^{{\top}}", P_POW
+    if len(node.shape) == 2 and x.ndim == 1:
+        return rf"\mathbf{{1}} {child(x, P_POW + 1)}^{{\top}}", P_POW
+    return child(x, P_ATOM), P_ATOM
+
+
 # Adjoints of broadcast results are summed back by the reverse-mode driver, so the
 # VJP of a broadcast is the identity.
 _broadcast_to = register(Op(
@@ -311,8 +321,7 @@ _broadcast_to = register(Op(
     code=lambda args, node: f"np.broadcast_to({args[0]}, {node.attr('shape')!r})",
     vjp=lambda g, node: (g,), jvp=lambda t, node: broadcast_to(t[0], node.attr("shape")),
     batch=_batch_broadcast_to,
-    text=call_text("broadcast_to", "shape"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
-    sympy="a",
+    text=call_text("broadcast_to", "shape"), latex=_broadcast_latex, sympy="a",
     cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 3)})),
     see_through=True, broadcasts=True, view=True,
     portable=Portable(lambda a, n: f"xp.broadcast_to({a[0]}, {n.attr('shape')!r})", "none")))
@@ -388,7 +397,9 @@ _zeros_like = register(Op(
     code=lambda args, node: (f"np.zeros({node.shape!r})" if None not in node.shape
                              else f"np.zeros({args[0]}.shape)"),
     batch=lambda args, batched, node: zeros_like(one_example(args[0], True)),
-    vjp=lambda g, node: (None,), text=call_text("zeros_like"),
+    vjp=lambda g, node: (None,),
+    # a 0-d zero is the number 0, as SymPy's diff gives it
+    text=lambda n, c: ("0", P_ATOM) if n.shape == () else call_text("zeros_like")(n, c),
     latex=lambda n, c: ("0", P_ATOM), cases=(Case(((3,),)),), differentiable=False,
     array_0d=True,
     portable=Portable(lambda a, n: f"xp.zeros_like({a[0]}, dtype={dtype_text(n.dtype)})",

@@ -183,9 +183,9 @@ _embed = register(Op(
     batch=_batch_embed,
     jvp=lambda t, node: (make(_embed, [t[0], node.inputs[1]], {"index": node.attr("index")})
                          if t[0] is not None else None),
-    # JAX's spelling of a functional index update: zeros_like(x).at[1:].set(g)
-    text=lambda n, c: (f"zeros_like({c(n.inputs[1], 0)}).at[{_index_text(n.attr('index'))}]"
-                       f".set({c(n.inputs[0], 0)})", P_ATOM),
+    # a function both readers take: zeros like x with g at x[1:], embed(g, x, np.s_[1:])
+    text=lambda n, c: (f"embed({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
+                       f"np.s_[{_index_text(n.attr('index'))}])", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((4,), (5,)), {"index": (("slice", 1, None, None),)}),
            Case(((3,), (4, 3)), {"index": (1,)})),
@@ -248,8 +248,8 @@ _add_at = register(Op(
     vjp=lambda g, node: (g, make(_getitem, [g], {"index": node.attr("index")})),
     jvp=lambda t, node: sum_terms([t[0], _add_at_jvp_g(t[1], node)]),
     batch=_batch_add_at,
-    text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.at[{_index_text(n.attr('index'))}]"
-                       f".add({c(n.inputs[1], 0)})", P_ATOM),
+    text=lambda n, c: (f"add_at({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
+                       f"np.s_[{_index_text(n.attr('index'))}])", P_ATOM),
     latex=lambda n, c: (rf"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD + 1)}", P_ADD),
     cases=(Case(((5,), (4,)), {"index": (("slice", 1, None, None),)}),
            Case(((4, 3), (3,)), {"index": (1,)}),
@@ -265,6 +265,13 @@ _add_at = register(Op(
     portable=Portable(lambda a, n: (f"_xp_add_at(xp, {a[0]}, {a[1]}, "
                                     f"{_xp_index_value(n.attr('index'), n.ndim)})"),
                       helpers=(portable_runtime._xp_add_at,))))
+
+
+def embed(g, like, index) -> Node:
+    """Zeros shaped like ``like`` with ``g`` at ``like[index]`` (how the adjoint of
+    indexing prints: ``embed(g, x, np.s_[1:])``)."""
+    g, like = as_nodes([g, like])
+    return make(_embed, [g, like], {"index": _normalize_index(like, index)})
 
 
 def add_at(x, g, index) -> Node:

@@ -9,7 +9,7 @@ def f_x(x):
     Inputs:
         x: f64[100]
     Returns:
-        f64[100,100]: band_matrix(...)"""
+        f64[100,100]: band_matrix(x, x, {-1: embed(-(2*x[:-1]**1)*(1*(x[1:] - x[:-1]**2)*..."""
     if x.__class__ not in _native:
         _run = _other_arrays(x)
         if _run is not None:
