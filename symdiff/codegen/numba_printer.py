@@ -190,18 +190,6 @@ class KernelBodyPrinter(BodyPrinter):
         if s.node.id in self.anchor:
             self._kernel(region)
 
-    def _pair(self, s: Pair) -> None:
-        name = f"{KERNEL_PREFIX}{len(self.store)}"
-        source = s.fusion.numba(name, s.first, s.second) if s.fusion.numba else None
-        if source is None:
-            return super()._pair(s)
-        self.store.append(source)
-        a, b = s.names
-        self.label[s.first.id], self.label[s.second.id] = a, b
-        self.holder[a], self.holder[b] = s.first.id, s.second.id
-        self.lines.append(f"{a}, {b} = {name}({self._ref(s.first.inputs[0])})  "
-                          f"# {s.first.op.name} and {s.second.op.name} in one pass")
-
     def _return(self, s: Return) -> None:
         values = tuple((o, how) for o, how in s.values)
         for o, _ in values:

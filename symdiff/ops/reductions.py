@@ -214,9 +214,6 @@ class Fusion(NamedTuple):
     match: Callable[[Node, Node], bool]    # (first node, second node) -> same axis etc.
     code: Callable[[str, Node, Node], str]  # (operand, first, second) -> "call(...)"
     helpers: tuple                           # the run-time functions the code calls
-    # (kernel name, first, second) -> the source of a Numba kernel computing both from
-    # the operand in one pass, or None where it has none (symdiff/codegen/numba_printer)
-    numba: Callable[[str, Node, Node], str | None] | None = None
 
 
 def _lse_axis(node: Node) -> tuple | None:
@@ -230,44 +227,8 @@ FUSED_PAIRS = (
            code=lambda arg, lse, sm: (f"_logsumexp_softmax({arg}, {sm.attr('axis')}"
                                       + (", keepdims=True" if lse.attr("keepdims") else "")
                                       + ")"),
-           helpers=(_logsumexp_softmax,),
-           numba=lambda name, lse, sm: _lse_softmax_kernel(name, lse, sm)),
+           helpers=(_logsumexp_softmax,)),
 )
-
-
-def _lse_softmax_kernel(name: str, lse: Node, sm: Node) -> str | None:
-    """Rows of a float64 matrix: the max, the exponentials shifted by it (0 where the
-    max is not finite, as ``_logsumexp_softmax``), their sum, then both results."""
-    x = lse.inputs[0]
-    if x.ndim != 2 or x.dtype != np.float64 or sm.attr("axis") not in (1, -1):
-        return None
-    shape = "(n0, 1)" if lse.attr("keepdims") else "(n0,)"
-    index = "i, 0" if lse.attr("keepdims") else "i"
-    return f'''@njit("(float64[:, :],)", cache=True, error_model="numpy", nogil=True)
-def {name}(a0):
-    n0, n1 = a0.shape
-    if n1 == 0:
-        raise ValueError("logsumexp of an empty row")
-    lse = np.empty({shape}, np.float64)
-    sm = np.empty((n0, n1), np.float64)
-    for i in range(n0):
-        m = a0[i, 0]
-        for j in range(1, n1):
-            v = a0[i, j]
-            if v > m or v != v:
-                m = v
-        if not m - m == 0.0:   # inf or nan: shift by 0
-            m = 0.0
-        s = 0.0
-        for j in range(n1):
-            e = math.exp(a0[i, j] - m)
-            sm[i, j] = e
-            s += e
-        lse[{index}] = math.log(s) + m
-        r = 1.0 / s
-        for j in range(n1):
-            sm[i, j] *= r
-    return lse, sm'''
 
 
 _logsumexp_op, logsumexp = declare_reduction(
