@@ -5,11 +5,14 @@ executed once. The source is registered with ``linecache`` so tracebacks and
 ``inspect.getsource`` show it; compiled functions are cached by graph and options.
 
 Dispatch on the arguments: a call whose arguments are all NumPy arrays, NumPy
-scalars, Python numbers or lists runs the NumPy code (one class test per argument in
-front of it). An argument of another Array API library (Dask, CuPy, PyTorch, JAX,
-array-api-strict) runs the portable variant (``portable_printer.py``), printed from
-the same simplified graph on the first such call and kept; it returns arrays of that
-library, lazy for Dask.
+scalars, Python numbers or lists runs the NumPy code. The test is the first statement
+of the generated function itself, one class test per argument (``runtime._native``),
+so the NumPy path pays no wrapper call. Any other class calls ``_other_arrays``,
+which the compiled function binds in its namespace to ``Function._other_arrays``: an
+argument of another Array API library (Dask, CuPy, PyTorch, JAX, array-api-strict)
+runs the portable variant (``portable_printer.py``), printed from the same simplified
+graph on the first such call and kept; it returns arrays of that library, lazy for
+Dask. Anything else (a NumPy subclass, another number) goes on with the NumPy code.
 """
 from __future__ import annotations
 
@@ -21,8 +24,6 @@ import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
-import numpy as np
-
 from .. import portable_runtime, runtime
 from ..errors import CompileError
 from ..ir import Node, Var, as_node, gc_paused, meta, toposort
@@ -33,11 +34,9 @@ from .plan import make_plan
 from .portable_printer import NoPortableForm, portable_source
 
 # Names the generated code uses for itself: no parameter may take them.
-RESERVED = {"np", "math", "float", "abs", "max", "ndarray", "asarray", "_s", "_pool",
-            "_native", "_numpy_path", "_any_path", *runtime.__all__,
-            *portable_runtime.__all__}
-# The argument types the NumPy code takes without a second look (others are examined).
-_NATIVE = frozenset({np.ndarray, float, int, bool, list, np.float64, np.float32})
+RESERVED = {"np", "math", "float", "abs", "max", "ndarray", "asarray", "_s", "_pool", "_run",
+            "_numpy_path",
+            *runtime.__all__, *portable_runtime.__all__}
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 _CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()   # lookups and evictions from several threads
@@ -61,7 +60,7 @@ class Function:
         self._trial: Measured | None = None      # backend="numba": the two variants' trial
         self._lock = threading.Lock()
 
-    def __call__(self, *args, **kwargs):  # replaced per function by the generated code
+    def __call__(self, *args, **kwargs):  # replaced per function by the generated function
         return self._fn(*args, **kwargs)
 
     @property
@@ -80,19 +79,19 @@ class Function:
                 self._portable = _compile_portable(self)
         return self._portable
 
-    def _any_path(self, *args, **kwargs):
-        """Arguments the class test did not recognise: another library's arrays run the
-        portable variant, anything else (NumPy subclasses, other numbers) the NumPy code."""
-        values = list(args) + list(kwargs.values())
-        library = next((lib for lib in map(portable_runtime.foreign_library, values) if lib),
+    def _other_arrays(self, *args):
+        """Called by the generated NumPy code for arguments its class test did not
+        recognise: the portable variant for another library's arrays, None (go on
+        with the NumPy code) for anything else (NumPy subclasses, other numbers)."""
+        library = next((lib for lib in map(portable_runtime.foreign_library, args) if lib),
                        None)
         if library is None:
-            return self._fn(*args, **kwargs)
+            return None
         source, fn = self._portable_variant()
         if source is None:
             raise CompileError(f"{fn}: {self.name} cannot run on {library} arrays; "
                                f"pass NumPy arrays") from None
-        return fn(*args, **kwargs)
+        return fn
 
     @property
     def chosen(self) -> dict:
@@ -181,25 +180,35 @@ def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: boo
         if optimize:
             from ..rewrite import simplify
             graph = simplify(outputs)
-        plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable)
+        plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable,
+                         other_arrays=True)
         source, namespace = function_source(plan)
         filename = f"<symdiff-{next(_serial)}:{fname}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), namespace)  # only code we generated
         compiled = namespace[fname]
-    # A class per function whose __call__ is its dispatcher: no other wrapper per call.
     cls = type("Function", (Function,), {"__module__": Function.__module__})
     fn = cls(inputs, outputs, single, source, compiled, fname)
     fn._optimize = optimize   # the simplified graph is not kept: made again when needed
-    cls.__call__ = staticmethod(_dispatcher(fn))
-    if isinstance(compiled, Measured):
-        fn._trial = compiled
-        dispatch_globals = cls.__call__.__globals__
+    if backend == "numba":
+        # The numba module's functions have no class test of their own: a small
+        # dispatcher makes it (the NumPy backend's test is inside its generated code).
+        cls.__call__ = staticmethod(_dispatcher(fn))
+        if isinstance(compiled, Measured):
+            fn._trial = compiled
+            dispatch_globals = cls.__call__.__globals__
 
-        def rebind(winner: Any) -> None:
-            fn._fn = winner
-            dispatch_globals["_numpy_path"] = winner
-        compiled.rebind = rebind
+            def rebind(winner: Any) -> None:
+                fn._fn = winner
+                dispatch_globals["_numpy_path"] = winner
+            compiled.rebind = rebind
+        return fn
+    # The source imports symdiff.runtime's _other_arrays (NumPy only, for the source run
+    # on its own); this function's namespace takes the method that knows its variant.
+    # A class per function whose __call__ is the generated function itself: no wrapper
+    # per call.
+    namespace["_other_arrays"] = fn._other_arrays
+    cls.__call__ = staticmethod(fn._fn)
     return fn
 
 
@@ -244,14 +253,17 @@ def _compile_numba(inputs: list[Var], outputs: list[Node], single: bool, optimiz
 
 def _dispatcher(fn: Function):
     """``fname(*params)``: the NumPy code when every argument's class is one it takes
-    as it is, else ``Function._any_path``, which looks closer."""
+    as it is, else what ``Function._other_arrays`` returns (the portable variant for
+    another library's arrays, or None: the NumPy code after all)."""
     params = ", ".join(v.name for v in fn.inputs)
     test = " and ".join(f"{v.name}.__class__ in _native" for v in fn.inputs) or "True"
     source = (f"def {fn.name}({params}):\n"
               f"    if {test}:\n"
               f"        return _numpy_path({params})\n"
-              f"    return _any_path({params})\n")
-    namespace = {"_native": _NATIVE, "_numpy_path": fn._fn, "_any_path": fn._any_path}
+              f"    _run = _other_arrays({params})\n"
+              f"    return (_run or _numpy_path)({params})\n")
+    namespace = {"_native": runtime._native, "_numpy_path": fn._fn,
+                 "_other_arrays": fn._other_arrays}
     filename = f"<symdiff-{next(_serial)}:{fn.name}:dispatch>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)

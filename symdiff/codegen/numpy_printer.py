@@ -47,6 +47,8 @@ def function_source(plan: Plan, printer: type | None = None,
     by_module: dict[str, list[str]] = {}
     for fn in text.helpers:
         by_module.setdefault(fn.__module__, []).append(fn.__name__)
+    if plan.other_arrays and plan.inputs:
+        by_module[runtime.__name__].append("_native")
     imports += [f"from {module} import {', '.join(sorted(names))}"
                 for module, names in sorted(by_module.items())]
     lines = [_constant_line(name, node, name in held) for name, node in plan.constants]
@@ -149,6 +151,8 @@ class _Functions:
         doc = docstring(plan)
         main = self._body(plan.main)
         parts = [f"def {plan.name}({params}):", f'    """{doc}"""']
+        if plan.other_arrays:
+            parts += _indent(self._other_arrays(params), 1)
         if plan.fallback is not None:
             name = plan.fallback.name
             parts += ["    try:", *_indent(main, 2),
@@ -166,6 +170,27 @@ class _Functions:
                       '    """The same computation, keeping big temporaries between calls."""',
                       *_indent(self._body(plan.kept_variant), 1)]
         self.source = "\n".join(parts) + "\n"
+
+    def _other_arrays(self, params: str) -> list[str]:
+        """One class test per argument, in the function itself (no wrapper: the NumPy
+        path pays only these tests); other classes ask ``_other_arrays`` what to run."""
+        if not self.plan.inputs:
+            return []
+        self._need([runtime._other_arrays])
+        terms = [f"{v.name}.__class__ not in _native" for v in self.plan.inputs]
+        lines = [f"if {terms[0]}"]
+        for term in terms[1:]:   # wrapped under 100 columns, as the rest of the source
+            if len(lines[-1]) + len(term) > 86:
+                lines.append(f"        or {term}")
+            else:
+                lines[-1] += f" or {term}"
+        if len(lines) > 1:
+            lines[0] = lines[0].replace("if ", "if (", 1)
+            lines[-1] += ")"
+        return [*lines[:-1], lines[-1] + ":",
+                f"    _run = _other_arrays({params})",
+                "    if _run is not None:",
+                f"        return _run({params})"]
 
     def _need(self, fns) -> None:
         for fn in fns:
