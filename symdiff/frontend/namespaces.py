@@ -38,6 +38,9 @@ MATH_ALIASES: dict[str, str] = {
     "hypot": "hypot", "erf": "erf", "cbrt": "cbrt", "asinh": "arcsinh", "acosh": "arccosh",
     "atanh": "arctanh",
 }
+# np.linalg.<name> -> table name (norm is a composite, below).
+LINALG_FUNCTIONS: dict[str, str] = {name: name for name in (
+    "inv", "solve", "det", "slogdet", "cholesky", "diagonal", "trace")}
 TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
 
 # Builtins that a function may call; their meaning is given in builtin().
@@ -156,6 +159,12 @@ def _identity_table() -> dict[int, Known]:
                 _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
         _IDENTITY[id(np.linalg.norm)] = _composite("norm")
         _IDENTITY_OBJECTS[id(np.linalg.norm)] = np.linalg.norm
+        for name, target in LINALG_FUNCTIONS.items():
+            numpy_object = getattr(np.linalg, name, None)
+            if numpy_object is not None and target in functions:
+                known = table_function(target, numpy_object)
+                _IDENTITY[id(numpy_object)] = known
+                _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
         for name, target in _math_functions().items():
             _IDENTITY[id(getattr(math, name))] = table_function(target, getattr(math, name))
             _IDENTITY_OBJECTS[id(getattr(math, name))] = getattr(math, name)
@@ -283,7 +292,11 @@ def numpy_namespace(strict: bool) -> Namespace:
 
 def _linalg_namespace() -> Namespace:
     if "linalg" not in _NAMESPACES:
-        _NAMESPACES["linalg"] = Namespace("np.linalg", {"norm": _composite("norm")})
+        members: dict[str, Any] = {"norm": _composite("norm")}
+        for name, target in LINALG_FUNCTIONS.items():
+            if hasattr(np.linalg, name) and target in table_functions():
+                members[name] = table_function(target, getattr(np.linalg, name))
+        _NAMESPACES["linalg"] = Namespace("np.linalg", members)
     return _NAMESPACES["linalg"]
 
 

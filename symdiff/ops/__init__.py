@@ -12,19 +12,20 @@ family, with any helper it needs (batching rule, run-time helper, printers) next
 - ``reductions.py``: ``sum``, ``mean``, ``prod``, ``max``, ``min``, ``logsumexp``, the
   softmax family, ``shape_size``;
 - ``contractions.py``: ``matmul``, ``outer`` (``dot``, ``inner``);
+- ``linalg.py``: ``trace``, ``diagonal``, ``diag``, ``inv``, ``solve``, ``det``,
+  ``logdet``, ``slogdet``, ``cholesky`` (rules from the matrix identities);
 - ``banded.py``: ``band_matrix``, ``band_diagonal`` (banded Jacobians);
 - ``composites.py``: public functions built from the others (``var``, ``log2``...).
 
 ``core.py`` holds the record and the type and printing helpers, ``declare.py`` what
 every family uses to declare ops and export builders; ``logistic.py`` and
 ``powers.py`` hold the longer bodies of the sigmoid and of the partials of ``pow``.
-A ``linalg`` family (``inv``, ``solve``, ``det``...) comes next.
 
 The families are imported here, in dependency order, so that the table is complete
 whichever module is imported first.
 """
 from . import (  # noqa: F401  (imported to register their ops)
-    elementwise, shape, slicing, joining, reductions, contractions, banded, composites,
+    elementwise, shape, slicing, joining, reductions, contractions, linalg, banded, composites,
 )
 from .core import OPS, Case, Op
 from .declare import FUNCTIONS

@@ -1,12 +1,10 @@
 """Public functions built from the primitives of the other families (no op of their
-own): ``reciprocal``, ``log2``, ``log10``, ``exp2``, ``var``, ``std``, ``trace``.
+own): ``reciprocal``, ``log2``, ``log10``, ``exp2``, ``var``, ``std``.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
-from ..ir import Const
 from .declare import as_nodes, public
 from .elementwise import divide, log, multiply, power, sqrt, square, subtract
 from .reductions import mean, sum_
@@ -42,12 +40,3 @@ def var(x, axis=None, keepdims=False):
 @public("std")
 def std(x, axis=None, keepdims=False):
     return sqrt(var(x, axis, keepdims))
-
-
-@public("trace")
-def trace(x):
-    (x,) = as_nodes([x])
-    if x.ndim != 2 or None in x.shape:
-        raise ShapeError("trace: needs a matrix of static shape")
-    eye = Const(np.eye(x.shape[0], x.shape[1]), x.dtype)
-    return sum_(multiply(x, eye))
