@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..ir import Node, broadcast_shapes, fmt_shape, make
+from ..ir import Const, Node, broadcast_shapes, fmt_shape, make
 from .contractions import matmul, matrix_transpose
 from .core import P_ATOM, P_MUL, P_POW, Case, Op, call_text, float_dtype, register
 from .declare import as_nodes, public
@@ -148,9 +148,18 @@ _tril = register(Op(
     cases=(Case(((3, 3),), {"k": 0}), Case(((2, 3, 2),), {"k": -1}))))
 
 
+def _identity(x: Node) -> Node:
+    """The identity matrix of the size of the (square) matrices in ``x``: a constant
+    when the size is known, else a diagonal of ones built at run time."""
+    n = x.shape[-1]
+    if n is not None and x.shape[-2] == n:
+        return Const(np.eye(n), float_dtype(x.dtype))
+    return diag_embed(broadcast_like(Const(1.0, float_dtype(x.dtype)), _diagonal_last(x)))
+
+
 def _trace_vjp(g, node):
-    (x,) = node.inputs
-    return (diag_embed(broadcast_like(expand_dims(g, (g.ndim,)), _diagonal_last(x))),)
+    # d tr(X) = tr(dX): the adjoint is g I (Cookbook eq. 99).
+    return (multiply(_mat(g), _identity(node.inputs[0])),)
 
 
 _trace = register(Op(

@@ -20,6 +20,7 @@ from ..ir import Const, Node, make, same_shape
 from ..ops import FUNCTIONS, OPS
 from ..ops.reductions import reduced_count
 from .engine import SMALL, Match, Phase, rule, rule_fn, same_shape_ref
+from . import matrices
 from .guards import BROADCASTS, algebra_shape, floating, same_type_as_node
 from .pattern import COMMUTATIVE, C, G, P, X, Y, const_value
 from .products import collect_powers, key
@@ -319,6 +320,12 @@ CANONICALIZE = Phase("canonicalize", [
     rule_fn("zeros_like(f(v)) -> zeros_like(v)", cheaper_reference,
             ("zeros_like", "broadcast_like", "reshape_like", "shape_size")),
     rule_fn("transpose(transpose(x)) -> x", transpose_transpose, ("transpose",)),
+    rule_fn("s.T -> s for symmetric s", matrices.symmetric_transpose, ("transpose",)),
+    rule_fn("I @ b -> b", matrices.identity_product, ("matmul",)),
+    rule_fn("(a @ b.T).T -> b @ a.T", matrices.transpose_inward, ("transpose",)),
+    rule_fn("a @ c + b @ c -> (a + b) @ c", matrices.factor_product, ("add", "sub")),
+    rule_fn("logdet(cholesky factor) -> sum(log(diagonal))", matrices.logdet_of_cholesky,
+            ("logdet",)),
     rule_fn("sum(broadcast(c)) -> c * n", sum_of_broadcast_scalar, ("sum",)),
     rule_fn("sum(x, axis=()) -> x", sum_of_scalar, ("sum",)),
     rule_fn("sum(sum(x, a), b) -> sum(x, a + b)", sum_of_sum, ("sum",)),
