@@ -12,7 +12,7 @@ Conventions of this module:
   this and the other families, so they differentiate again:
   d inv(A) = -inv(A) dA inv(A); d det(A) = det(A) tr(inv(A) dA);
   d logdet(A) = tr(inv(A) dA) (Petersen & Pedersen, The Matrix Cookbook, 2012,
-  eqs. 59, 41, 57); the Cholesky rules are those of Murray, "Differentiation of the
+  eqs. 40, 42, 43); the Cholesky rules are those of Murray, "Differentiation of the
   Cholesky decomposition" (2016, arXiv:1602.07527), eqs. (10) and (19).
 - ``cholesky`` reads only the lower triangle of its operand, as NumPy does: its
   derivative is with respect to that triangle (the upper one has none).
@@ -251,7 +251,7 @@ def tril(x, k: int = 0):
 
 # -- inverse and solve -----------------------------------------------------------
 
-# d inv(A) = -inv(A) dA inv(A) (Cookbook eq. 59); the adjoint: -inv(A).T g inv(A).T.
+# d inv(A) = -inv(A) dA inv(A) (Cookbook eq. 40); the adjoint: -inv(A).T g inv(A).T.
 _inv = register(Op(
     name="inv", impl=np.linalg.inv, infer=_square_infer("inv", _same),
     code=lambda args, node: f"np.linalg.inv({args[0]})",
@@ -300,7 +300,7 @@ def _solve_vec(a: Node, v: Node) -> Node:
 
 
 def _solve_vjp(g, node):
-    # X = inv(A) B: gB = inv(A).T g, gA = -gB X.T (Cookbook eq. 59 applied to B).
+    # X = inv(A) B: gB = inv(A).T g, gA = -gB X.T (Cookbook eq. 40 applied to B).
     a, b = node.inputs
     if b.ndim == 1:
         gb = _solve_vec(matrix_transpose(a), g)
@@ -357,7 +357,7 @@ def _inv_t(a: Node) -> Node:
     return matrix_transpose(inv(a))
 
 
-# d det(A) = det(A) tr(inv(A) dA) (Cookbook eq. 41): the adjoint g det(A) inv(A).T.
+# d det(A) = det(A) tr(inv(A) dA) (Cookbook eq. 42): the adjoint g det(A) inv(A).T.
 _det = register(Op(
     name="det", impl=np.linalg.det, infer=_square_infer("det", lambda s: s[:-2]),
     code=lambda args, node: f"np.linalg.det({args[0]})",
@@ -372,7 +372,7 @@ def _logdet_impl(a):
     return np.linalg.slogdet(a)[1]
 
 
-# d log|det A| = tr(inv(A) dA) (Cookbook eq. 57): the adjoint g inv(A).T.
+# d log|det A| = tr(inv(A) dA) (Cookbook eq. 43): the adjoint g inv(A).T.
 _logdet = register(Op(
     name="logdet", impl=_logdet_impl, infer=_square_infer("logdet", lambda s: s[:-2]),
     code=lambda args, node: f"np.linalg.slogdet({args[0]})[1]",

@@ -7,6 +7,8 @@ the notation of the Matrix Cookbook (Petersen & Pedersen, 2012).
   transposes (never more, so it cannot cycle with ``a.T @ b.T -> (b @ a).T``);
 - ``s.T -> s`` for a matrix certainly symmetric (``a.T @ a``, ``inv`` of one...);
 - ``a @ c + b @ c -> (a + b) @ c`` and ``c @ a + c @ b -> c @ (a + b)``;
+- ``inv(Y) @ Y -> I`` (in chains too), ``inv(inv(Y)) -> Y``, ``a @ (k*b) -> k*(a @ b)``,
+  ``s + s -> 2*s`` for a sum, ``log(abs(det(X))) -> logdet(X)``;
 - ``inv(A) @ b -> solve(A, b)`` (specialize: one factorization, no explicit inverse);
 - ``logdet(L) -> sum(log(diagonal(L)))`` for a Cholesky factor ``L`` (its diagonal is
   positive), and ``logdet(L @ L.T) -> 2*sum(log(diagonal(L)))``;
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Node, same_shape
+from ..ir import Const, Node, same_shape
 from ..ops import FUNCTIONS
 from .engine import Match
 from .pattern import const_value
@@ -143,6 +145,87 @@ def _column_form(product: Node) -> tuple[Node, Node]:
     if a.ndim == 1 and b.ndim == 2:
         return _t(b), a
     return a, b
+
+
+def doubled_sum(m: Match) -> Node | None:
+    """s + s -> 2*s for a sum s of matrices (the adjoint of s @ s.T), which prints as
+    one term rather than the sum written twice."""
+    a, b = m.node.inputs
+    if a is b and a.ndim >= 1 and a.op.name in ("add", "sub"):
+        return F["multiply"](2.0, a)
+    return None
+
+
+def _identity_like(x: Node) -> Node:
+    n = x.shape[-1]
+    if n is not None:
+        return Const(np.eye(n), x.dtype)
+    return F["eye_like"](F["diagonal"](x))
+
+
+def _inverse_pair(a: Node, b: Node) -> bool:
+    """a @ b is the identity: inv(Y) @ Y, Y @ inv(Y), or the transposes of those."""
+    if _is_t(a) and _is_t(b):
+        a, b = b.inputs[0], a.inputs[0]
+    return (a.op.name == "inv" and a.inputs[0] is b) or (b.op.name == "inv"
+                                                         and b.inputs[0] is a)
+
+
+def inverse_cancels(m: Match) -> Node | None:
+    """inv(Y) @ Y -> I, and inside chains: p @ inv(Y) @ Y -> p, Y @ inv(Y) @ r -> r;
+    a 0-d factor moves out: a @ (k*b) -> k*(a @ b)."""
+    node = m.node
+    a, b = node.inputs
+    if a.ndim != 2 or b.ndim not in (1, 2):
+        return None
+    if b.ndim == 2 and _inverse_pair(a, b):
+        return _identity_like(a)
+    if a.op.name == "matmul" and a.inputs[1].ndim == 2 and b.ndim == 2 \
+            and _inverse_pair(a.inputs[1], b):
+        return a.inputs[0]
+    if b.op.name == "matmul" and b.inputs[0].ndim == 2 and _inverse_pair(a, b.inputs[0]):
+        return b.inputs[1]
+    # Moving a scale out changes the cost of the code: only where an inverse may cancel.
+    for k, other in _scaled(b):
+        if _inverse_end(a) or _inverse_end(other):
+            return F["multiply"](k, F["matmul"](a, other))
+    for k, other in _scaled(a):
+        if _inverse_end(b) or _inverse_end(other):
+            return F["multiply"](k, F["matmul"](other, b))
+    return None
+
+
+def _inverse_end(x: Node, depth: int = 0) -> bool:
+    if _is_t(x):
+        x = x.inputs[0]
+    if x.op.name == "inv":
+        return True
+    return x.op.name == "matmul" and depth < 3 and any(_inverse_end(i, depth + 1)
+                                                       for i in x.inputs)
+
+
+def _scaled(x: Node) -> list[tuple[Node, Node]]:
+    if x.op.name == "mul" and x.ndim >= 1:
+        p, q = x.inputs
+        if p.ndim == 0:
+            return [(p, q)]
+        if q.ndim == 0:
+            return [(q, p)]
+    return []
+
+
+def inverse_inverse(m: Match) -> Node | None:
+    """inv(inv(Y)) -> Y."""
+    x = m.node.inputs[0]
+    return x.inputs[0] if x.op.name == "inv" else None
+
+
+def log_abs_det(m: Match) -> Node | None:
+    """log(abs(det(X))) -> logdet(X)."""
+    x = m.node.inputs[0]
+    if x.op.name == "abs" and x.inputs[0].op.name == "det":
+        return F["logdet"](x.inputs[0].inputs[0])
+    return None
 
 
 def inverse_product(m: Match) -> Node | None:
