@@ -152,3 +152,48 @@ def _vars(f):
 
 def test_there_are_at_least_30_identities():
     assert len({(r[0], r[1]) for r in ROWS}) >= 30
+
+
+# The command line prints the Cookbook's forms, for static and unknown sizes alike.
+CLI = [
+    ("trace(X.T @ A @ X)", ["--var", "X={n}x{n}", "--var", "A={n}x{n}", "--wrt", "X"],
+     "(A + A.T) @ X"),
+    ("log(det(X))", ["--var", "X={n}x{n}", "--wrt", "X"], "inv(X).T"),
+    ("x @ A @ x", ["--var", "x={n}", "--var", "A={n}x{n}", "--wrt", "x", "--order", "2"],
+     "A + A.T"),
+    ("sum((A @ x - b)**2)", ["--var", "A={n}x{n}", "--var", "x={n}", "--var", "b={n}",
+                             "--wrt", "x"], "2*A.T @ (A @ x - b)"),
+    ("a @ X @ b", ["--var", "a={n}", "--var", "X={n}x{n}", "--var", "b={n}", "--wrt", "X"],
+     "outer(a, b)"),
+]
+
+
+@pytest.mark.parametrize("n", ["3", "?"])
+@pytest.mark.parametrize("text,args,want", CLI, ids=[r[0] for r in CLI])
+def test_the_command_line_prints_matrix_notation(text, args, want, n, capsys):
+    from symdiff import cli
+    assert cli.main([text] + [a.format(n=n) for a in args]) == 0
+    assert capsys.readouterr().out.strip() == want
+
+
+def test_hessians_of_matrix_expressions_and_second_derivatives():
+    rng = np.random.default_rng(5)
+    a0 = rng.uniform(-0.5, 0.5, (N, N)) + 3.0 * np.eye(N)
+    b0, x0 = rng.normal(size=N), rng.normal(size=N)
+    x, A = sd.vector("x", shape=(None,)), sd.matrix("A", shape=(None, None))
+    # x.T A x: Hessian A + A.T (Cookbook eq. 81 differentiated again)
+    h = sd.hessian(x @ A @ x, x)
+    np.testing.assert_allclose(sd.evaluate(h, {"x": x0, "A": a0}), a0 + a0.T)
+    # through solve and inv: f(x) = b.T inv(A + diag(x)^2) b, against finite differences
+    b = sd.vector("b", shape=(None,))
+    for f in (b @ sd.solve(A + sd.diag(x * x), b), b @ sd.inv(A + sd.diag(x * x)) @ b,
+              sd.logdet(A + sd.diag(x * x))):
+        check_grads(f, {"x": x0, "A": a0, "b": b0}, order=2)
+        hx = sd.evaluate(sd.hessian(f, x), {"x": x0, "A": a0, "b": b0})
+        np.testing.assert_allclose(hx, hx.T, rtol=1e-10, atol=1e-12)
+    # the Hessian of logdet(X) w.r.t. X, as a (n, n, n, n) array: -inv(X).T[j,k] inv(X).T[l,i]
+    # (Cookbook eq. 43 differentiated with eq. 40)
+    X = sd.matrix("X", shape=(N, N))
+    hess = sd.evaluate(sd.hessian(sd.logdet(X), X), {"X": a0})
+    ai = np.linalg.inv(a0)
+    np.testing.assert_allclose(hess, -np.einsum("li,jk->ijkl", ai, ai), rtol=1e-9, atol=1e-12)
