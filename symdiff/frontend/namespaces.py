@@ -28,6 +28,8 @@ from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, 
 TEXT_ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan",
     "Abs": "abs", "absolute": "abs", "ln": "log",
+    "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "atan2": "arctan2",
+    "ceiling": "ceil",
 }
 NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min",
                                  "fabs": "abs"}
@@ -321,6 +323,8 @@ def text_function(name: str) -> Any:
     """A bare function name in text: builtins, table names and aliases."""
     if name in TEXT_BUILTINS:
         return builtin(name, text=True)
+    if name == "log" and "logb" in table_functions():
+        return _log_with_base()
     if name == "array":            # str() prints small constant arrays as array([...])
         return _constant_builder("array")
     if name in table_functions():
@@ -328,6 +332,15 @@ def text_function(name: str) -> Any:
     if name in TEXT_ALIASES and TEXT_ALIASES[name] in table_functions():
         return table_function(TEXT_ALIASES[name])
     return None
+
+
+def _log_with_base() -> Known:
+    """``log(x)``, and ``log(x, b)`` as SymPy and ``math.log`` read it: base ``b``."""
+    natural, based = table_function("log"), table_function("logb")
+
+    def call(x: Any, base: Any = None) -> Any:
+        return natural.call(x) if base is None else based.call(x, base)
+    return Known("log", call, None)
 
 
 def builtin(name: str, *, text: bool) -> Any:

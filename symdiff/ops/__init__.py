@@ -5,6 +5,8 @@ family, with any helper it needs (batching rule, run-time helper, printers) next
 
 - ``elementwise.py``: ufunc-like ops, declared by their partials; comparisons,
   ``where``, ``clip``, ``astype``;
+- ``ufuncs.py``: more ufuncs (``cbrt``, ``arctan2``, ``hypot``, inverse hyperbolics,
+  rounding, ``mod``...) and ``cumsum``/``cumprod``;
 - ``shape.py``: ``transpose``, ``reshape``, ``expand_dims``, ``squeeze``, broadcasts,
   ``zeros_like``, ``eye_like``;
 - ``slicing.py``: ``getitem`` and its scatters ``embed`` and ``add_at``;
@@ -25,7 +27,8 @@ The families are imported here, in dependency order, so that the table is comple
 whichever module is imported first.
 """
 from . import (  # noqa: F401  (imported to register their ops)
-    elementwise, shape, slicing, joining, reductions, contractions, linalg, banded, composites,
+    elementwise, shape, slicing, joining, reductions, ufuncs, contractions, linalg, banded,
+    composites,
 )
 from .core import OPS, Case, Op
 from .declare import FUNCTIONS
