@@ -52,11 +52,11 @@ def _matmul_vjp(g, node):
 
 
 def _text_matmul(node, child):
-    # A row vector times a matrix prints as the Cookbook writes it: v @ W is W.T @ v
-    # (the same numbers for a 1-d v), and (k*v) @ W is k*W.T @ v.
+    # A computed row vector times a matrix (an adjoint) prints as the Cookbook writes it:
+    # v @ W is W.T @ v (the same numbers for a 1-d v), and (k*v) @ W is k*W.T @ v.
     a, b = node.inputs
-    if a.ndim != 1 or b.ndim != 2:
-        return _infix_matmul(node, child)
+    if a.ndim != 1 or b.ndim != 2 or (a.op.name == "var" and b.op.name != "transpose"):
+        return _infix_matmul(node, child)          # a @ W as written
     scale = ""
     if a.op.name == "mul" and a.inputs[0].op.name == "const" and a.inputs[0].ndim == 0:
         scale = f"{child(a.inputs[0], P_MUL)}*"

@@ -70,6 +70,9 @@ def _unbroadcast_input(node: Node) -> Node | None:
     name = node.op.name
     if name in BROADCASTS:
         return node.inputs[0]
+    if name == "const" and node.ndim > 0 and node.value.size > 1:
+        v = const_value(node)               # a folded broadcast: all elements equal
+        return None if v is None else Const(v, node.dtype)
     if name == "expand_dims":
         axes = node.attr("axis")
         inner = node.inputs[0]
@@ -324,7 +327,7 @@ CANONICALIZE = Phase("canonicalize", [
     rule_fn("I @ b -> b", matrices.identity_product, ("matmul",)),
     rule_fn("inv(Y) @ Y -> I", matrices.inverse_cancels, ("matmul",)),
     rule_fn("inv(inv(Y)) -> Y", matrices.inverse_inverse, ("inv",)),
-    rule_fn("s + s -> 2*s for a sum s", matrices.doubled_sum, ("add",)),
+    rule_fn("s + s -> 2*s for a matrix or a sum", matrices.doubled_sum, ("add",)),
     rule_fn("log(abs(det(X))) -> logdet(X)", matrices.log_abs_det, ("log",)),
     rule_fn("(a @ b.T).T -> b @ a.T", matrices.transpose_inward, ("transpose",)),
     rule_fn("a @ c + b @ c -> (a + b) @ c", matrices.factor_product, ("add", "sub")),

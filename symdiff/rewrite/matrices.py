@@ -8,7 +8,7 @@ the notation of the Matrix Cookbook (Petersen & Pedersen, 2012).
 - ``s.T -> s`` for a matrix certainly symmetric (``a.T @ a``, ``inv`` of one...);
 - ``a @ c + b @ c -> (a + b) @ c`` and ``c @ a + c @ b -> c @ (a + b)``;
 - ``inv(Y) @ Y -> I`` (in chains too), ``inv(inv(Y)) -> Y``, ``a @ (k*b) -> k*(a @ b)``,
-  ``s + s -> 2*s`` for a sum, ``log(abs(det(X))) -> logdet(X)``;
+  ``s + s -> 2*s`` for a matrix, ``log(abs(det(X))) -> logdet(X)``;
 - ``inv(A) @ b -> solve(A, b)`` (specialize: one factorization, no explicit inverse);
 - ``logdet(L) -> sum(log(diagonal(L)))`` for a Cholesky factor ``L`` (its diagonal is
   positive), and ``logdet(L @ L.T) -> 2*sum(log(diagonal(L)))``;
@@ -148,10 +148,10 @@ def _column_form(product: Node) -> tuple[Node, Node]:
 
 
 def doubled_sum(m: Match) -> Node | None:
-    """s + s -> 2*s for a sum s of matrices (the adjoint of s @ s.T), which prints as
-    one term rather than the sum written twice."""
+    """s + s -> 2*s for a matrix, or a vector that is a sum (the adjoint of s @ s.T):
+    one term rather than the operand written twice."""
     a, b = m.node.inputs
-    if a is b and a.ndim >= 1 and a.op.name in ("add", "sub"):
+    if a is b and (a.ndim >= 2 or a.ndim == 1 and a.op.name in ("add", "sub")):
         return F["multiply"](2.0, a)
     return None
 
