@@ -79,3 +79,53 @@ def test_trace_and_diagonal_follow_numpy_axes_and_rectangles():
                     (sd.diagonal(x, 0, 2, 1), np.diagonal(t, 0, 2, 1))]:
         np.testing.assert_allclose(sd.evaluate(e, {"x": t}), want)
         check_grads(sd.sum(e * e), {"x": t})
+
+
+EINSUM = [("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]), ("ij->", [(2, 3)]),
+          ("ij->ji", [(2, 3)]), ("i,i", [(3,), (3,)]), ("i,j->ij", [(2,), (3,)]),
+          ("...ij,...jk->...ik", [(4, 2, 3), (3, 2)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+          ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]), ("ij,ij->i", [(2, 3), (2, 3)]),
+          ("...i,...i", [(2, 3), (3,)])]
+
+
+@pytest.mark.parametrize("spec,shapes", EINSUM, ids=[s for s, _ in EINSUM])
+def test_einsum_matches_numpy_and_differentiates(spec, shapes):
+    rng = np.random.default_rng(len(spec))
+    values = [rng.normal(size=s) for s in shapes]
+    names = [f"x{k}" for k in range(len(shapes))]
+    variables = [sd.tensor(n, shape=tuple(None for _ in s)) for n, s in zip(names, shapes)]
+    e = sd.einsum(spec, *variables)
+    env = dict(zip(names, values))
+    want = np.einsum(spec, *values)
+    np.testing.assert_allclose(sd.function(variables, e)(*values), want, rtol=1e-12)
+    check_grads(sd.sum(e * e), env, order=2)
+    text = sd.parse(str(e), **{n: s for n, s in zip(names, shapes)})
+    np.testing.assert_allclose(sd.evaluate(text, env), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("text,where", [
+    ('einsum("ij,jk->iq", A, B)', "output letter 'q'"),
+    ('einsum("ij,j%->ik", A, B)', "invalid character"),
+    ('einsum("ii->", A)', "repeats in one operand"),
+    ('einsum("ij,jk,kl->il", A, B)', "3 operand subscripts for 2"),
+    ('einsum("ijk,jk->i", A, B)', "3 subscripts for an operand of 2"),
+])
+def test_bad_einsum_subscripts_are_parse_errors_with_a_caret(text, where):
+    with pytest.raises(sd.ParseError, match=where) as info:
+        sd.parse(text, A=(3, 3), B=(3, 3))
+    assert "^" in str(info.value)
+
+
+def test_strings_only_where_numpy_needs_them():
+    a = sd.parse('norm(A, "fro") + norm(A, ord="fro")', A=(3, 3))
+    np.testing.assert_allclose(sd.evaluate(a, {"A": X[:, :3]}), 2 * np.linalg.norm(X[:, :3]))
+    for text in ('norm(A, "abc")', 'A + "a"', 'sum(A, "fro")', 'exp("ij")'):
+        with pytest.raises(sd.ParseError, match="strings are not allowed"):
+            sd.parse(text, A=(3, 3))
+
+
+def test_einsum_in_a_numpy_function():
+    def f(A, B):
+        return np.sum(np.einsum("ij,jk->ik", A, B) ** 2)
+    a, b = RNG.normal(size=(2, 3)), RNG.normal(size=(3, 4))
+    check_grads(f, [a, b], argnums=(0, 1))
