@@ -131,7 +131,7 @@ def test_frontend_modules_import_downward():
 # later family (they run only once every family is loaded): such imports go in one
 # block at the very end of the module, after every declaration.
 OPS_LAYERS = ["core", "declare|logistic|powers", "elementwise", "shape", "slicing", "joining",
-              "reductions", "ufuncs", "contractions", "einsum", "linalg", "banded", "composites", "__init__"]
+              "reductions", "ufuncs", "contractions", "einsum", "linalg", "gather", "banded", "composites", "__init__"]
 
 
 def test_ops_families_import_downward():

@@ -129,3 +129,25 @@ def test_einsum_in_a_numpy_function():
         return np.sum(np.einsum("ij,jk->ik", A, B) ** 2)
     a, b = RNG.normal(size=(2, 3)), RNG.normal(size=(3, 4))
     check_grads(f, [a, b], argnums=(0, 1))
+
+
+def test_indexing_by_integer_arrays_and_masks_scatters_back():
+    v = RNG.normal(size=(5, 2))
+    idx = np.array([0, 2, 2, -1])
+    mask = np.array([True, False, True, False, True])
+    full = RNG.random((5, 2)) > 0.5
+
+    def f(x):
+        return (np.sum(x[idx] ** 2) + np.sum(np.take(x, idx, axis=1 - 1) * 3.0)
+                + np.sum(np.sin(x[mask])) + np.sum(x[full] ** 3))
+    x = sd.matrix("x", shape=(5, 2))
+    assert float(sd.evaluate(f(x), {"x": v})) == pytest.approx(f(v), rel=1e-13)
+    check_grads(f(x), {"x": v}, order=2)
+    # the adjoint adds at repeated indices: d/dx sum(x[[2, 2]]) = 2 at 2
+    g = sd.evaluate(sd.grad(sd.sum(x[np.array([2, 2])]), x), {"x": v})
+    np.testing.assert_array_equal(g, np.array([[0, 0], [0, 0], [2, 2], [0, 0], [0, 0]]))
+    text = sd.parse("x[idx] + take(x, idx, axis=0)", x=(5, 2), idx=idx)
+    again = sd.parse(str(text), x=(5, 2))
+    np.testing.assert_allclose(sd.evaluate(again, {"x": v}), 2 * v[idx])
+    with pytest.raises(sd.ShapeError, match="out of range"):
+        sd.matrix("y", shape=(5, 2))[np.array([7])]

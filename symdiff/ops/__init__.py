@@ -14,6 +14,7 @@ family, with any helper it needs (batching rule, run-time helper, printers) next
 - ``reductions.py``: ``sum``, ``mean``, ``prod``, ``max``, ``min``, ``logsumexp``, the
   softmax family, ``shape_size``;
 - ``contractions.py``: ``matmul``, ``outer`` (``dot``, ``inner``);
+- ``gather.py``: ``take`` (``x[idx]``, ``x[mask]``) and its scatter-add adjoint;
 - ``einsum.py``: ``einsum`` in NumPy's notation;
 - ``linalg.py``: ``trace``, ``diagonal``, ``diag``, ``inv``, ``solve``, ``det``,
   ``logdet``, ``slogdet``, ``cholesky`` (rules from the matrix identities);
@@ -29,7 +30,7 @@ whichever module is imported first.
 """
 from . import (  # noqa: F401  (imported to register their ops)
     elementwise, shape, slicing, joining, reductions, ufuncs, contractions, einsum, linalg,
-    banded, composites,
+    gather, banded, composites,
 )
 from .core import OPS, Case, Op
 from .declare import FUNCTIONS
