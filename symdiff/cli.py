@@ -34,6 +34,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ParseError, SymdiffError
+from .polish import polish
 
 EXAMPLES = """\
 examples:
@@ -209,7 +210,7 @@ def run(text: str, *, wrt: str | None = None, var: Sequence[str] = (), order: in
     if fmt == "json":
         return json.dumps({label: _show(e) for label, e in entries})
     if fmt == "latex":
-        return _lines([(label, sd.to_latex(e)) for label, e in entries])
+        return _lines([(label, _latex(e)) for label, e in entries])
     return _lines([(label, _show(e)) for label, e in entries])
 
 
@@ -237,56 +238,26 @@ def _derivatives(expr, wrt_vars, order: int) -> list[tuple[str, Any]]:
 
 
 def _show(e) -> str:
-    """Python/SymPy syntax, polished by SymPy for small scalar expressions."""
-    return polish(e)
+    """Python/SymPy syntax, polished by SymPy for small scalar expressions, with the
+    subexpressions it repeats named once (``... where s1 = ...``) when that is shorter."""
+    from .printing import to_text
+    text = polish(e)
+    if not any(v.ndim for v in e.vars.values()):
+        return text       # scalar text stays SymPy's syntax, which has no 'where'
+    named = to_text(e, shared=True)
+    return named if len(named) < len(text) else text
 
 
-POLISH_MAX_OPS = 60   # larger expressions are printed as symdiff simplified them
-
-
-def polish(e) -> str:
-    """The shorter of symdiff's simplified text and SymPy's ``simplify`` of it.
-
-    Only for small scalar expressions (SymPy is slow and swells large ones), and a
-    SymPy form is taken only if ``sd.parse`` reads it back to the same values.
-    """
-    text = str(e)
-    if e.shape != () or any(v.ndim for v in e.vars.values()):
-        return text
-    try:
-        import sympy
-        from .sympy_bridge import to_sympy
-        mine = sympy.sympify(text, locals=_sympy_names(e))
-        ours = sympy.count_ops(mine)
-        if ours <= 1 or ours > POLISH_MAX_OPS:
-            return text
-        candidate = sympy.simplify(to_sympy(e))
-        if sympy.count_ops(candidate) >= ours:
-            return text
-        polished = sympy.sstr(candidate)
-        return polished if _same_values(e, polished) else text
-    except Exception:   # any SymPy failure leaves symdiff's own text
-        return text
-
-
-def _sympy_names(e) -> dict:
-    import sympy
-    return {name: sympy.Symbol(name) for name in e.vars}
-
-
-def _same_values(e, text: str) -> bool:
+def _latex(e) -> str:
+    """LaTeX of the form the text shows: SymPy's polish read back, or symdiff's own,
+    with repeated subexpressions named once when that is shorter."""
     import symdiff as sd
-    other = sd.parse(text, **{n: () for n in e.vars})
-    rng = np.random.default_rng(0)
-    for _ in range(3):
-        env = {n: rng.uniform(0.3, 1.7) for n in e.vars}
-        a = float(sd.evaluate(e, env))
-        b = float(sd.evaluate(other, {n: v for n, v in env.items()
-                                      if isinstance(other, sd.Node) and n in other.vars})
-                  if isinstance(other, sd.Node) else other)
-        if np.isfinite(a) and not np.isclose(a, b, rtol=1e-9, atol=1e-12):
-            return False
-    return True
+    text = polish(e)
+    if text != str(e):
+        e = sd.parse(text, **{n: v for n, v in e.vars.items()})
+    if not any(v.ndim for v in e.vars.values()):
+        return sd.to_latex(e)
+    return min(sd.to_latex(e), sd.to_latex(e, shared=True), key=len)
 
 
 def _lines(entries: list[tuple[str, str]]) -> str:

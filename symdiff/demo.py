@@ -34,8 +34,9 @@ def main() -> None:
     print(f"dE/dW2  =\n{gW2}")
     print(f"dE/db2  = {gb2:.9f}")
     print(f"\nafter one gradient step (rate 0.5): W2 =\n{values['W2'] - 0.5 * gW2}")
-    print("\nsymbolic gradient dE/db2 (an expression in the same graph):")
-    print(f"  {sd.simplify(grads[3])}")
+    print("\nsymbolic gradient dE/db2 (an expression in the same graph; a part used more")
+    print("than once is named once, and sd.parse reads this text back):")
+    print(f"  {sd.to_text(sd.simplify(grads[3]), shared=True)}")
     print("\ngenerated NumPy source (f.source):\n")
     print(f.source)
 

@@ -27,6 +27,7 @@ import numpy as np
 import sympy
 
 from .ir import Const, Node, Var, toposort
+from .printing import exact_text
 from .ops import FUNCTIONS, OPS
 
 F = FUNCTIONS
@@ -54,6 +55,9 @@ def _number(value: np.ndarray):
         return sympy.true if v else sympy.false
     if float(v).is_integer() and abs(v) < 2 ** 53:
         return sympy.Integer(int(v))
+    exact = exact_text(abs(float(v)))   # 1/3, log(2), pi: the float is exactly that
+    if exact is not None:
+        return (1 if v > 0 else -1) * sympy.sympify(exact[0])
     return sympy.Float(v)
 
 
@@ -67,8 +71,10 @@ def to_sympy(expr: Node, *, real: bool = False) -> sympy.Expr:
         if node.shape != () and not (name == "const" and node.value.size == 1):
             raise ValueError(f"to_sympy: only scalar expressions convert; {name} has shape "
                              f"{node.shape}")
-        args = [done[i.id] for i in node.inputs]
-        if name == "var":
+        args = [_as_number(node, i, done[i.id]) for i in node.inputs]
+        if node.dtype == np.bool_ and name in ("mul", "add"):   # booleans: and, or
+            out = (sympy.And if name == "mul" else sympy.Or)(*args)
+        elif name == "var":
             out = sympy.Symbol(node.name, real=True) if real else sympy.Symbol(node.name)
         elif name == "const":
             out = _number(node.value.reshape(()))
@@ -86,6 +92,24 @@ def to_sympy(expr: Node, *, real: bool = False) -> sympy.Expr:
             raise ValueError(f"to_sympy: no SymPy form for op {name!r}")
         done[node.id] = out
     return done[expr.id]
+
+
+def _as_number(node: Node, operand: Node, value: Any) -> Any:
+    """A boolean operand used as the number 0 or 1 (``0.5*(a == b)``) as SymPy's
+    ``Piecewise((1, a == b), (0, True))``: SymPy multiplies no relations."""
+    if operand.dtype != np.bool_ or node.dtype == np.bool_ or (
+            node.op.name == "where" and operand is node.inputs[0]):
+        return value
+    return sympy.Piecewise((1, value), (0, True))
+
+
+def sympy_names() -> dict[str, Any]:
+    """The names with which ``sympy.sympify`` reads symdiff's scalar text as symdiff
+    does: ``where(c, a, b)`` is ``Piecewise((a, c), (b, True))``, ``logical_and``,
+    ``logical_or`` and ``logical_not`` are ``And``, ``Or``, ``Not``. (Everything else
+    in scalar text is SymPy's own spelling: ``Abs``, ``Max``, ``Eq``, ``exp``...)"""
+    return {"where": lambda c, a, b: sympy.Piecewise((a, c), (b, True)),
+            "logical_and": sympy.And, "logical_or": sympy.Or, "logical_not": sympy.Not}
 
 
 # -- back -------------------------------------------------------------------------------------

@@ -43,3 +43,23 @@ CORPUS = [
     ("x/y", POS), ("log(x*y)", POS), ("sqrt(x**2 + y**2)", POS), ("x**y", POS),
     ("atan(y/x)", POS), ("x*exp(-y) + y*exp(-x)", ANY),
 ]
+
+# Matrix expressions: (expression, --var declarations, --wrt variable, --order). Their
+# printed derivatives are read back by sd.parse and checked against finite differences.
+MATRIX_CORPUS = [
+    ("x @ A @ x", ["x=3", "A=3x3"], "x", 1),
+    ("x @ A @ x", ["x=3", "A=3x3"], "x", 2),
+    ("trace(A @ B)", ["A=3x3", "B=3x3"], "A", 1),
+    ("trace(X.T @ A @ X)", ["X=3x2", "A=3x3"], "X", 1),
+    ("(x @ y) / sqrt((x @ x) * (y @ y))", ["x=3", "y=3"], "x", 1),
+    ("sum(sigmoid(W @ x))", ["W=3x4", "x=4"], "W", 1),
+    ("sum(-y @ X)", ["y=3", "X=3x3"], "X", 1),
+    ("sum(-y @ X)", ["y=3", "X=3x3"], "y", 1),
+    ("log(sum(exp(W @ x)))", ["W=2x3", "x=3"], "x", 1),
+    ("sum(x[1:] * x[:-1])", ["x=5"], "x", 1),
+    ("sum((X @ w - y)**2)", ["X=4x3", "w=3", "y=4"], "w", 1),
+    ("sum(sigmoid(W2 @ sigmoid(W1 @ x + b1) + b2))", ["W1=2x2", "W2=2x2", "x=2", "b1=", "b2="],
+     "W1", 1),
+    ("x @ x", ["x=3"], "x", 1),
+    ("sum(A @ A)", ["A=3x3"], "A", 1),
+]

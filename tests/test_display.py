@@ -158,7 +158,8 @@ def test_large_graph_renders():
 KNOWN_MACROS = {
     "left", "right", "frac", "sqrt", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin",
     "arccos", "arctan", "exp", "log", "max", "min", "sum", "prod", "odot", "cdot", "top",
-    "sigma", "operatorname", "mathrm", "text", "begin", "end", "le", "ge", "ne", "lnot",
+    "sigma", "operatorname", "mathrm", "mathbf", "quad", "text", "begin", "end", "le", "ge",
+    "ne", "lnot",
     "alpha", "beta", "gamma", "delta", "epsilon", "theta", "lambda", "mu", "tau", "phi",
     "psi", "omega", "eta", "rho", "xi", "kappa", "nu", "zeta", "chi",
 }

@@ -6,7 +6,7 @@ import pathlib
 LAYERS = ["errors", "runtime|portable_runtime", "ir|pytree", "ops|banded",
           "interpret|frontend|autodiff|numpy_protocol|printing|arguments|members|tracing",
           "rewrite", "codegen", "api|pyfunc|pyfunc_values|higher|batching|testing",
-          "display|sympy_bridge|cli|demo|__main__"]
+          "display|sympy_bridge|polish|cli|demo|__main__"]
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "symdiff"
 
 
@@ -106,7 +106,8 @@ def test_rewrite_modules_import_downward():
 
 # Inside frontend/, one job a module, in import order: a module imports only those before it.
 FRONTEND_LAYERS = ["values", "operators", "positions", "whitelist", "constructs", "namespaces",
-                   "source", "split", "walker", "statements", "text", "__init__"]
+                   "source", "split", "walker", "statements", "bindings", "text",
+                   "__init__"]
 
 
 def test_frontend_modules_import_downward():
@@ -130,8 +131,9 @@ def test_frontend_modules_import_downward():
 # Inside ops/, the families in dependency order. A family's rules may build nodes of a
 # later family (they run only once every family is loaded): such imports go in one
 # block at the very end of the module, after every declaration.
-OPS_LAYERS = ["core", "declare|logistic|powers", "elementwise", "shape", "slicing", "joining",
-              "reductions", "ufuncs", "contractions", "einsum", "linalg", "gather", "banded", "composites", "__init__"]
+OPS_LAYERS = ["portable", "core", "declare|logistic|powers", "elementwise", "shape", "slicing",
+              "joining", "reductions", "ufuncs", "contractions", "einsum", "linalg", "gather",
+              "banded", "composites", "__init__"]
 
 
 def test_ops_families_import_downward():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import sys
 
 import pytest
@@ -81,6 +82,15 @@ def kernel_env(tmp_path_factory):
             os.environ[key] = value
 
 
+def _printed_math(outputs: list[dict]) -> list[str]:
+    """The text of printed results: streams, plain text and LaTeX."""
+    texts = [o.get("text", "") for o in outputs if o.output_type == "stream"]
+    for o in outputs:
+        data = o.get("data", {})
+        texts += [data[m] for m in ("text/plain", "text/latex") if m in data]
+    return texts
+
+
 def _outputs(nb) -> list[dict]:
     return [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
 
@@ -103,6 +113,15 @@ def test_notebook_runs_and_shows_its_outputs(path, kernel_env):
         assert mark in html, mark
     pngs = sum("image/png" in o.data for o in outputs if "data" in o)
     assert pngs >= expected.get("png", 0)
+    # printed math reads back: no NumPy repr inside an expression's text or LaTeX, no
+    # JAX .at[...], no Heaviside (a boolean times a number SymPy cannot read)
+    for text in _printed_math(outputs):
+        assert not re.search(r"\.at\[|Heaviside\(", text), text
+    for o in outputs:
+        if "data" in o and "text/latex" in o.data:
+            assert "array(" not in o.data["text/latex"], o.data["text/latex"]
+        if "data" in o and "text/plain" in o.data and o.data["text/plain"].startswith("<Expr"):
+            assert "array(" not in o.data["text/plain"], o.data["text/plain"]
     for o in outputs:
         if "data" in o and "image/svg+xml" in o.data:
             assert "derivative" in o.data["image/svg+xml"] or "node" in o.data["image/svg+xml"]

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import members as member_table, numpy_protocol
 from ..ops import OPS
+from ..portable_runtime import foreign_library
 from .constructs import as_array, rows
 from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, Reject,
                      UserFunction, describe, has_expr, is_expr, suggest, table_functions)
@@ -27,7 +28,7 @@ from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, 
 # SymPy / math spellings accepted in text, and NumPy aliases.
 TEXT_ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan",
-    "Abs": "abs", "absolute": "abs", "ln": "log",
+    "Abs": "abs", "absolute": "abs", "ln": "log", "Eq": "equal", "Ne": "not_equal",
     "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "atan2": "arctan2",
     "ceiling": "ceil",
 }
@@ -43,7 +44,8 @@ MATH_ALIASES: dict[str, str] = {
 # np.linalg.<name> -> table name (norm is a composite, below).
 LINALG_FUNCTIONS: dict[str, str] = {name: name for name in (
     "inv", "solve", "det", "slogdet", "cholesky", "diagonal", "trace")}
-TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "inf": math.inf}
+# (E: SymPy's name for e, as printers write it)
+TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "E": math.e, "inf": math.inf}
 
 # Builtins that a function may call; their meaning is given in builtin().
 FUNCTION_BUILTINS = ("abs", "sum", "max", "min", "pow", "range", "len", "zip",
@@ -54,6 +56,9 @@ TEXT_BUILTINS = ("abs", "sum", "max", "min", "Max", "Min", "pow", "Heaviside", "
 _PACKAGE = __name__.split(".")[0]
 
 # Constant builders from the numpy namespace: called only on constants.
+# Bare in text: str() prints constants built from a shape as these calls (``array``:
+# what older versions printed).
+_TEXT_BUILDERS = ("eye", "ones", "zeros", "full", "array")
 _CONSTANT_BUILDERS = ("zeros", "ones", "full", "eye", "identity", "arange", "linspace",
                       "array", "asarray")
 
@@ -109,6 +114,11 @@ def from_python(value: Any, name: str, depth: int = 0) -> Any:
     if isinstance(value, type):
         raise Reject(f"{name!r} is a class; symdiff can call table functions and the "
                      "user's own functions")
+    library = foreign_library(value)
+    if library is not None:   # a Dask data set in a closure: constants are NumPy only
+        raise Reject(f"{name!r} is a {library} array read from outside the function; pass "
+                     f"it as an argument (arguments may be {library} arrays, constants "
+                     "are NumPy)")
     raise Reject(f"{name!r} is {describe(value)}; symdiff can use numbers, NumPy "
                  "arrays, the numpy and math modules and readable functions")
 
@@ -286,6 +296,8 @@ def numpy_namespace(strict: bool) -> Namespace:
         members[name] = Known(name, function, _signature(function))
     members.update(member_table.NUMPY_SCALAR_TYPES)
     members.update(pi=math.pi, e=math.e, inf=math.inf, newaxis=None)
+    if not strict:
+        members["s_"] = np.s_          # an index as a value: add_at(x, g, np.s_[1:])
     members["linalg"] = _linalg_namespace()
     namespace = Namespace("np", members)
     _NAMESPACES[key] = namespace
@@ -325,10 +337,12 @@ def text_function(name: str) -> Any:
         return builtin(name, text=True)
     if name == "log" and "logb" in table_functions():
         return _log_with_base()
-    if name == "array":            # str() prints small constant arrays as array([...])
-        return _constant_builder("array")
+    if name in _TEXT_BUILDERS:     # str() prints constants built from shapes this way
+        return _constant_builder(name)
     if name in table_functions():
         return table_function(name)
+    if name in ("embed", "add_at"):   # how index updates print: add_at(x, g, np.s_[1:])
+        return _index_update(name)
     if name in TEXT_ALIASES and TEXT_ALIASES[name] in table_functions():
         return table_function(TEXT_ALIASES[name])
     return None
@@ -341,6 +355,19 @@ def _log_with_base() -> Known:
     def call(x: Any, base: Any = None) -> Any:
         return natural.call(x) if base is None else based.call(x, base)
     return Known("log", call, None)
+
+
+def _index_update(name: str) -> Known:
+    from ..ops import slicing
+    fn = getattr(slicing, name)
+
+    def call(first: Any, second: Any, index: Any) -> Any:
+        if not (is_expr(first) or is_expr(second)):
+            raise Reject(f"{name}() takes an expression")
+        if has_expr(index):
+            raise Reject(f"{name}(): the index must be known while reading (np.s_[1:])")
+        return fn(first, second, index)
+    return Known(name, call, _signature(fn))
 
 
 def builtin(name: str, *, text: bool) -> Any:

@@ -18,6 +18,7 @@ from ..errors import ArgumentError, ArgumentTypeError, DiffError, ParseError, Sh
 from ..ir import Const, Node, Var
 from .namespaces import (TEXT_ALIASES, TEXT_BUILTINS, TEXT_CONSTANTS, math_namespace,
                          numpy_namespace, refresh_tables, text_function)
+from .bindings import Part, split_where
 from .operators import apply_operator
 from .positions import FakeNode, Source, out_of_stack, parse_error
 from .split import split_flat, split_terms
@@ -126,7 +127,29 @@ def _read_text(text: str, scope: _TextScope, context: Context) -> Any:
     line_offset = removed.count("\n")
     first_col = len(removed) - (removed.rfind("\n") + 1)
     source = Source(text, None, stripped.splitlines(), line_offset, first_col)
-    return _read_span(stripped, source, scope, context)
+    parts = split_where(stripped)
+    if parts is None:
+        return _read_span(stripped, source, scope, context)
+    body, definitions = parts
+
+    def span(part: Part) -> Source:
+        return Source(text, None, [part.text], line_offset + part.lineno - 1,
+                      part.col + (first_col if part.lineno == 1 else 0))
+    if not definitions:
+        raise span(body).error("'where' needs definitions after it (where s1 = ...)",
+                               FakeNode(1, len(body.text)))
+    for name, definition in reversed(definitions):   # a part may use the parts after it
+        if not name.text or not definition.text:
+            raise span(name).error("expected NAME = EXPRESSION after 'where'", FakeNode(1, 0))
+        if name.text in scope.bindings or name.text in scope.free:
+            raise span(name).error(f"{name.text!r} is defined twice, or used by a "
+                                   f"definition before it (each part may use only the "
+                                   f"parts after it)", FakeNode(1, 0))
+        value = _read_span(definition.text, span(definition), scope, context)
+        if isinstance(value, list):     # a constant array, as printers give its value
+            value = np.asarray(value, dtype=np.float64)
+        scope.bindings[name.text] = value
+    return _read_span(body.text, span(body), scope, context)
 
 
 def _read_span(text: str, source: Source, scope: Any, context: Context) -> Any:

@@ -255,6 +255,8 @@ class ExpressionWalker:
         if isinstance(owner, dict):
             return constructs.dict_item(self, owner, self.eval(node.slice), node.slice)
         index = self.index(node.slice)
+        if owner is np.s_:                 # np.s_[1:, 0] is the index itself
+            return index
         if not (is_expr(owner) or isinstance(owner, (tuple, list, np.ndarray, range))):
             raise self.fail(f"{describe(owner)} cannot be indexed", node)
         return self.guarded(node, operator.getitem, owner, index)

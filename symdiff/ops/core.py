@@ -25,6 +25,8 @@ Rule signatures
   name ``out``, for ops that need more than one expression.
 - ``helpers``: the run-time functions the code calls (``symdiff.runtime`` or next to
   the op), or ``node -> tuple`` of them; generated source imports them by name.
+- ``portable``: the op written against the Array API namespace of the arguments
+  (``symdiff.ops.portable.Portable``), for ``f.portable_source``.
 - ``text(node, child) -> (str, precedence)`` and ``latex(node, child)``, where
   ``child(node, min_precedence)`` prints an input, parenthesised if needed; ``sympy``
   the op as a SymPy formula over its operands ``a, b, c``.
@@ -38,6 +40,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Node, broadcast_shapes, fmt_shape
+from .portable import Portable
 
 # Printing precedences (Python's order).
 P_CMP, P_ADD, P_MUL, P_NEG, P_POW, P_ATOM = 20, 30, 40, 50, 60, 100
@@ -74,6 +77,9 @@ class Op:
     cases: tuple = ()           # Case(...) rows for the generic checker
     helpers: Any = ()           # run-time functions the code calls (or node -> tuple)
     math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
+    # The op on float64/bool scalars inside a Numba kernel, over the operand names {0},
+    # {1}... (each a local, so a name may appear twice); None: it stays a NumPy call.
+    numba: str | None = None
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
     # update it in place ("{o}"). Or node -> such a tuple (constants by dtype).
@@ -96,6 +102,9 @@ class Op:
     view: bool = False              # the result may share memory with the first operand
     array_0d: bool = False          # a 0-d result is a 0-d array or a Python float, not a
     #                                 NumPy scalar (so are views' and ops' on literals)
+    # How the portable printer writes it against the Array API namespace ``xp``
+    # (symdiff/ops/portable.py); None: no portable form.
+    portable: Portable | None = None
 
     def __repr__(self) -> str:
         return self.name
@@ -193,17 +202,31 @@ def call_text(name: str, *attr_names: str, defaults: dict | None = None) -> Call
 
 
 def infix_text(symbol: str, prec: int, right_assoc: bool = False,
-               associative: bool = False) -> Callable:
-    """Print ``a SYMBOL b``. For an associative op (+, *), a right operand of the same
-    precedence needs no parentheses either: ``a*(b*c)`` prints as ``a*b*c``, which
-    reads back as the same function."""
+               associative: bool = False, chains: bool = False) -> Callable:
+    """Print ``a SYMBOL b`` by Python's grammar: operators of one precedence group left
+    to right (``**`` right to left), so an operand of the same precedence on the
+    grouping side needs no parentheses and one on the other side does: ``a*(b*c)``
+    and ``x*(x @ y)`` keep theirs (regrouped, floats round differently, and ``2*(1/0*x)``
+    would make ``2*1/0``, which a reader folds as Python numbers). A comparison
+    (``chains``) parenthesises both sides, since Python reads ``a < b < c`` as a chain.
+    ``@`` next to ``*`` or ``/`` is parenthesised although Python would not need it:
+    ``(x @ y)*z``, for a reader's eye. (``associative`` is kept for the records.)"""
     def text(node, child):
         a, b = node.inputs
-        left = child(a, prec + 1 if right_assoc else prec)
-        right = child(b, prec if right_assoc or associative else prec + 1)
+        if chains:
+            return f"{child(a, prec + 1)} {symbol} {child(b, prec + 1)}", prec
+        left = child(a, prec + 1 if right_assoc or _mixes(node, a) else prec)
+        right = child(b, prec if right_assoc else prec + 1)
         sep = " " if prec <= P_ADD or symbol == "@" else ""
         return f"{left}{sep}{symbol}{sep}{right}", prec
     return text
+
+
+def _mixes(node: Node, operand: Node) -> bool:
+    """A matrix product directly inside an elementwise product or quotient, or the other
+    way round (same precedence in Python, easy to misread)."""
+    names = {node.op.name, operand.op.name}
+    return "matmul" in names and bool(names & {"mul", "div"})
 
 
 def call_latex(macro: str) -> Callable:

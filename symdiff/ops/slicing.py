@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import portable_runtime
 from ..errors import ShapeError
 from ..ir import Node, broadcast_shapes, fmt_shape, make, same_shape
 from .core import P_ADD, P_ATOM, Case, Op, float_dtype, register, shape_error
 from .declare import as_nodes, public
 from .elementwise import sum_terms
+from .portable import Portable, dtype_text
 from .shape import align, broadcast_like, materialize, one_example
 
 # A whole axis: ``:``.
@@ -101,6 +103,28 @@ def _index_text(index: tuple) -> str:
     return ", ".join(parts) if parts else "()"
 
 
+def _xp_index_text(index: tuple, ndim: int) -> str:
+    """A basic index for portable code: ``...`` for the axes it does not name (the
+    Array API standard has no implicit trailing slices)."""
+    text = _index_text(index) if index else ""
+    if sum(1 for i in index if i is not None) < ndim or not index:
+        text += ", ..." if index else "..."
+    return text
+
+
+def _xp_index_value(index: tuple, ndim: int) -> str:
+    """The same index as a Python value (a tuple), for the portable scatter helpers."""
+    parts = []
+    for item in index:
+        if item is None or isinstance(item, int):
+            parts.append(repr(item))
+        else:
+            parts.append(f"slice{item[1:]!r}")
+    if sum(1 for i in index if i is not None) < ndim or not parts:
+        parts.append("...")
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
 def _batch_getitem(args, batched, node):
     return make(_getitem, args, {"index": (_ALL,) + node.attr("index")})
 
@@ -120,7 +144,9 @@ _getitem = register(Op(
            Case(((4, 3),), {"index": (1,)}),
            Case(((4, 3),), {"index": (("slice", None, None, 2), 0)}),
            Case(((3,),), {"index": (None, ("slice", None, None, None))})),
-    view=True))
+    view=True,
+    portable=Portable(
+        lambda a, n: f"{a[0]}[{_xp_index_text(n.attr('index'), n.inputs[0].ndim)}]", "none")))
 
 
 @public("getitem")
@@ -161,9 +187,9 @@ _embed = register(Op(
     batch=_batch_embed,
     jvp=lambda t, node: (make(_embed, [t[0], node.inputs[1]], {"index": node.attr("index")})
                          if t[0] is not None else None),
-    # JAX's spelling of a functional index update: zeros_like(x).at[1:].set(g)
-    text=lambda n, c: (f"zeros_like({c(n.inputs[1], 0)}).at[{_index_text(n.attr('index'))}]"
-                       f".set({c(n.inputs[0], 0)})", P_ATOM),
+    # a function both readers take: zeros like x with g at x[1:], embed(g, x, np.s_[1:])
+    text=lambda n, c: (f"embed({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
+                       f"np.s_[{_index_text(n.attr('index'))}])", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((4,), (5,)), {"index": (("slice", 1, None, None),)}),
            Case(((3,), (4, 3)), {"index": (1,)})),
@@ -172,7 +198,12 @@ _embed = register(Op(
     block=lambda out, args, node: (
         f"{out} = np.zeros({args[1]}.shape, np.{node.dtype.name})\n"
         f"{out}[{_index_text(node.attr('index'))}] = {args[0]}"),
-    fresh=True, array_0d=True))
+    fresh=True, array_0d=True,
+    # a new array of zeros with g written at index
+    portable=Portable(lambda a, n: (f"_xp_embed(xp, {a[0]}, {a[1]}, "
+                                    f"{_xp_index_value(n.attr('index'), n.ndim)}, "
+                                    f"{dtype_text(n.dtype)})"), "none",
+                      helpers=(portable_runtime._xp_embed,))))
 
 
 def _add_at_impl(x, g, index):
@@ -221,8 +252,8 @@ _add_at = register(Op(
     vjp=lambda g, node: (g, make(_getitem, [g], {"index": node.attr("index")})),
     jvp=lambda t, node: sum_terms([t[0], _add_at_jvp_g(t[1], node)]),
     batch=_batch_add_at,
-    text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.at[{_index_text(n.attr('index'))}]"
-                       f".add({c(n.inputs[1], 0)})", P_ATOM),
+    text=lambda n, c: (f"add_at({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}, "
+                       f"np.s_[{_index_text(n.attr('index'))}])", P_ATOM),
     latex=lambda n, c: (rf"{c(n.inputs[0], P_ADD)} + {c(n.inputs[1], P_ADD + 1)}", P_ADD),
     cases=(Case(((5,), (4,)), {"index": (("slice", 1, None, None),)}),
            Case(((4, 3), (3,)), {"index": (1,)}),
@@ -233,7 +264,18 @@ _add_at = register(Op(
     block=lambda out, args, node: (
         (f"{out} = {args[0]}.copy()\n" if out != args[0] else "")
         + f"{out}[{_index_text(node.attr('index'))}] += {args[1]}"),
-    fresh=True, overwrites_first=True))
+    fresh=True, overwrites_first=True,
+    # a copy of x with g added at index
+    portable=Portable(lambda a, n: (f"_xp_add_at(xp, {a[0]}, {a[1]}, "
+                                    f"{_xp_index_value(n.attr('index'), n.ndim)})"),
+                      helpers=(portable_runtime._xp_add_at,))))
+
+
+def embed(g, like, index) -> Node:
+    """Zeros shaped like ``like`` with ``g`` at ``like[index]`` (how the adjoint of
+    indexing prints: ``embed(g, x, np.s_[1:])``)."""
+    g, like = as_nodes([g, like])
+    return make(_embed, [g, like], {"index": _normalize_index(like, index)})
 
 
 def add_at(x, g, index) -> Node:

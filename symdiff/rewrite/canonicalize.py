@@ -192,6 +192,20 @@ def transpose_transpose(m: Match) -> Node | None:
     return F["transpose"](inner.inputs[0], tuple(p[a] for a in q))
 
 
+def transpose_through(m: Match) -> Node | None:
+    """(a + b).T -> a.T + b.T and (a @ b).T -> b.T @ a.T for matrices, when an operand
+    is itself transposed: the result has fewer transposes ((A + A.T).T -> A.T + A)."""
+    node, inner = m.node, m.node.inputs[0]
+    if (node.attr("axes") != (1, 0) or inner.op.name not in ("add", "sub", "matmul")
+            or any(i.ndim != 2 for i in inner.inputs)
+            or not any(i.op.name == "transpose" for i in inner.inputs)):
+        return None
+    a, b = (F["transpose"](i) for i in inner.inputs)
+    if inner.op.name == "matmul":
+        return F["matmul"](b, a)
+    return F["add"](a, b) if inner.op.name == "add" else F["subtract"](a, b)
+
+
 def sum_of_broadcast_scalar(m: Match) -> Node | None:
     """sum(broadcast(c)) -> c * n, n the number of elements summed."""
     node = m.node
@@ -271,6 +285,24 @@ def reshape_reshape(m: Match) -> Node | None:
     return F["reshape"](inner.inputs[0], node.attr("shape"))
 
 
+def _is_identity(node: Node) -> bool:
+    if node.op.name == "eye_like":
+        return True
+    value = node.value if node.op.name == "const" else None
+    return (value is not None and value.ndim == 2 and value.shape[0] == value.shape[1]
+            and np.array_equal(value, np.eye(value.shape[0])))
+
+
+def matmul_identity(m: Match) -> Node | None:
+    """I @ x -> x and x @ I -> x (an identity built from a shape, as d/dA tr(A B) gives)."""
+    a, b = m.node.inputs
+    for eye, other in ((a, b), (b, a)):
+        if _is_identity(eye) and same_shape(other.shape, m.node.shape) \
+                and other.dtype == m.node.dtype:
+            return other
+    return None
+
+
 def like_terms(m: Match) -> Node | None:
     return collect_terms(m.node, m.memo)
 
@@ -323,13 +355,15 @@ CANONICALIZE = Phase("canonicalize", [
     rule_fn("zeros_like(f(v)) -> zeros_like(v)", cheaper_reference,
             ("zeros_like", "broadcast_like", "reshape_like", "shape_size")),
     rule_fn("transpose(transpose(x)) -> x", transpose_transpose, ("transpose",)),
+    rule_fn("I @ x -> x, x @ I -> x", matmul_identity, ("matmul",)),
+    rule_fn("(a + b).T -> a.T + b.T, (a @ b).T -> b.T @ a.T", transpose_through,
+            ("transpose",)),
     rule_fn("s.T -> s for symmetric s", matrices.symmetric_transpose, ("transpose",)),
-    rule_fn("I @ b -> b", matrices.identity_product, ("matmul",)),
+    rule_fn("(k I) @ b -> k * b", matrices.identity_product, ("matmul",)),
     rule_fn("inv(Y) @ Y -> I", matrices.inverse_cancels, ("matmul",)),
     rule_fn("inv(inv(Y)) -> Y", matrices.inverse_inverse, ("inv",)),
     rule_fn("s + s -> 2*s for a matrix or a sum", matrices.doubled_sum, ("add",)),
     rule_fn("log(abs(det(X))) -> logdet(X)", matrices.log_abs_det, ("log",)),
-    rule_fn("(a @ b.T).T -> b @ a.T", matrices.transpose_inward, ("transpose",)),
     rule_fn("a @ c + b @ c -> (a + b) @ c", matrices.factor_product, ("add", "sub")),
     rule_fn("logdet(cholesky factor) -> sum(log(diagonal))", matrices.logdet_of_cholesky,
             ("logdet",)),

@@ -70,25 +70,6 @@ def _t(node: Node) -> Node:
     return node.inputs[0] if _is_t(node) else F["transpose"](node)
 
 
-def transpose_inward(m: Match) -> Node | None:
-    """(a @ b).T -> b.T @ a.T and (a ± b).T -> a.T ± b.T when a or b is a transpose."""
-    node = m.node
-    if node.ndim != 2:
-        return None
-    inner = node.inputs[0]
-    name = inner.op.name
-    if name not in ("matmul", "add", "sub") or inner.ndim != 2:
-        return None
-    a, b = inner.inputs
-    if a.ndim != 2 or b.ndim != 2 or not (_is_t(a) or _is_t(b)):
-        return None
-    if name == "matmul":
-        return F["matmul"](_t(b), _t(a))
-    if not same_shape(a.shape, b.shape):
-        return None
-    return F["add" if name == "add" else "subtract"](_t(a), _t(b))
-
-
 def _symmetric(node: Node, depth: int = 0) -> bool:
     """Certainly symmetric: a.T @ a, a @ a.T, a + a.T, and inverses, sums, scalings of
     symmetric matrices (read a few levels deep)."""

@@ -1,6 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _buffers, _kept, _shape_error
+from symdiff.runtime import _buffers, _kept, _native, _other_arrays, _shape_error
 
 
 _pool = []   # sets of big temporaries kept between calls
@@ -17,6 +17,10 @@ def value_and_grad_mu_S(X, mu, S):
         f64[]: 0.5*(512*logdet(S) + sum((X - mu).T*solve(S, (X - mu).T)) + 60223.5...
         f64[64]: d(0.5*(512*logdet(S) + sum((X - mu).T*solve(S, (X - mu).T)) + 60223.5...) / dmu
         f64[64,64]: d(0.5*(512*logdet(S) + sum((X - mu).T*solve(S, (X - mu).T)) + 60223.5...) / dS"""
+    if X.__class__ not in _native or mu.__class__ not in _native or S.__class__ not in _native:
+        _run = _other_arrays(X, mu, S)
+        if _run is not None:
+            return _run(X, mu, S)
     X = asarray(X, np.float64)
     if X.shape != (512, 64): _shape_error('X', X, (512, 64))
     mu = asarray(mu, np.float64)

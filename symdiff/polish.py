@@ -1,0 +1,123 @@
+"""The polish of the command line's scalar derivatives: the shorter of symdiff's own
+simplified text and SymPy's ``simplify`` of it.
+
+Conventions
+- Only small scalar expressions over scalars go to SymPy (it is slow and swells
+  large ones), and only when symdiff's text has more than one operation: SymPy
+  is imported only then. A SymPy form is taken only if ``sd.parse`` reads it back
+  to the same values (relative 1e-12), with every float at full precision.
+- SymPy's import and ``simplify`` take most of a call's time (about 0.5 s), so
+  the result is kept on disk under ``$SYMDIFF_CACHE_DIR/polish`` (default
+  ``~/.cache/symdiff``), keyed by symdiff's text and version; a kept result is
+  checked again (by symdiff alone) before it is used, and any trouble with the
+  cache only means SymPy runs.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .ir import Node, toposort
+
+POLISH_MAX_OPS = 60   # larger expressions are printed as symdiff simplified them
+CACHE_FORMAT = "2"    # raised when what the polish prints changes
+
+
+def polish(e: Node) -> str:
+    """The shorter of symdiff's text for ``e`` and SymPy's simplified form of it."""
+    text = str(e)
+    if e.shape != () or any(v.ndim for v in e.vars.values()):
+        return text
+    operations = sum(1 for n in toposort([e]) if n.op.name not in ("var", "const"))
+    if operations <= 1:
+        return text           # nothing SymPy could shorten (and no SymPy import)
+    path = _cache_path(text)
+    kept = _read(path)
+    if kept is not None and (kept == text or _same_values(e, kept)):
+        return kept
+    result = _sympy_polish(e, text)
+    _write(path, result)
+    return result
+
+
+def _sympy_polish(e: Node, text: str) -> str:
+    try:
+        import sympy
+        from .sympy_bridge import to_sympy
+        mine = sympy.sympify(text, locals=_sympy_names(e))
+        ours = sympy.count_ops(mine)
+        if ours <= 1 or ours > POLISH_MAX_OPS:
+            return text
+        candidate = sympy.simplify(to_sympy(e))
+        if sympy.count_ops(candidate) >= ours:
+            return text
+        polished = _full_precision(candidate)
+        return polished if _same_values(e, polished) else text
+    except Exception:   # any SymPy failure leaves symdiff's own text
+        return text
+
+
+def _cache_path(text: str) -> Path | None:
+    root = os.environ.get("SYMDIFF_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "symdiff")
+    key = hashlib.sha256(f"{__version__}\n{CACHE_FORMAT}\n{text}".encode()).hexdigest()
+    return Path(root) / "polish" / key[:2] / key
+
+
+def _read(path: Path | None) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8") if path is not None else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is None:
+        return
+    try:   # written whole, then renamed: a reader never sees half a file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
+                                         delete=False) as f:
+            f.write(text)
+        os.replace(f.name, path)
+    except OSError:
+        pass
+
+
+def _full_precision(candidate) -> str:
+    """SymPy's text with every float at full precision (SymPy prints 15 digits, which
+    would not read back to the same float64)."""
+    import sympy
+    floats = {f: (1 if f > 0 else -1) * sympy.Symbol(repr(abs(float(f))))
+              for f in candidate.atoms(sympy.Float)}
+    return sympy.sstr(candidate.xreplace(floats))
+
+
+def _sympy_names(e: Node) -> dict:
+    import sympy
+    from .sympy_bridge import sympy_names
+    return {**sympy_names(), **{name: sympy.Symbol(name) for name in e.vars}}
+
+
+def _same_values(e: Node, text: str) -> bool:
+    """``text`` computes what ``e`` computes at three points (within 1e-12)."""
+    import symdiff as sd
+    try:
+        other = sd.parse(text, **{n: () for n in e.vars})
+    except Exception:
+        return False
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        env = {n: rng.uniform(0.3, 1.7) for n in e.vars}
+        a = float(sd.evaluate(e, env))
+        b = float(sd.evaluate(other, {n: v for n, v in env.items()
+                                      if isinstance(other, sd.Node) and n in other.vars})
+                  if isinstance(other, sd.Node) else other)
+        if np.isfinite(a) and not np.isclose(a, b, rtol=1e-12, atol=1e-15):
+            return False
+    return True

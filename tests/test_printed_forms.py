@@ -1,0 +1,171 @@
+"""What symdiff prints reads back: no NumPy reprs, no JAX ``.at[...]``, no
+``Heaviside`` or a comparison used as a number (SymPy multiplies no booleans), in
+``str``, the command line's text and JSON and LaTeX, and generated docstrings; the
+command line's matrix derivatives read back by ``sd.parse`` to the values that
+central finite differences of the expression give (the oracle never sees the text).
+"""
+import json
+import re
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from cli_corpus import CORPUS, MATRIX_CORPUS
+from symdiff import cli
+from symdiff.testing import check_grads  # noqa: F401  (the checker users get)
+
+FOREIGN = re.compile(r"array\(|\.at\[|Heaviside\(|\*\s*\([^()]*(==|!=|<|>)[^()]*\)")
+
+
+def foreign(text: str) -> list[str]:
+    return [m.group(0) for m in FOREIGN.finditer(text)]
+
+
+def shapes(decls):
+    out = {}
+    for d in decls:
+        name, _, shape = d.partition("=")
+        out[name] = tuple(int(k) for k in shape.split("x")) if shape else ()
+    return out
+
+
+def point(shape_of, rng):
+    return {n: rng.uniform(-1, 1, s) if s else float(rng.uniform(-1, 1))
+            for n, s in shape_of.items()}
+
+
+def numeric_derivative(text, shape_of, wrt, env, order):
+    """Central differences of the expression (order 1) or of its numeric gradient."""
+    expr = sd.parse(text, **shape_of)
+
+    def value(v):
+        return float(sd.evaluate(expr, {**env, wrt: v}))
+
+    def grad(v, h=1e-6):
+        v = np.asarray(v, dtype=float)
+        out = np.zeros(v.shape)
+        for i in np.ndindex(v.shape):
+            up, down = v.copy(), v.copy()
+            up[i] += h
+            down[i] -= h
+            out[i] = (value(up) - value(down)) / (2 * h)
+        return out
+    if order == 1:
+        return grad(env[wrt])
+    v = np.asarray(env[wrt], dtype=float)
+    rows = []
+    for i in np.ndindex(v.shape):
+        up, down = v.copy(), v.copy()
+        up[i] += 1e-4
+        down[i] -= 1e-4
+        rows.append((grad(up) - grad(down)) / 2e-4)
+    return np.array(rows).reshape(v.shape + v.shape)
+
+
+@pytest.mark.parametrize("text,decls,wrt,order", MATRIX_CORPUS,
+                         ids=[f"{t} d/d{w} order {o}" for t, _, w, o in MATRIX_CORPUS])
+def test_matrix_derivatives_read_back(text, decls, wrt, order):
+    printed = cli.run(text, wrt=wrt, var=decls, order=order)
+    as_json = json.loads(cli.run(text, wrt=wrt, var=decls, order=order, fmt="json"))
+    latex = cli.run(text, wrt=wrt, var=decls, order=order, fmt="latex")
+    assert list(as_json.values()) == [printed]
+    assert not foreign(printed) and not foreign(latex), (printed, latex)
+    shape_of = shapes(decls)
+    back = sd.parse(printed, **shape_of)
+    env = point(shape_of, np.random.default_rng(len(text)))
+    got = sd.evaluate(back, {n: env[n] for n in back.vars})
+    want = numeric_derivative(text, shape_of, wrt, env, order)
+    np.testing.assert_allclose(np.broadcast_to(got, want.shape), want, rtol=1e-5, atol=1e-6,
+                               err_msg=printed)
+
+
+def test_matrix_derivatives_in_matrix_notation():
+    """The Matrix Cookbook's forms: d/dx x^T A x = A x + A^T x, its Hessian A + A^T."""
+    assert cli.run("x @ A @ x", wrt="x", var=["x=3", "A=3x3"]) in (
+        "x @ A + A @ x", "A @ x + x @ A", "(A + A.T) @ x", "x @ (A + A.T)")
+    hessian = cli.run("x @ A @ x", wrt="x", var=["x=3", "A=3x3"], order=2)
+    assert "eye" not in hessian and "array" not in hessian, hessian
+
+
+@pytest.mark.parametrize("text", [t for t, _ in CORPUS])
+def test_scalar_derivatives_print_no_foreign_form(text):
+    for fmt in ("text", "json", "latex"):
+        out = cli.run(text, fmt=fmt)
+        assert not foreign(out), out
+    expr = sd.parse(text.replace("^", "**"))
+    grads = sd.grad(expr, list(expr.vars.values()))
+    for g in grads + sd.simplify(grads):
+        assert not foreign(str(g)), str(g)
+
+
+def test_generated_docstrings_print_no_foreign_form():
+    A, B = sd.matrix("A", (3, 3)), sd.matrix("B", (3, 3))
+    x = sd.vector("x", 5)
+    a = sd.scalar("a")
+    cases = [sd.trace(A @ B) + sd.sum(A @ np.arange(9.0).reshape(3, 3)),
+             sd.sum(x[1:] * x[:-1]), sd.maximum(a, a ** 2) + sd.abs(a) + sd.relu(a)]
+    for cost in cases:
+        inputs = sorted(cost.vars.values(), key=lambda v: v.name)
+        f = sd.function(inputs, [cost, *sd.grad(cost, inputs)])
+        # the prose of the source: its docstring and comments (its code may build arrays)
+        prose = re.findall(r'"""(.*?)"""', f.source, re.S) + re.findall(r"#.*", f.source)
+        assert prose and not foreign("\n".join(prose)), foreign("\n".join(prose))
+
+
+def test_constants_print_as_calls_or_named_values():
+    A = sd.matrix("A", (3, 3))
+    cases = {sd.constant(np.eye(3)) @ A: "eye(3) @ A", A + np.ones((3, 3)): "A + ones((3, 3))",
+             A * np.zeros(3): "A*zeros(3)", A - np.full((3, 3), 0.5): "A - full((3, 3), 0.5)", A + np.full((3, 3), 2.0): "A + full((3, 3), 2.0)"}
+    for e, want in cases.items():
+        assert str(e) == want
+    odd = A @ np.arange(9.0).reshape(3, 3)
+    assert str(odd) == ("A @ C0 where C0 = [[0, 1, 2], [3, 4, 5], "
+                        "[6, 7, 8]]")
+    back = sd.parse(str(odd), A=A)
+    value = np.arange(9.0).reshape(3, 3)[::-1]
+    np.testing.assert_array_equal(sd.evaluate(back, {"A": value}),
+                                  value @ np.arange(9.0).reshape(3, 3))
+
+
+def test_exact_numbers_and_zero():
+    x = sd.scalar("x")
+    assert str(x ** (1 / 3)) == "x**(1/3)"
+    assert str(sd.simplify(sd.grad(2.0 ** x, [x])[0])) == "log(2)*2**x"
+    assert str(x * np.pi + np.e) == "x*pi + E"
+    assert str(x * -0.0) == "x*-0.0"
+    assert cli.run("x**2", order=3) == "0"
+    assert sd.parse("x*-0.0 + 1/3 + log(2) + E").vars["x"] is x
+    assert float(sd.evaluate(sd.parse("1/(x*-0.0)"), {"x": 1.0})) == -np.inf
+
+
+def test_derivatives_at_kinks_convert_to_sympy():
+    sympy = pytest.importorskip("sympy")
+    x = sd.scalar("x")
+    for e in [sd.abs(x), sd.maximum(x, x ** 2), sd.clip(x, 0.0, 1.0), sd.relu(x)]:
+        g = sd.simplify(sd.grad(e, [x])[0])
+        s = sd.to_sympy(g)
+        for v in (0.5, 2.0, -0.7):
+            want = float(sd.evaluate(g, {"x": v}))
+            assert float(s.subs(sympy.Symbol("x"), v)) == pytest.approx(want)
+
+
+def test_demo_names_each_repeated_part_once(capsys):
+    from symdiff import demo
+    demo.main()
+    out = capsys.readouterr().out
+    line = out.split("sd.parse reads this text back):\n", 1)[1].splitlines()[0].strip()
+    body, _, definitions = line.partition(" where ")
+    assert definitions, line
+    # each layer's sigmoid is written once, in its definition
+    assert line.count("sigmoid(") == 2, line
+    x, t = sd.vector("x", 2), sd.vector("t", 2)
+    W1, W2 = sd.matrix("W1", (2, 2)), sd.matrix("W2", (2, 2))
+    b1, b2 = sd.scalar("b1"), sd.scalar("b2")
+    back = sd.parse(line, x=x, t=t, W1=W1, W2=W2, b1=b1, b2=b2)
+    o = sd.sigmoid(W2 @ sd.sigmoid(W1 @ x + b1) + b2)
+    want = sd.grad(sd.sum(0.5 * (t - o) ** 2), [b2])[0]
+    rng = np.random.default_rng(1)
+    env = dict(x=rng.normal(size=2), t=rng.normal(size=2), W1=rng.normal(size=(2, 2)),
+               W2=rng.normal(size=(2, 2)), b1=0.3, b2=-0.1)
+    assert float(sd.evaluate(back, env)) == pytest.approx(float(sd.evaluate(want, env)))
