@@ -116,7 +116,8 @@ def test_generated_docstrings_print_no_foreign_form():
 def test_constants_print_as_calls_or_named_values():
     A = sd.matrix("A", (3, 3))
     cases = {sd.constant(np.eye(3)) @ A: "eye(3) @ A", A + np.ones((3, 3)): "A + ones((3, 3))",
-             A * np.zeros(3): "A*zeros(3)", A - np.full((3, 3), 0.5): "A - full((3, 3), 0.5)", A + np.full((3, 3), 2.0): "A + full((3, 3), 2.0)"}
+             A * np.zeros(3): "A*zeros(3)", A - np.full((3, 3), 0.5): "A - full((3, 3), 0.5)",
+             A + np.full((3, 3), 2.0): "A + full((3, 3), 2.0)"}
     for e, want in cases.items():
         assert str(e) == want
     odd = A @ np.arange(9.0).reshape(3, 3)

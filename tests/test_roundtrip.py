@@ -4,14 +4,16 @@ Hypothesis draws random typed graphs over scalars ``a, b``, vectors ``u, v`` (3,
 and matrices ``A, B`` (3, 3), mixing ``+ - * / ** @``, unary minus, ``.T``,
 indexing, calls (elementwise, reductions, ``where`` with comparisons) and
 constants (negative, ``-0.0``, integers, full-precision floats, arrays from
-shapes and arbitrary arrays). For each graph, its gradient and their simplified
-forms, the printed text (also with repeated parts named) is read back by ``sd.parse`` and both are evaluated by
-the reference interpreter (the oracle: it never sees the text) at random points.
-Scalar graphs over scalars are read by ``sympy.sympify`` too and evaluated by SymPy.
+shapes and arbitrary arrays, step functions of constants). For each graph, its
+gradient and their simplified forms, the printed text (also with repeated parts
+named) is read back by ``sd.parse``, and both are evaluated by the reference
+interpreter (the oracle: it never sees the text) at random points. Scalar graphs
+over scalars are read by ``sympy.sympify`` too and evaluated by SymPy.
 
 Values agree within a tolerance made of float64's epsilon and the largest
-magnitude in the graph (``a*(b*c)`` prints as ``a*b*c``, which rounds
-differently); NaN must be NaN on both sides, and an infinity the same infinity.
+magnitude in the graph (the printer follows the grammar, so the read-back graph
+should compute the same bits; the tolerance is a guard, not a licence); NaN must be
+NaN on both sides, and an infinity the same infinity.
 
 ``SYMDIFF_ROUNDTRIP_EXAMPLES`` sets the number of graphs (default 2,000).
 """
