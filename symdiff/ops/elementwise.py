@@ -279,8 +279,9 @@ def _latex_mul(node, child):
         v = a.inputs[0]
         v_text = child(v, P_MUL if v.op.name == "matmul" else P_MUL + 1)
         return rf"{v_text} {child(b, P_POW + 1)}^{{\top}}"
-    # a (b c) = a b c: a product on the right needs no parentheses (not so a quotient)
-    left = child(a, P_MUL)
+    # a (b c) = a b c: a product on the right needs no parentheses (not so a quotient);
+    # a matrix product next to \odot does: (A x) \odot y
+    left = child(a, P_MUL + 1 if a.op.name == "matmul" and b.ndim else P_MUL)
     right = child(b, P_MUL if b.op.name == "mul" and (a.ndim and b.ndim or not b.ndim)
                   else P_MUL + 1)
     if a.ndim and b.ndim:
