@@ -143,18 +143,16 @@ declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal
               np_name="np.abs", sympy="Abs", domain="nonzero", math="abs({0})",
               latex=lambda node, child: (rf"\left|{{{child(node.inputs[0], 0)}}}\right|", P_ATOM))
 
-# Functions with a more accurate NumPy form than their SymPy spelling; 0-d nodes
-# print as the SymPy spelling so that str() reads back in SymPy.
+# Functions with a more accurate NumPy form than their SymPy spelling print by their
+# own name (log(1 + x) loses x's digits near 0, log(1 + exp(x)) overflows): SymPy
+# reads them through symdiff.sympy_bridge.sympy_names().
 declare_unary("log1p", np.log1p, lambda out, x: divide(1.0, add(1.0, x)),
               sympy="log(1 + a)",
               latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})",
-              blows_up=True,
-              text=sympy_text(lambda n, c: (f"log(1 + {c(n.inputs[0], P_ADD + 1)})", P_ATOM),
-                              "log1p"))
+              blows_up=True)
 declare_unary("expm1", np.expm1, lambda out, x: add(out, 1.0), latex=r"\operatorname{expm1}",
               sympy="exp(a) - 1",
-              math="math.expm1({0})", blows_up=True,
-              text=sympy_text(lambda n, c: (f"exp({c(n.inputs[0], 0)}) - 1", P_ADD), "expm1"))
+              math="math.expm1({0})", blows_up=True)
 declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True,
               sympy="a**2",
               text=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW),
@@ -179,9 +177,7 @@ declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid
               sympy="log(1 + exp(a))",
               latex=r"\operatorname{softplus}",
               call=(lambda args, node: f"np.logaddexp(0.0, {args[0]})",
-                    lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"),
-              text=sympy_text(lambda n, c: (f"log(1 + exp({c(n.inputs[0], 0)}))", P_ATOM),
-                              "softplus"))
+                    lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"))
 # relu'(0) = 0 as in JAX.
 declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.0),
               sympy="Max(0, a)",
@@ -332,9 +328,7 @@ minimum = public("minimum")(binary_builder(_min2))
 _logaddexp = declare_elementwise(
     "logaddexp", np.logaddexp,
     (lambda out, a, b: sigmoid(subtract(a, b)), lambda out, a, b: sigmoid(subtract(b, a))),
-    np_call("np.logaddexp"), text=sympy_text(
-        lambda n, c: (f"log(exp({c(n.inputs[0], 0)}) + exp({c(n.inputs[1], 0)}))", P_ATOM),
-        "logaddexp"),
+    np_call("np.logaddexp"), text=call_text("logaddexp"),
     latex=lambda n, c: (rf"\log\left(e^{{{c(n.inputs[0], 0)}}} + e^{{{c(n.inputs[1], 0)}}}"
                         r"\right)", P_ATOM),
     cases=BINARY_CASES, sympy="log(exp(a) + exp(b))")
