@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-NAMES = ("hand", "symdiff", "autograd", "jax", "pytensor", "torch")
+NAMES = ("hand", "symdiff", "symdiff_numba", "autograd", "jax", "pytensor", "torch")
 PEERS = ("autograd", "jax", "pytensor", "torch")
 
 
@@ -76,6 +76,7 @@ class Symdiff(Contender):
     name = "symdiff"
     dist = "symdiff"
     static_shapes = False  # True: declare every input's lengths (--static-shapes)
+    backend = "numpy"
 
     def __init__(self):
         super().__init__()
@@ -111,8 +112,22 @@ class Symdiff(Contender):
             outputs = [sd.hessian(cost, wrt[0])]
         else:
             outputs = [cost, *sd.grad(cost, wrt)]
-        f = sd.function(list(variables.values()), outputs)
+        f = sd.function(list(variables.values()), outputs, backend=self.backend)
         return partial(f, *inputs.values()), _as_list, {"function": f}
+
+
+class SymdiffNumba(Symdiff):
+    """symdiff's compiled backend (the extra symdiff[numba]); its first call includes
+    importing Numba and compiling, or loading from the disk cache when it has the
+    function (SYMDIFF_CACHE_DIR)."""
+    name = "symdiff_numba"
+    backend = "numba"
+
+    def __init__(self):
+        super().__init__()
+        import numba
+
+        self.version = f"{self.version} (numba {numba.__version__})"
 
 
 class Autograd(Contender):
@@ -277,7 +292,7 @@ def _torch_to_numpy(result):
     return [r.detach().numpy() for r in result]
 
 
-CLASSES = {c.name: c for c in (Hand, Symdiff, Autograd, Jax, Pytensor, Torch)}
+CLASSES = {c.name: c for c in (Hand, Symdiff, SymdiffNumba, Autograd, Jax, Pytensor, Torch)}
 
 
 def load_contenders(names=NAMES):

@@ -16,13 +16,20 @@ dask-glm's hand-written ``Logistic`` family, on the same chunks and the same clu
   ``--numpy-rows`` rows (one process, NumPy's threads left as they are).
 - Peak memory of each worker process (its maximum resident set size) after the run,
   and the number of tasks of each graph against the number of chunks.
+- CPU time of the same computations in this process with Dask's synchronous
+  scheduler, on ``--numpy-rows`` rows in chunks of ``--chunk``: the work itself,
+  without the cluster's scheduling and transfers, and less moved by other programs
+  on the machine than wall time (the minimum of ``repeat`` interleaved rounds).
+- The load average before and after, since wall times on a shared machine move
+  with it.
 
-``--write`` writes the table to bench/DASK.md. Needs the ``dask`` extra and
-dask-glm (``pip install dask-glm``).
+``--write`` writes the table to bench/DASK.md, keeping its ``## Notes`` section.
+Needs the ``dask`` extra and dask-glm (``pip install dask-glm``).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import pathlib
 import platform
 import resource
@@ -69,6 +76,7 @@ def run(rows: int, chunk: int, workers: int, memory: str, scheduler: str | None,
 
     import symdiff as sd
 
+    load_before = os.getloadavg()
     X, y, w = sd.matrix("X"), sd.vector("y"), sd.vector("w")
     loss = _loss(sd, X, y, w)
     grad_f = sd.function([X, y, w], sd.grad(loss, w))
@@ -126,6 +134,8 @@ def run(rows: int, chunk: int, workers: int, memory: str, scheduler: str | None,
     yn = (np.random.default_rng(1).random(numpy_rows) < 0.5).astype(np.float64)
     wn = np.linspace(-0.2, 0.2, COLS)
     t_numpy = _median_time(lambda: grad_f(Xn, yn, wn), max(repeat, 5))
+    cpu = _cpu_times(grad_f, both_f, Logistic, da.from_array(Xn, chunks=(chunk, COLS)),
+                     da.from_array(yn, chunks=chunk), wn, repeat)
     return {
         "rows": rows, "chunk": chunk, "chunks": -(-rows // chunk), "workers": workers,
         "memory_limit": memory, "agree": agree, "seconds": median, "tasks": tasks,
@@ -135,7 +145,30 @@ def run(rows: int, chunk: int, workers: int, memory: str, scheduler: str | None,
         "ns_per_row_dask": median["symdiff gradient"] / rows * 1e9,
         "ns_per_row_numpy": t_numpy / numpy_rows * 1e9, "numpy_rows": numpy_rows,
         "peak_worker_mb": peaks, "worker_limit_mb": {k: v / 2**20 for k, v in limits.items()},
+        "cpu_seconds": cpu, "load": (load_before, os.getloadavg()),
     }
+
+
+def _cpu_times(grad_f, both_f, Logistic, X, y, w, repeat: int) -> dict:
+    """CPU seconds (minimum of interleaved rounds) of each computation with Dask's
+    synchronous scheduler in this process."""
+    import dask
+    runs = {
+        "symdiff gradient": lambda: dask.compute(grad_f(X, y, w), scheduler="sync"),
+        "dask-glm gradient": lambda: dask.compute(Logistic.pointwise_gradient(w, X, y),
+                                                  scheduler="sync"),
+        "symdiff loss + gradient": lambda: dask.compute(*both_f(X, y, w), scheduler="sync"),
+        "dask-glm loss + gradient": lambda: dask.compute(
+            Logistic.pointwise_loss(w, X, y), Logistic.pointwise_gradient(w, X, y),
+            scheduler="sync"),
+    }
+    best = {name: float("inf") for name in runs}
+    for _ in range(max(repeat, 5)):
+        for name, fn in runs.items():
+            t0 = time.process_time()
+            fn()
+            best[name] = min(best[name], time.process_time() - t0)
+    return best
 
 
 def table(r: dict) -> str:
@@ -144,18 +177,27 @@ def table(r: dict) -> str:
         f"{r['chunk']:,} rows, LocalCluster of {r['workers']} worker processes (1 thread "
         f"each, memory_limit {r['memory_limit']}), {platform.machine()}, "
         f"results agree with dask-glm: {r['agree']}.", "",
-        "| what | seconds (median) | tasks |", "|---|---|---|"]
+        "| what | seconds (median, cluster) | tasks | CPU ms (one process, "
+        f"{r['numpy_rows']:,} rows) |", "|---|---|---|---|"]
     for name, seconds in r["seconds"].items():
-        lines.append(f"| {name} | {seconds:.3f} | {r['tasks'][name]} |")
+        lines.append(f"| {name} | {seconds:.3f} | {r['tasks'][name]} | "
+                     f"{r['cpu_seconds'][name] * 1e3:.1f} |")
+    cpu = r["cpu_seconds"]
     peaks = ", ".join(f"{mb:.0f}" for mb in r["peak_worker_mb"].values())
     lines += ["",
               f"- ratio symdiff / dask-glm: gradient {r['ratio_gradient']:.2f}, loss and "
-              f"gradient {r['ratio_loss_gradient']:.2f}",
+              f"gradient {r['ratio_loss_gradient']:.2f} (cluster wall time); CPU time: "
+              f"gradient {cpu['symdiff gradient'] / cpu['dask-glm gradient']:.2f}, loss and "
+              f"gradient "
+              f"{cpu['symdiff loss + gradient'] / cpu['dask-glm loss + gradient']:.2f}",
               f"- time per row: Dask {r['ns_per_row_dask']:.1f} ns, in-memory NumPy "
               f"({r['numpy_rows']:,} rows, one process) {r['ns_per_row_numpy']:.1f} ns",
               f"- peak worker memory (max RSS, MB): {peaks}",
               f"- tasks per chunk (symdiff loss + gradient): "
-              f"{r['tasks']['symdiff loss + gradient'] / r['chunks']:.1f}"]
+              f"{r['tasks']['symdiff loss + gradient'] / r['chunks']:.1f}",
+              "- load average (1, 5, 15 min) before: "
+              + ", ".join(f"{v:.1f}" for v in r["load"][0]) + "; after: "
+              + ", ".join(f"{v:.1f}" for v in r["load"][1])]
     return "\n".join(lines) + "\n"
 
 
@@ -166,7 +208,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", default="1GB")
     parser.add_argument("--scheduler", default=None, help="a dask.distributed scheduler address")
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--numpy-rows", type=int, default=1_000_000)
     parser.add_argument("--write", action="store_true", help="write bench/DASK.md")
     args = parser.parse_args(argv)
@@ -176,7 +218,9 @@ def main(argv=None) -> int:
     print(text)
     if args.write:
         path = pathlib.Path(__file__).with_name("DASK.md")
-        path.write_text("# The scale workload (python -m bench.dask_scale)\n\n" + text)
+        old = path.read_text() if path.exists() else ""
+        notes = old[old.index("\n## Notes"):] if "\n## Notes" in old else ""
+        path.write_text("# The scale workload (python -m bench.dask_scale)\n\n" + text + notes)
     return 0 if result["agree"] else 1
 
 

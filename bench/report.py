@@ -8,7 +8,7 @@ to a numbered note with the reason ("n/a [2]", "FAIL [3]").
 from . import extras
 from .contenders import PEERS
 
-RATIO_COLUMNS = ("symdiff", *PEERS)
+RATIO_COLUMNS = ("symdiff", "symdiff_numba", *PEERS)
 
 
 class Notes:
@@ -84,9 +84,9 @@ def table(header, rows):
 
 def ratio_table(results, notes):
     header = [
-        "workload", "hand NumPy (µs)", "symdiff ratio", "target", "autograd", "jax",
-        "pytensor", "torch", "symdiff first call (ms)", "first-call target",
-        "peak mem symdiff / numpy",
+        "workload", "hand NumPy (µs)", "symdiff ratio", "target", "symdiff numba",
+        "autograd", "jax", "pytensor", "torch", "symdiff first call (ms)",
+        "first-call target", "numba first call (ms)", "peak mem symdiff / numpy",
     ]
     rows = []
     for name, w in results["workloads"].items():
@@ -113,10 +113,13 @@ def ratio_table(results, notes):
             )
             first_cell += f" (cached) {cached}"
             first_target = first_target.replace(" met", "").replace(" **missed**", "")
+        nb = entries.get("symdiff_numba", {})
+        nb_first = nb.get("first_call_s") if nb.get("status") == "ok" else None
         rows.append([
             name, hand_cell, cells["symdiff"], _target_cell(w.get("target"), ratio),
-            cells["autograd"], cells["jax"], cells["pytensor"], cells["torch"],
-            first_cell, first_target, peak,
+            cells["symdiff_numba"], cells["autograd"], cells["jax"], cells["pytensor"],
+            cells["torch"], first_cell, first_target,
+            fmt_ms(nb_first) if nb_first is not None else "-", peak,
         ])
     return table(header, rows)
 

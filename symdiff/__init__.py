@@ -24,7 +24,7 @@ __version__ = "0.1.0"
 globals().update({name: fn for name, fn in _FUNCTIONS.items() if name not in globals()})
 
 __all__ = [
-    "ArgumentError", "ArgumentTypeError", "CompileError", "Const", "DiffError", "Expr",
+    "ArgumentError", "ArgumentTypeError", "CompileError", "cache_info", "clear_cache", "Const", "DiffError", "Expr",
     "Function", "Node", "ParseError", "ShapeError", "SymdiffError", "Var", "constant",
     "evaluate", "format_graph", "function", "grad", "hessian", "jacobian", "jvp", "matrix",
     "scalar", "simplify", "tensor", "to_latex", "to_text", "value_and_grad", "var", "vector", "vjp",
@@ -58,3 +58,17 @@ def __getattr__(name: str):
 def __dir__() -> list[str]:
     # Tab completion lists the lazily loaded names too (``import *`` does not load them).
     return sorted(set(globals()) | set(_LAZY))
+
+
+def cache_info() -> dict:
+    """The disk cache of ``backend="numba"`` functions: its directory, number of entries,
+    bytes and size bound (``$SYMDIFF_CACHE_MAX_BYTES``)."""
+    from .codegen import numba_cache
+    return numba_cache.cache_info()
+
+
+def clear_cache() -> int:
+    """Empty the disk cache of ``backend="numba"`` functions; the number of entries
+    removed."""
+    from .codegen import numba_cache
+    return numba_cache.clear_cache()

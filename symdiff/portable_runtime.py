@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import ArgumentTypeError, CompileError, ShapeError
 
-__all__ = ["_namespace", "_xp_arg", "_xp_sigmoid", "_xp_logsumexp", "_xp_softmax",
+__all__ = ["_namespace", "_xp_arg", "_xp_sigmoid", "_xp_softplus", "_xp_logsumexp", "_xp_softmax",
            "_xp_log_softmax", "_xp_logsumexp_softmax", "_xp_eye_like", "_xp_embed",
            "_xp_add_at"]
 
@@ -108,11 +108,49 @@ def _xp_arg(xp, device, value, name: str, dtype, shape: tuple):
 
 # -- ops the standard has no single function for ------------------------------------------
 
+def _numpy_blocks(x) -> bool:
+    """``x`` is a Dask array of NumPy blocks: a NumPy function can run on each block
+    (``map_blocks``), one task per block, updating the arrays it makes in place."""
+    return foreign_library(x) == "dask" and isinstance(getattr(x, "_meta", None), np.ndarray)
+
+
 def _xp_sigmoid(xp, x, top: float):
     """e / (1 + e), e = exp(min(x, top)): as ``symdiff.runtime._sigmoid``, exact in both
-    tails and free of overflow."""
+    tails and free of overflow. On a Dask array of NumPy blocks, each block is computed
+    in one buffer by NumPy calls that write in place (3 passes, 1 temporary, against
+    4 new arrays): with softplus below, the CPU time of the logistic loss and gradient
+    over 2,000,000 x 16 fell by 15% (bench/DASK.md)."""
+    if _numpy_blocks(x):
+        return x.map_blocks(_sigmoid_block, top, dtype=x.dtype)
     e = xp.exp(xp.minimum(x, xp.asarray(top, dtype=x.dtype)))
     return e / (1.0 + e)
+
+
+def _sigmoid_block(x: np.ndarray, top: float) -> np.ndarray:
+    out = np.minimum(x, top, out=np.empty_like(x))   # an array, also for a 0-d block
+    np.exp(out, out=out)
+    out /= out + 1.0
+    return out
+
+
+def _xp_softplus(xp, x):
+    """log(1 + exp(x)) = log1p(exp(-|x|)) + max(x, 0): the steps of NumPy's
+    ``logaddexp(0, x)``, exact and free of overflow at any x, in functions of the
+    standard (which has ``logaddexp``, but NumPy's is a scalar loop: 4.3 against
+    2.5 ms on 250,000 elements). Dask arrays of NumPy blocks: one buffer per block."""
+    if _numpy_blocks(x):
+        return x.map_blocks(_softplus_block, dtype=x.dtype)
+    zero = xp.asarray(0.0, dtype=x.dtype)
+    return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(x, zero)
+
+
+def _softplus_block(x: np.ndarray) -> np.ndarray:
+    out = np.abs(x, out=np.empty_like(x))   # an array, also for a 0-d block
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    np.log1p(out, out=out)
+    out += np.maximum(x, 0.0)
+    return out
 
 
 def _shifted_exp(xp, x, axis):

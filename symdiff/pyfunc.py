@@ -58,9 +58,11 @@ from . import autodiff, codegen, frontend, pytree, tracing
 from .errors import ArgumentTypeError, DiffError
 from .ir import Const, Node, Var, make, toposort
 from .ops import FUNCTIONS
+from .portable_runtime import foreign_library
 from .pyfunc_values import (as_output, check_differentiable_leaves, check_tangent,
                             describe_result, int_tuple, jacobian_tree, leaf_signature,
-                            scalar_output, static_key, unique_name, variables_for)
+                            scalar_output, shape_and_dtype, static_key, unique_name,
+                            variables_for)
 
 KINDS = ("grad", "value_and_grad", "jacobian", "hessian", "jvp", "vjp")
 
@@ -368,9 +370,11 @@ class Transformed:
                                 f"{pytree.structure_text(out_def)}")
             arrays = []
             for value, var in zip(given, cotangents):
-                array = np.asarray(value, dtype=var.dtype)
-                if array.shape != var.shape:
-                    raise DiffError(f"vjp: a cotangent of shape {array.shape} for an output "
+                # another library's array (Dask) is passed on as it is, not computed
+                array = value if foreign_library(value) else np.asarray(value, dtype=var.dtype)
+                shape, _ = shape_and_dtype(array, "cotangent")
+                if shape != var.shape:
+                    raise DiffError(f"vjp: a cotangent of shape {shape} for an output "
                                     f"of shape {var.shape}")
                 arrays.append(array)
             grads = vjp_function(*leaves, *arrays)

@@ -4,6 +4,9 @@
   each leaf's shape and dtype (``leaf_signature``); the variables standing for it
   are named after the leaves' paths (``variables_for``).
 * Static arguments are keyed by value (``static_key``).
+* A leaf that is an array of another Array API library (Dask, CuPy, JAX...) is kept as
+  it is, never converted (a Dask array is not computed): the compiled function runs
+  its portable variant on it and returns that library's arrays, lazy for Dask.
 * Results are pytrees of expressions; ``jacobian_tree`` gives ``jax.jacrev``'s
   structure: the output's tree holding the arguments' trees.
 """
@@ -15,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from . import codegen, pytree
-from .errors import ArgumentTypeError, DiffError
+from .errors import ArgumentTypeError, DiffError, ShapeError
 from .higher import jacobian as jacobian_of
 from .ir import Const, Node, Var
+from .portable_runtime import foreign_library
 
 
 # ---------------------------------------------------------------------------
@@ -32,22 +36,45 @@ def leaf_signature(value: Any, name: str, leaves: list, differentiate: bool) -> 
         where = name if treedef == pytree.LEAF else f"{name} (leaf {i})"
         array = leaf_array(part, where, differentiate)
         leaves.append(array)
-        types_.append((array.shape, array.dtype.str))
+        shape, dtype = shape_and_dtype(array, where)
+        types_.append((shape, dtype.str))
     return treedef, tuple(types_)
 
 
-def leaf_array(value: Any, where: str, differentiate: bool) -> np.ndarray:
+def shape_and_dtype(value: Any, where: str) -> tuple[tuple, np.dtype]:
+    """The shape and NumPy dtype of an array of NumPy or of another library, read
+    without converting it. A length not known yet (a Dask array with unknown chunk
+    sizes) is refused: the code is specialized to the shapes."""
+    if foreign_library(value) is None:
+        array = np.asarray(value)
+        return array.shape, array.dtype
+    shape = tuple(value.shape)
+    for axis, length in enumerate(shape):
+        if length is None or length != length:   # None or NaN: unknown
+            raise ShapeError(f"argument {where!r}: its length on axis {axis} is not known "
+                             f"yet (a Dask array with unknown chunk sizes: call "
+                             f"compute_chunk_sizes() on it first)")
+    try:
+        dtype = np.dtype(value.dtype)
+    except TypeError:   # a library's own dtype object: "float64", "torch.float64"
+        dtype = np.dtype(str(value.dtype).rsplit(".", 1)[-1])
+    return tuple(int(d) for d in shape), dtype
+
+
+def leaf_array(value: Any, where: str, differentiate: bool) -> Any:
+    """The leaf as a NumPy array, or as it is when it is another library's array."""
     if callable(value) and not isinstance(value, np.ndarray):
         raise ArgumentTypeError(f"argument {where!r} is a function; pass it as a static "
                                 "argument (static_argnums) or close over it")
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise ArgumentTypeError(f"argument {where!r} has dtype {array.dtype}; symdiff takes "
+    array = value if foreign_library(value) is not None else np.asarray(value)
+    _, dtype = shape_and_dtype(array, where)
+    if dtype.kind not in "biuf":
+        raise ArgumentTypeError(f"argument {where!r} has dtype {dtype}; symdiff takes "
                                 "numeric arrays, numbers, and tuples, lists and dicts of "
                                 "them (pass Python values that steer the code with "
                                 "static_argnums)")
-    if differentiate and array.dtype.kind != "f":
-        raise DiffError(f"argument {where!r} has dtype {array.dtype}: only floating-point "
+    if differentiate and dtype.kind != "f":
+        raise DiffError(f"argument {where!r} has dtype {dtype}: only floating-point "
                         "arguments can be differentiated (pass floats, e.g. "
                         "np.asarray(x, dtype=float))")
     return array
@@ -59,8 +86,8 @@ def variables_for(value: Any, name: str, inputs: list[Var], used: set[str]) -> A
     names = pytree.leaf_names(treedef, name)
     variables = []
     for part, leaf_name in zip(parts, names):
-        array = np.asarray(part)
-        variable = Var(unique_name(leaf_name, used), array.shape, array.dtype)
+        shape, dtype = shape_and_dtype(part, leaf_name)
+        variable = Var(unique_name(leaf_name, used), shape, dtype)
         inputs.append(variable)
         variables.append(variable)
     return pytree.unflatten(treedef, variables)
@@ -101,10 +128,11 @@ def check_tangent(primal: Any, tangent: Any, i: int) -> None:
         raise DiffError(f"jvp: tangent {i} has structure {pytree.structure_text(t_def)}, "
                         f"its primal {pytree.structure_text(p_def)}")
     for p, t in zip(p_leaves, t_leaves):
-        p, t = np.asarray(p), np.asarray(t)
-        if p.shape != t.shape or p.dtype != t.dtype:
-            raise DiffError(f"jvp: tangent {i} has a leaf of shape {t.shape} and dtype "
-                            f"{t.dtype} for a primal of shape {p.shape} and dtype {p.dtype} "
+        (p_shape, p_dtype), (t_shape, t_dtype) = (shape_and_dtype(p, f"primal {i}"),
+                                                  shape_and_dtype(t, f"tangent {i}"))
+        if p_shape != t_shape or p_dtype != t_dtype:
+            raise DiffError(f"jvp: tangent {i} has a leaf of shape {t_shape} and dtype "
+                            f"{t_dtype} for a primal of shape {p_shape} and dtype {p_dtype} "
                             "(they must match, as in JAX)")
 
 

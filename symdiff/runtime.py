@@ -22,12 +22,28 @@ import numpy as np
 
 from .errors import ShapeError
 
-__all__ = ["_shape_error", "_shape_text", "_scalar_arg", "_buffers", "_kept",
+__all__ = ["_native", "_other_arrays", "_shape_error", "_shape_text", "_scalar_arg",
+           "_buffers", "_kept",
            "_max_kept", "_shifted_exp", "_sum_kept", "_logsumexp", "_logsumexp_softmax",
            "_softmax", "_log_softmax", "_band_matrix", "_band_diagonal", "_sigmoid"]
 
 
 # -- arguments ---------------------------------------------------------------------
+
+# The argument classes a compiled function's NumPy code takes without a second look.
+# Any other class makes it call ``_other_arrays`` first.
+_native = frozenset({np.ndarray, float, int, bool, list, np.float64, np.float32})
+
+
+def _other_arrays(*args: object):
+    """The function to run instead of the NumPy code for these arguments, or None.
+
+    Here (source run on its own): always None, the NumPy code converts what it is
+    given. A compiled ``Function`` binds this name, in its own namespace, to its
+    method that returns its portable variant for arrays of another library (Dask,
+    CuPy, ...): see ``symdiff/codegen/function.py``."""
+    return None
+
 
 def _shape_error(name: str, value: object, shape: tuple) -> None:
     raise ShapeError(f"input {name!r}: expected shape {_shape_text(shape)}, "

@@ -140,3 +140,128 @@ def test_unknown_dask_lengths_are_refused():
     Xd = Xd[Xd[:, 0] > -10]     # lengths unknown until computed
     with pytest.raises(SymdiffError, match="compute_chunk_sizes"):
         f(Xd, y, w)
+
+
+# -- the function transforms (sd.grad(fn) and the others) on Dask arrays -------------------
+
+def _loss(w, X, y):
+    z = X @ w
+    return np.mean(np.logaddexp(0, z) - y * z)
+
+
+def _scores(w, X):
+    return np.tanh(X @ w)
+
+
+TRANSFORMS = {
+    "grad": lambda w, X, y: sd.grad(_loss)(w, X, y),
+    "grad_wrt_data": lambda w, X, y: sd.grad(_loss, argnums=1)(w, X, y),
+    "value_and_grad": lambda w, X, y: sd.value_and_grad(_loss, argnums=(0, 2))(w, X, y),
+    "jacobian": lambda w, X, y: sd.jacobian(_scores)(w, X),
+    "hessian": lambda w, X, y: sd.hessian(_loss)(w, X, y),
+    "jvp": lambda w, X, y: sd.jvp(_scores, (w, X), (np.ones_like(w), X)),
+    "vjp": lambda w, X, y: sd.vjp(_scores, w, X)[1](y),
+    "pytree": lambda w, X, y: sd.grad(lambda p, y: _loss(p["w"], p["X"], y))({"w": w, "X": X},
+                                                                              y),
+}
+
+
+def _leaves(tree):
+    if isinstance(tree, dict):
+        return [leaf for key in sorted(tree) for leaf in _leaves(tree[key])]
+    if isinstance(tree, (tuple, list)):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [tree]
+
+
+@pytest.mark.parametrize("name", sorted(TRANSFORMS))
+def test_function_transforms_on_dask_equal_numpy(name):
+    X, y, w = data(rows=120, cols=3, seed=5)
+    expected = _leaves(TRANSFORMS[name](w, X, y))
+    source = Reads(X)
+    Xd = da.from_array(source, chunks=(40, 3), asarray=False)
+    reads = source.reads
+    got = _leaves(TRANSFORMS[name](w, Xd, da.from_array(y, chunks=40)))
+    assert source.reads == reads, "the transform computed its Dask argument"
+    assert len(got) == len(expected)
+    assert all(isinstance(g, da.Array) for g in got)   # lazy
+    for g, e in zip(dask.compute(*got, scheduler="sync"), expected):
+        assert not isinstance(e, da.Array)
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+        assert np.shape(g) == np.shape(e)
+
+
+def test_function_transform_with_unknown_dask_lengths_is_refused():
+    X, y, w = data(rows=50)
+    Xd = da.from_array(X, chunks=10)
+    Xd = Xd[Xd[:, 0] > -10]     # lengths unknown until computed
+    with pytest.raises(SymdiffError, match="compute_chunk_sizes"):
+        sd.grad(_loss)(w, Xd, y[:1])
+
+
+def test_a_dask_array_in_a_closure_is_refused_with_a_hint():
+    X, y, w = data(rows=50)
+    yd = da.from_array(y, chunks=10)
+    with pytest.raises(SymdiffError, match="'yd' is a dask array.*pass it as an argument"):
+        sd.grad(lambda w, X: _loss(w, X, yd))(w, X)
+
+
+def test_sigmoid_and_softplus_on_dask_are_exact_at_large_arguments():
+    """The Dask forms (one NumPy pass per block) against mpmath, with every NumPy
+    warning an error (overflow, invalid), and against array-api-strict's forms."""
+    mpmath = pytest.importorskip("mpmath")
+    xs = pytest.importorskip("array_api_strict")
+    z = sd.vector("z")
+    f = sd.function([z], [sd.sigmoid(z), sd.softplus(z)])
+    points = np.array([-800.0, -745.0, -60.0, -30.0, -1e-9, 0.0, 3.5, 30.0, 40.0, 800.0])
+
+    def oracle(t):
+        with mpmath.workdps(400):   # 1 + e^-800 must not round to 1
+            t = mpmath.mpf(t)
+            return float(1 / (1 + mpmath.exp(-t))), float(mpmath.log(1 + mpmath.exp(t)))
+
+    want = np.array([oracle(t) for t in points]).T
+    with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+        got = dask.compute(*f(da.from_array(points, chunks=4)), scheduler="sync")
+    strict = [np.asarray(v) for v in f(xs.asarray(points))]
+    for g, s, w in zip(got, strict, want):
+        np.testing.assert_allclose(g, w, rtol=4e-16, atol=0)
+        np.testing.assert_allclose(s, w, rtol=4e-16, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(), (5,), (2, 3)])
+def test_sigmoid_and_softplus_blocks_of_every_rank_and_float_dtype(shape, dtype):
+    x = sd.tensor("x", shape=shape, dtype=dtype)
+    f = sd.function([x], [sd.sigmoid(x), sd.softplus(x), sd.grad(sd.sum(sd.softplus(x)), x)])
+    a = np.linspace(-60, 60, max(1, int(np.prod(shape)))).reshape(shape).astype(dtype)
+    expected = f(a)
+    got = dask.compute(*f(da.from_array(a)), scheduler="sync")
+    for g, e in zip(got, expected):
+        assert np.asarray(g).dtype == np.asarray(e).dtype
+        np.testing.assert_allclose(g, e, rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
+def test_the_numpy_path_has_no_wrapper_and_other_classes_still_run_numpy():
+    """A compiled function is called as the generated NumPy function itself (its class
+    test is its first statement); NumPy subclasses and other numbers run the NumPy code,
+    and the source run on its own (NumPy only) computes a Dask argument."""
+    f = logistic(name="no_wrapper")
+    assert type(f).__call__ is f._fn
+    X, y, w = data(rows=40)
+    expected = f(X, y, w)
+
+    class Marked(np.ndarray):
+        pass
+
+    got = f(X.view(Marked), tuple(y), w.view(Marked))
+    for g, e in zip(got, expected):
+        assert isinstance(g, (np.ndarray, np.floating))
+        np.testing.assert_array_equal(g, e)
+    assert f._portable is None   # the portable variant was never made
+    namespace: dict = {}
+    exec(f.source, namespace)
+    alone = namespace["no_wrapper"](da.from_array(X, chunks=10), y, w)
+    for g, e in zip(alone, expected):
+        assert isinstance(g, (np.ndarray, np.floating))
+        np.testing.assert_allclose(g, e, rtol=1e-12)

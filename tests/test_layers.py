@@ -131,7 +131,7 @@ def test_frontend_modules_import_downward():
 # Inside ops/, the families in dependency order. A family's rules may build nodes of a
 # later family (they run only once every family is loaded): such imports go in one
 # block at the very end of the module, after every declaration.
-OPS_LAYERS = ["core", "declare|logistic|powers", "elementwise", "shape", "slicing", "joining",
+OPS_LAYERS = ["portable", "core", "declare|logistic|powers", "elementwise", "shape", "slicing", "joining",
               "reductions", "contractions", "banded", "composites", "__init__"]
 
 

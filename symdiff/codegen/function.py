@@ -5,14 +5,18 @@ executed once. The source is registered with ``linecache`` so tracebacks and
 ``inspect.getsource`` show it; compiled functions are cached by graph and options.
 
 Dispatch on the arguments: a call whose arguments are all NumPy arrays, NumPy
-scalars, Python numbers or lists runs the NumPy code (one class test per argument in
-front of it). An argument of another Array API library (Dask, CuPy, PyTorch, JAX,
-array-api-strict) runs the portable variant (``portable_printer.py``), printed from
-the same simplified graph on the first such call and kept; it returns arrays of that
-library, lazy for Dask.
+scalars, Python numbers or lists runs the NumPy code. The test is the first statement
+of the generated function itself, one class test per argument (``runtime._native``),
+so the NumPy path pays no wrapper call. Any other class calls ``_other_arrays``,
+which the compiled function binds in its namespace to ``Function._other_arrays``: an
+argument of another Array API library (Dask, CuPy, PyTorch, JAX, array-api-strict)
+runs the portable variant (``portable_printer.py``), printed from the same simplified
+graph on the first such call and kept; it returns arrays of that library, lazy for
+Dask. Anything else (a NumPy subclass, another number) goes on with the NumPy code.
 """
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import keyword
 import linecache
@@ -20,22 +24,19 @@ import threading
 from collections import OrderedDict
 from typing import Any, Sequence
 
-import numpy as np
-
 from .. import portable_runtime, runtime
 from ..errors import CompileError
 from ..ir import Node, Var, as_node, gc_paused, meta, toposort
 from ..printing import type_str
 from .numpy_printer import function_source, module_source_text
+from .measured import Measured, measured
 from .plan import make_plan
 from .portable_printer import NoPortableForm, portable_source
 
 # Names the generated code uses for itself: no parameter may take them.
-RESERVED = {"np", "math", "float", "abs", "max", "ndarray", "asarray", "_s", "_pool",
-            "_native", "_numpy_path", "_any_path", *runtime.__all__,
-            *portable_runtime.__all__}
-# The argument types the NumPy code takes without a second look (others are examined).
-_NATIVE = frozenset({np.ndarray, float, int, bool, list, np.float64, np.float32})
+RESERVED = {"np", "math", "float", "abs", "max", "ndarray", "asarray", "_s", "_pool", "_run",
+            "_numpy_path",
+            *runtime.__all__, *portable_runtime.__all__}
 _CACHE: "OrderedDict[tuple, Function]" = OrderedDict()
 _CACHE_SIZE = 256
 _CACHE_LOCK = threading.Lock()   # lookups and evictions from several threads
@@ -56,9 +57,10 @@ class Function:
         self.__doc__ = fn.__doc__
         self._optimize = True                    # simplify again for the portable variant
         self._portable: tuple | None = None      # (source, function) or (None, NoPortableForm)
+        self._trial: Measured | None = None      # backend="numba": the two variants' trial
         self._lock = threading.Lock()
 
-    def __call__(self, *args, **kwargs):  # replaced per function by the generated code
+    def __call__(self, *args, **kwargs):  # replaced per function by the generated function
         return self._fn(*args, **kwargs)
 
     @property
@@ -77,19 +79,25 @@ class Function:
                 self._portable = _compile_portable(self)
         return self._portable
 
-    def _any_path(self, *args, **kwargs):
-        """Arguments the class test did not recognise: another library's arrays run the
-        portable variant, anything else (NumPy subclasses, other numbers) the NumPy code."""
-        values = list(args) + list(kwargs.values())
-        library = next((lib for lib in map(portable_runtime.foreign_library, values) if lib),
+    def _other_arrays(self, *args):
+        """Called by the generated NumPy code for arguments its class test did not
+        recognise: the portable variant for another library's arrays, None (go on
+        with the NumPy code) for anything else (NumPy subclasses, other numbers)."""
+        library = next((lib for lib in map(portable_runtime.foreign_library, args) if lib),
                        None)
         if library is None:
-            return self._fn(*args, **kwargs)
+            return None
         source, fn = self._portable_variant()
         if source is None:
             raise CompileError(f"{fn}: {self.name} cannot run on {library} arrays; "
                                f"pass NumPy arrays") from None
-        return fn(*args, **kwargs)
+        return fn
+
+    @property
+    def chosen(self) -> dict:
+        """``backend="numba"``: the variant (``"numba"`` or ``"numpy"``) each class of
+        sizes (``"small"``, ``"big"``) runs, once measured on the first calls."""
+        return self._trial.chosen if self._trial is not None else {}
 
     def release_buffers(self) -> None:
         """Free the temporaries kept for the next call (the next call makes new ones)."""
@@ -119,9 +127,12 @@ class Function:
         return highlight(self.source, PythonLexer(), HtmlFormatter(noclasses=True))
 
 
+BACKENDS = ("numpy", "numba")
+
+
 def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
              optimize: bool = True, name: str | None = None,
-             readable: bool = False) -> Function:
+             readable: bool = False, backend: str = "numpy") -> Function:
     """Compile ``outputs`` as a NumPy function of ``inputs`` (positional in this order,
     or by name). One output gives one array, a list gives a tuple.
 
@@ -129,21 +140,28 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
     ``readable=True`` generates code for reading and debugging: a new array for each
     node (no buffer reuse, in-place or ``out=`` forms, kept buffers or ``del``), in
     NumPy only; it computes the same values, a little slower.
+
+    ``backend="numba"`` (the extra ``symdiff[numba]``) fuses the chains of elementwise
+    work into compiled loops (``numba_printer.py``); the compiled code is cached on
+    disk (``numba_cache.py``), so a later process loads it without compiling.
     """
+    if backend not in BACKENDS:
+        raise CompileError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, "
+                           f"not {backend!r}")
     inputs = [inputs] if isinstance(inputs, Node) else list(inputs)
     single = isinstance(outputs, Node)
     outputs = [outputs] if single else list(outputs)
     outputs = [as_node(o) for o in outputs]
     _check_inputs(inputs, outputs)
     key = (tuple(v.id for v in inputs), tuple(o.id for o in outputs), single, optimize, name,
-           readable)
+           readable, backend)
     with _CACHE_LOCK:
         cached = _CACHE.get(key)
         if cached is not None:
             _CACHE.move_to_end(key)
             return cached
     with gc_paused():
-        fn = _compile(inputs, outputs, single, optimize, name, readable)
+        fn = _compile(inputs, outputs, single, optimize, name, readable, backend)
     with _CACHE_LOCK:   # another thread may have compiled the same key: keep the first
         fn = _CACHE.setdefault(key, fn)
         _CACHE.move_to_end(key)
@@ -153,35 +171,99 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
 
 
 def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: bool,
-             name: str | None, readable: bool) -> Function:
-    graph = outputs
-    if optimize:
-        from ..rewrite import simplify
-        graph = simplify(outputs)
+             name: str | None, readable: bool, backend: str) -> Function:
     fname = name or _function_name(inputs, outputs)
-    plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable)
-    source, namespace = function_source(plan)
-    filename = f"<symdiff-{next(_serial)}:{fname}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)  # only code we generated
-    # A class per function whose __call__ is its dispatcher: no other wrapper per call.
+    if backend == "numba":
+        source, compiled = _compile_numba(inputs, outputs, single, optimize, fname, readable)
+    else:
+        graph = outputs
+        if optimize:
+            from ..rewrite import simplify
+            graph = simplify(outputs)
+        plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable,
+                         other_arrays=True)
+        source, namespace = function_source(plan)
+        filename = f"<symdiff-{next(_serial)}:{fname}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), namespace)  # only code we generated
+        compiled = namespace[fname]
     cls = type("Function", (Function,), {"__module__": Function.__module__})
-    fn = cls(inputs, outputs, single, source, namespace[fname], fname)
+    fn = cls(inputs, outputs, single, source, compiled, fname)
     fn._optimize = optimize   # the simplified graph is not kept: made again when needed
-    cls.__call__ = staticmethod(_dispatcher(fn))
+    if backend == "numba":
+        # The numba module's functions have no class test of their own: a small
+        # dispatcher makes it (the NumPy backend's test is inside its generated code).
+        cls.__call__ = staticmethod(_dispatcher(fn))
+        if isinstance(compiled, Measured):
+            fn._trial = compiled
+            dispatch_globals = cls.__call__.__globals__
+
+            def rebind(winner: Any) -> None:
+                fn._fn = winner
+                dispatch_globals["_numpy_path"] = winner
+            compiled.rebind = rebind
+        return fn
+    # The source imports symdiff.runtime's _other_arrays (NumPy only, for the source run
+    # on its own); this function's namespace takes the method that knows its variant.
+    # A class per function whose __call__ is the generated function itself: no wrapper
+    # per call.
+    namespace["_other_arrays"] = fn._other_arrays
+    cls.__call__ = staticmethod(fn._fn)
     return fn
+
+
+def _compile_numba(inputs: list[Var], outputs: list[Node], single: bool, optimize: bool,
+                   fname: str, readable: bool) -> tuple[str, Any]:
+    """(source, function) with fused Numba kernels, from the disk cache when it has
+    them: the key is the graph before simplification, so a hit skips the rewrites."""
+    try:
+        from . import numba_cache, numba_printer
+        from .numba_printer import numba_source
+    except ImportError as err:   # numba_cache imports numba only when it runs
+        raise CompileError(f"backend='numba' needs Numba ({err}); "
+                           f"pip install 'symdiff[numba]'") from None
+    if importlib.util.find_spec("numba") is None:
+        raise CompileError("backend='numba' needs Numba: pip install 'symdiff[numba]'")
+
+    def build() -> tuple[str, dict]:
+        graph = outputs
+        if optimize:
+            from ..rewrite import simplify
+            graph = simplify(outputs)
+        # One array per node: the kernels hold the temporaries that matter.
+        plan = make_plan(inputs, graph, fname, single, documented=outputs,
+                         keep_buffers=False, readable=True)
+        source, held, kernels = numba_source(plan)
+        numpy_plan = make_plan(inputs, graph, fname if not kernels else f"_{fname}_np",
+                               single, documented=outputs, readable=readable)
+        numpy_text, numpy_held = function_source(numpy_plan)
+        if not kernels:   # nothing to fuse: the NumPy code alone, and no Numba to load
+            return numpy_text, numpy_held
+        # Both variants in one module; the first calls measure which is faster.
+        return source + "\n\n" + numpy_text, {**held, **numpy_held}
+
+    text = numba_cache.graph_text(inputs, outputs, ("numba", single, optimize, fname,
+                                                    readable, numba_printer.MIN_REGION))
+    source, module = numba_cache.load_or_build(numba_cache.entry_key(text), build)
+    numpy_variant = vars(module).get(f"_{fname}_np")
+    if numpy_variant is None:
+        return source, vars(module)[fname]
+    return source, measured(vars(module)[fname], numpy_variant, inputs)
 
 
 def _dispatcher(fn: Function):
     """``fname(*params)``: the NumPy code when every argument's class is one it takes
-    as it is, else ``Function._any_path``, which looks closer."""
+    as it is, else what ``Function._other_arrays`` returns (the portable variant for
+    another library's arrays, or None: the NumPy code after all)."""
     params = ", ".join(v.name for v in fn.inputs)
     test = " and ".join(f"{v.name}.__class__ in _native" for v in fn.inputs) or "True"
     source = (f"def {fn.name}({params}):\n"
               f"    if {test}:\n"
               f"        return _numpy_path({params})\n"
-              f"    return _any_path({params})\n")
-    namespace = {"_native": _NATIVE, "_numpy_path": fn._fn, "_any_path": fn._any_path}
+              f"    _run = _other_arrays({params})\n"
+              f"    return (_run or _numpy_path)({params})\n")
+    namespace = {"_native": runtime._native, "_numpy_path": fn._fn,
+                 "_other_arrays": fn._other_arrays}
     filename = f"<symdiff-{next(_serial)}:{fn.name}:dispatch>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)

@@ -35,26 +35,32 @@ MAX_WRITTEN_CONSTANT = 1000
 DOC_WIDTH = 70
 
 
-def function_source(plan: Plan) -> tuple[str, dict]:
-    """``f.source``, and the names it uses but does not define (big constants)."""
-    text = _Functions(plan)
+def function_source(plan: Plan, printer: type | None = None,
+                    blocks: Callable[[], list[str]] | None = None) -> tuple[str, dict]:
+    """``f.source``, and the names it uses but does not define (big constants).
+    ``printer`` (a ``BodyPrinter``) spells the bodies; ``blocks`` gives top-level
+    blocks to place before the functions once they are printed (compiled kernels)."""
+    text = _Functions(plan, printer or BodyPrinter)
     held = {name: node.value for name, node in plan.constants
             if node.value.size > MAX_WRITTEN_CONSTANT}
     imports = _imports(text)
     by_module: dict[str, list[str]] = {}
     for fn in text.helpers:
         by_module.setdefault(fn.__module__, []).append(fn.__name__)
+    if plan.other_arrays and plan.inputs:
+        by_module[runtime.__name__].append("_native")
     imports += [f"from {module} import {', '.join(sorted(names))}"
                 for module, names in sorted(by_module.items())]
     lines = [_constant_line(name, node, name in held) for name, node in plan.constants]
     if text.keeps:
         lines.append("_pool = []   # sets of big temporaries kept between calls")
-    return _join(imports, ["\n".join(lines)] if lines else [], text.source), held
+    extra = blocks() if blocks is not None else []
+    return _join(imports, (["\n".join(lines)] if lines else []) + extra, text.source), held
 
 
 def module_source_text(plan: Plan, doc: str = "") -> str:
     """A module that needs only NumPy: the run-time functions are copied in."""
-    text = _Functions(plan)
+    text = _Functions(plan, BodyPrinter)
     imports = _imports(text)
     copied = _with_dependencies(text.helpers)
     blocks = []
@@ -137,14 +143,16 @@ def _uses_shape_error(functions: list[Callable]) -> bool:
 class _Functions:
     """The ``def``s of a plan, and what they need from outside (imports, helpers)."""
 
-    def __init__(self, plan: Plan) -> None:
-        self.plan = plan
+    def __init__(self, plan: Plan, printer: type) -> None:
+        self.plan, self.printer = plan, printer
         self.helpers: list[Callable] = []
         self.floats = self.asarray = self.keeps = False
         params = ", ".join(v.name for v in plan.inputs)
         doc = docstring(plan)
         main = self._body(plan.main)
         parts = [f"def {plan.name}({params}):", f'    """{doc}"""']
+        if plan.other_arrays:
+            parts += _indent(self._other_arrays(params), 1)
         if plan.fallback is not None:
             name = plan.fallback.name
             parts += ["    try:", *_indent(main, 2),
@@ -163,6 +171,27 @@ class _Functions:
                       *_indent(self._body(plan.kept_variant), 1)]
         self.source = "\n".join(parts) + "\n"
 
+    def _other_arrays(self, params: str) -> list[str]:
+        """One class test per argument, in the function itself (no wrapper: the NumPy
+        path pays only these tests); other classes ask ``_other_arrays`` what to run."""
+        if not self.plan.inputs:
+            return []
+        self._need([runtime._other_arrays])
+        terms = [f"{v.name}.__class__ not in _native" for v in self.plan.inputs]
+        lines = [f"if {terms[0]}"]
+        for term in terms[1:]:   # wrapped under 100 columns, as the rest of the source
+            if len(lines[-1]) + len(term) > 86:
+                lines.append(f"        or {term}")
+            else:
+                lines[-1] += f" or {term}"
+        if len(lines) > 1:
+            lines[0] = lines[0].replace("if ", "if (", 1)
+            lines[-1] += ")"
+        return [*lines[:-1], lines[-1] + ":",
+                f"    _run = _other_arrays({params})",
+                "    if _run is not None:",
+                f"        return _run({params})"]
+
     def _need(self, fns) -> None:
         for fn in fns:
             if fn not in self.helpers:
@@ -171,10 +200,10 @@ class _Functions:
     def _body(self, body: Body) -> list[str]:
         self.floats |= bool(body.floats)
         self.keeps |= body.keeps
-        return _BodyPrinter(self, body).lines
+        return self.printer(self, body).lines
 
 
-class _BodyPrinter:
+class BodyPrinter:
     """The lines of one body; ``label`` is how each value is written so far, ``holder``
     which value each buffer holds now."""
 

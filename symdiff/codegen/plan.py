@@ -76,8 +76,9 @@ def const_literal(value: np.ndarray) -> str | None:
 
 def make_plan(inputs: list[Var], outputs: list[Node], name: str, single: bool, *,
               documented: list[Node] | None = None, keep_buffers: bool = True,
-              readable: bool = False) -> Plan:
-    """The plan of the function ``name(*inputs) -> outputs``."""
+              readable: bool = False, other_arrays: bool = False) -> Plan:
+    """The plan of the function ``name(*inputs) -> outputs``; with ``other_arrays``, it
+    first sends arguments of other array libraries to ``_other_arrays``."""
     schedule = _Schedule(inputs, outputs)
     options = dict(reuse=not readable, free=not readable, steps=not readable)
     main = _walk(schedule, name, floats=not readable and schedule.worth_floats(), **options)
@@ -98,7 +99,7 @@ def make_plan(inputs: list[Var], outputs: list[Node], name: str, single: bool, *
                 main = _walk(schedule, name, floats=False,
                              dispatch=Dispatch(sized, kept_variant.name), **options)
     return Plan(name, tuple(inputs), tuple(outputs), tuple(documented or outputs), single,
-                schedule.constants, main, fallback, kept_variant)
+                schedule.constants, main, fallback, kept_variant, other_arrays)
 
 
 # -- the schedule and what is known from it alone ----------------------------------------

@@ -19,23 +19,22 @@ per node, which lazy libraries (Dask) need anyway. The rules it follows:
   ``symdiff.portable_runtime``: the stable sigmoid, logsumexp and the softmax family
   (the max taken out first, as in the NumPy code), and the scatters of indexing
   adjoints, which write into a new array of zeros (JAX: ``.at[...].set``);
-- an op with no entry in ``PORTABLE`` has no portable form: printing it raises
-  ``NoPortableForm`` naming the op.
+- an op whose record has no ``portable`` template has no portable form: printing it
+  raises ``NoPortableForm`` naming the op.
 
-``PORTABLE`` is keyed by op name: each entry is that op's portable template, kept
-beside the others here while the op table is being split into families (it belongs
-in the op records as a field).
+How each op is written comes from its record (``Op.portable``, a
+``symdiff.ops.portable.Portable``), and a fused pair's single call from its
+``Fusion`` record (``Fusion.portable``): this module only spells the plan.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import numpy as np
 
-from .. import portable_runtime as rt
 from ..errors import CompileError
-from ..ir import Node, meta
-from ..ops.logistic import sigmoid_top
+from ..ir import Node
+from ..ops.portable import Portable, dtype_text
 from ..printing import short_text
 from .numpy_printer import MAX_WRITTEN_CONSTANT, docstring
 from .plan import const_literal
@@ -50,208 +49,10 @@ class NoPortableForm(CompileError):
         self.op = op
 
 
-class Portable(NamedTuple):
-    """How one op is written against ``xp``.
-
-    ``code(args, node)``: the expression, over the spelled operands. ``cast``: which
-    dtype array operands are cast to first: ``"result"`` the node's, ``"common"``
-    the operands' common dtype (comparisons), ``"where"`` the node's for the two
-    branches, ``"none"``. ``infix``: the operands are those of Python operators, so a
-    number stays a Python number. ``helpers``: the ``portable_runtime`` functions
-    the code calls.
-    """
-    code: Callable[[list[str], Node], str]
-    cast: str = "result"
-    infix: bool = False
-    helpers: tuple = ()
-
-
-def _dtype(dt: np.dtype) -> str:
-    return f"xp.{np.dtype(dt).name}"
-
-
-def _call(fn: str, cast: str = "result") -> Portable:
-    return Portable(lambda a, n: f"xp.{fn}({', '.join(a)})", cast)
-
-
-def _infix(symbol: str, cast: str = "result") -> Portable:
-    return Portable(lambda a, n: f"{a[0]} {symbol} {a[1]}", cast, infix=True)
-
-
-def _axis_kw(node: Node) -> str:
-    axis, out = node.attr("axis"), ""
-    if axis is not None:
-        out += f", axis={axis!r}"
-    if node.attr("keepdims"):
-        out += ", keepdims=True"
-    return out
-
-
-def _reduce(fn: str) -> Portable:
-    return Portable(lambda a, n: f"xp.{fn}({a[0]}{_axis_kw(n)})")
-
-
-def index_text(index: tuple, ndim: int) -> str:
-    """A basic index as Python source, with ``...`` for the axes it does not name."""
-    parts = []
-    for item in index:
-        if item is None:
-            parts.append("None")
-        elif isinstance(item, int):
-            parts.append(str(item))
-        else:
-            start, stop, step = item[1:]
-            text = f"{'' if start is None else start}:{'' if stop is None else stop}"
-            parts.append(text + (f":{step}" if step is not None else ""))
-    if sum(1 for i in index if i is not None) < ndim or not parts:
-        parts.append("...")
-    return ", ".join(parts)
-
-
-def _index_value(index: tuple, ndim: int) -> str:
-    """The same index as a Python value (a tuple), for the scatter helpers."""
-    parts = []
-    for item in index:
-        if item is None or isinstance(item, int):
-            parts.append(repr(item))
-        else:
-            parts.append(f"slice{item[1:]!r}")
-    if sum(1 for i in index if i is not None) < ndim or not parts:
-        parts.append("...")
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
-
-
-def _matmul(a, n):
-    """``a @ b``; as ``tensordot`` for operands of at most two axes (the same product).
-    Dask computes that as a blockwise product and a tree sum over the row chunks; its
-    ``@`` with a vector operand adds a getitem task per chunk on each side (a
-    logistic loss and gradient over 16 chunks: 246 tasks with @, 131 with tensordot)."""
-    x, y = n.inputs
-    if x.ndim <= 2 and y.ndim <= 2:
-        return f"xp.tensordot({a[0]}, {a[1]}, axes=1)"
-    return f"{a[0]} @ {a[1]}"
-
-
-def _transpose(a, n):
-    axes = n.attr("axes")
-    if n.ndim == 2 and axes == (1, 0):
-        return f"{a[0]}.T"
-    return f"xp.permute_dims({a[0]}, {axes!r})"
-
-
-def _expand_dims(a, n):
-    text = a[0]
-    for axis in n.attr("axis"):   # ascending: each is a position in the result
-        text = f"xp.expand_dims({text}, axis={axis})"
-    return text
-
-
-def _concat_part(a, n):
-    axis, part = n.attr("axis"), n.attr("part")
-    start = " + ".join(f"{x}.shape[{axis}]" for x in a[1:1 + part]) or "0"
-    stop = f"{start} + {a[1 + part]}.shape[{axis}]" if part else f"{a[1]}.shape[{axis}]"
-    lead = ":, " * axis
-    trail = ", ..." if axis + 1 < n.ndim else ""
-    return f"{a[0]}[{lead}{start}:{stop}{trail}]"
-
-
-def _concat_pad(a, n):
-    parts = [a[0] if k == n.attr("part") else f"xp.zeros_like({x}, dtype={_dtype(n.dtype)})"
-             for k, x in enumerate(a[1:])]
-    return f"xp.concat(({', '.join(parts)},), axis={n.attr('axis')})"
-
-
-def _bool_or(node: Node, a: list[str], symbol: str, logical: str) -> str:
-    if node.dtype == np.bool_:
-        return f"xp.{logical}({a[0]}, {a[1]})"
-    return f"{a[0]} {symbol} {a[1]}"
-
-
-def _unary_table() -> dict[str, Portable]:
-    names = {"exp": "exp", "log": "log", "log1p": "log1p", "expm1": "expm1",
-             "sqrt": "sqrt", "square": "square", "abs": "abs", "sign": "sign",
-             "sin": "sin", "cos": "cos", "tan": "tan", "tanh": "tanh", "sinh": "sinh",
-             "cosh": "cosh", "arcsin": "asin", "arccos": "acos", "arctan": "atan"}
-    return {op: _call(fn) for op, fn in names.items()}
-
-
-PORTABLE: dict[str, Portable] = {
-    **_unary_table(),
-    "neg": Portable(lambda a, n: f"-{a[0]}", infix=True),
-    # NumPy's + and * of booleans are or and and; the standard has no arithmetic on them
-    "add": Portable(lambda a, n: _bool_or(n, a, "+", "logical_or"), infix=True),
-    "mul": Portable(lambda a, n: _bool_or(n, a, "*", "logical_and"), infix=True),
-    "sub": _infix("-"), "div": _infix("/"),
-    "pow": _infix("**"),
-    "maximum": _call("maximum"), "minimum": _call("minimum"),
-    "logaddexp": _call("logaddexp"),
-    # clip(x, lo, hi) = min(max(x, lo), hi), as NumPy computes it (hi wins if lo > hi)
-    "clip": Portable(lambda a, n: f"xp.minimum(xp.maximum({a[0]}, {a[1]}), {a[2]})"),
-    "relu": Portable(lambda a, n: f"xp.maximum({a[0]}, xp.asarray(0.0, "
-                                  f"dtype={_dtype(n.dtype)}))"),
-    "softplus": Portable(lambda a, n: f"xp.logaddexp(xp.asarray(0.0, "
-                                      f"dtype={_dtype(n.dtype)}), {a[0]})"),
-    "sigmoid": Portable(lambda a, n: f"_xp_sigmoid(xp, {a[0]}, {sigmoid_top(n.dtype)!r})",
-                        helpers=(rt._xp_sigmoid,)),
-    **{name: _infix(symbol, "common") for name, symbol in (
-        ("less", "<"), ("less_equal", "<="), ("greater", ">"), ("greater_equal", ">="),
-        ("equal", "=="), ("not_equal", "!="))},
-    "logical_and": _call("logical_and", "none"), "logical_or": _call("logical_or", "none"),
-    "logical_not": _call("logical_not", "none"),
-    "where": _call("where", "where"),
-    # reductions: Dask makes each a tree reduction over the chunks
-    "sum": _reduce("sum"), "mean": _reduce("mean"), "prod": _reduce("prod"),
-    "max": _reduce("max"), "min": _reduce("min"),
-    "logsumexp": Portable(lambda a, n: f"_xp_logsumexp(xp, {a[0]}{_axis_kw(n)})",
-                          helpers=(rt._xp_logsumexp,)),
-    "softmax": Portable(lambda a, n: f"_xp_softmax(xp, {a[0]}, {n.attr('axis')})",
-                        helpers=(rt._xp_softmax,)),
-    "log_softmax": Portable(lambda a, n: f"_xp_log_softmax(xp, {a[0]}, {n.attr('axis')})",
-                            helpers=(rt._xp_log_softmax,)),
-    "matmul": Portable(_matmul),
-    "outer": Portable(lambda a, n: f"{a[0]}[:, None] * {a[1]}"),
-    "transpose": Portable(_transpose, "none"),
-    "reshape": Portable(lambda a, n: f"xp.reshape({a[0]}, {n.attr('shape')!r})", "none"),
-    "reshape_like": Portable(lambda a, n: f"xp.reshape({a[0]}, {a[1]}.shape)", "none"),
-    "expand_dims": Portable(_expand_dims, "none"),
-    "squeeze": Portable(lambda a, n: f"xp.squeeze({a[0]}, axis={n.attr('axis')!r})", "none"),
-    "broadcast_to": Portable(lambda a, n: f"xp.broadcast_to({a[0]}, {n.attr('shape')!r})",
-                             "none"),
-    "broadcast_like": Portable(lambda a, n: f"xp.broadcast_to({a[0]}, {a[1]}.shape)",
-                               "none"),
-    "astype": Portable(lambda a, n: f"xp.astype({a[0]}, {_dtype(n.dtype)})", "none"),
-    "zeros_like": Portable(lambda a, n: f"xp.zeros_like({a[0]}, dtype={_dtype(n.dtype)})",
-                           "none"),
-    "eye_like": Portable(lambda a, n: f"_xp_eye_like(xp, {a[0]}, {_dtype(n.dtype)})", "none",
-                         helpers=(rt._xp_eye_like,)),
-    # lengths are Python ints (unknown Dask lengths are refused when called)
-    "shape_size": Portable(lambda a, n: "float(" + " * ".join(
-        f"{a[0]}.shape[{k}]" for k in n.attr("axis")) + ")", "none"),
-    "getitem": Portable(lambda a, n: f"{a[0]}[{index_text(n.attr('index'), n.inputs[0].ndim)}]",
-                        "none"),
-    # the adjoints of indexing write into a new array of zeros (or a copy of x)
-    "embed": Portable(lambda a, n: (f"_xp_embed(xp, {a[0]}, {a[1]}, "
-                                    f"{_index_value(n.attr('index'), n.ndim)}, "
-                                    f"{_dtype(n.dtype)})"), "none", helpers=(rt._xp_embed,)),
-    "add_at": Portable(lambda a, n: (f"_xp_add_at(xp, {a[0]}, {a[1]}, "
-                                     f"{_index_value(n.attr('index'), n.ndim)})"),
-                       helpers=(rt._xp_add_at,)),
-    "concatenate": Portable(lambda a, n: f"xp.concat(({', '.join(a)},), "
-                                         f"axis={n.attr('axis')})"),
-    "concat_part": Portable(_concat_part, "none"),
-    "concat_pad": Portable(_concat_pad, "none"),
-}
-
-# Ops whose result is a Python number rather than an array of the library.
-_PYTHON_NUMBER = {"shape_size"}
-
-FUSED = {("logsumexp", "softmax"): rt._xp_logsumexp_softmax}
-
-
 def check_portable(nodes) -> None:
     """Raise ``NoPortableForm`` for the first op of ``nodes`` without a portable form."""
     for node in nodes:
-        if node.inputs and node.op.name not in PORTABLE:
+        if node.inputs and node.op.portable is None:
             raise NoPortableForm(node.op.name)
 
 
@@ -299,8 +100,9 @@ class _Printer:
     ``numbers`` the nodes whose value is a Python number rather than an array."""
 
     def __init__(self, plan: Plan) -> None:
-        check_portable(n for s in plan.main.statements if isinstance(s, Compute)
-                       for n in [s.node])
+        check_portable(n for s in plan.main.statements
+                       for n in ([s.node] if isinstance(s, Compute) else
+                                 [s.first, s.second] if isinstance(s, Pair) else []))
         self.plan = plan
         self.helpers: list[Callable] = []
         self.label: dict[int, str] = {}
@@ -335,7 +137,7 @@ class _Printer:
 
     def _check(self, s: Check) -> None:
         v, name = s.var, self.label[s.var.id]
-        self.body.append(f"{name} = _xp_arg(xp, device, {name}, {v.name!r}, {_dtype(v.dtype)}, "
+        self.body.append(f"{name} = _xp_arg(xp, device, {name}, {v.name!r}, {dtype_text(v.dtype)}, "
                          f"{tuple(v.shape)!r})")
 
     def _backward(self, s: Backward) -> None:
@@ -358,12 +160,14 @@ class _Printer:
                 text = _number(node.value.item())
                 if infix:
                     return text
-                return f"xp.asarray({text}, dtype={_dtype(want or node.dtype)})"
+                return f"xp.asarray({text}, dtype={dtype_text(want or node.dtype)})"
         text = self.label[node.id]
         if node.id in self.numbers:
-            return text if infix else f"xp.asarray({text}, dtype={_dtype(want or node.dtype)})"
+            if infix:
+                return text
+            return f"xp.asarray({text}, dtype={dtype_text(want or node.dtype)})"
         if want is not None and node.dtype != want:
-            return f"xp.astype({text}, {_dtype(want)})"
+            return f"xp.astype({text}, {dtype_text(want)})"
         return text
 
     def _operands(self, node: Node, entry: Portable) -> list[str]:
@@ -380,11 +184,11 @@ class _Printer:
 
     def _compute(self, s: Compute) -> None:
         node = s.node
-        entry = PORTABLE[node.op.name]
+        entry = node.op.portable
         self._need(entry.helpers)
         args = self._operands(node, entry)
         self.label[node.id] = s.name
-        if node.op.name in _PYTHON_NUMBER or (
+        if entry.number or (
                 entry.infix and all(self._is_number(i) for i in node.inputs)):
             self.numbers.add(node.id)
         self.body.append(f"{s.name} = {entry.code(args, node)}")
@@ -394,13 +198,16 @@ class _Printer:
                                            and const_literal(node.value) is not None)
 
     def _pair(self, s: Pair) -> None:
-        fn = FUSED[(s.first.op.name, s.second.op.name)]
-        self._need([fn])
+        fusion = s.fusion
+        if fusion.portable is None:   # no single portable call: the two ops one by one
+            self._compute(Compute(s.first, s.names[0], "call"))
+            self._compute(Compute(s.second, s.names[1], "call"))
+            return
+        self._need(fusion.portable_helpers)
         a, b = s.names
         self.label[s.first.id], self.label[s.second.id] = a, b
-        (arg,) = self._operands(s.first, PORTABLE[s.first.op.name])
-        keep = ", keepdims=True" if s.first.attr("keepdims") else ""
-        self.body.append(f"{a}, {b} = {fn.__name__}(xp, {arg}, {s.second.attr('axis')}{keep})")
+        (arg,) = self._operands(s.first, s.first.op.portable)
+        self.body.append(f"{a}, {b} = {fusion.portable(arg, s.first, s.second)}")
 
     def _return(self, s: Return) -> None:
         values = []

@@ -125,3 +125,6 @@ class Plan:
     main: Body
     fallback: Body | None = None      # NumPy only, called when Python's math raises
     kept_variant: Body | None = None  # keeps big temporaries; main calls it for big arguments
+    # The main function first tests its arguments' classes and hands arrays of other
+    # libraries to ``_other_arrays`` (compiled functions; not standalone modules).
+    other_arrays: bool = False

@@ -20,6 +20,7 @@ import numpy as np
 
 from .. import members as member_table, numpy_protocol
 from ..ops import OPS
+from ..portable_runtime import foreign_library
 from .constructs import as_array, rows
 from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, Reject,
                      UserFunction, describe, has_expr, is_expr, suggest, table_functions)
@@ -108,6 +109,11 @@ def from_python(value: Any, name: str, depth: int = 0) -> Any:
     if isinstance(value, type):
         raise Reject(f"{name!r} is a class; symdiff can call table functions and the "
                      "user's own functions")
+    library = foreign_library(value)
+    if library is not None:   # a Dask data set in a closure: constants are NumPy only
+        raise Reject(f"{name!r} is a {library} array read from outside the function; pass "
+                     f"it as an argument (arguments may be {library} arrays, constants "
+                     "are NumPy)")
     raise Reject(f"{name!r} is {describe(value)}; symdiff can use numbers, NumPy "
                  "arrays, the numpy and math modules and readable functions")
 

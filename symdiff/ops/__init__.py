@@ -16,7 +16,8 @@ family, with any helper it needs (batching rule, run-time helper, printers) next
 - ``composites.py``: public functions built from the others (``var``, ``log2``...).
 
 ``core.py`` holds the record and the type and printing helpers, ``declare.py`` what
-every family uses to declare ops and export builders; ``logistic.py`` and
+every family uses to declare ops and export builders, ``portable.py`` the record of
+an op's Array API form (``Op.portable``) and its builders; ``logistic.py`` and
 ``powers.py`` hold the longer bodies of the sigmoid and of the partials of ``pow``.
 A ``linalg`` family (``inv``, ``solve``, ``det``...) comes next.
 

@@ -9,6 +9,7 @@ from ..ir import Node, broadcast_shapes, make
 from .core import P_MUL, P_NEG, P_POW, Case, Op, call_text, infix_text, register, shape_error
 from .declare import as_nodes, public
 from .elementwise import multiply, sum_terms
+from .portable import Portable
 from .reductions import sum_
 from .shape import align, expand_dims, squeeze, transpose
 
@@ -107,6 +108,17 @@ def _batch_matmul(args, batched, node):
     return out
 
 
+def _matmul_portable(a, n):
+    """``a @ b``; as ``tensordot`` for operands of at most two axes (the same product).
+    Dask computes that as a blockwise product and a tree sum over the row chunks; its
+    ``@`` with a vector operand adds a getitem task per chunk on each side (a
+    logistic loss and gradient over 16 chunks: 246 tasks with @, 131 with tensordot)."""
+    x, y = n.inputs
+    if x.ndim <= 2 and y.ndim <= 2:
+        return f"xp.tensordot({a[0]}, {a[1]}, axes=1)"
+    return f"{a[0]} @ {a[1]}"
+
+
 _matmul = register(Op(
     name="matmul", impl=np.matmul, infer=_infer_matmul,
     code=_matmul_code,
@@ -120,6 +132,7 @@ _matmul = register(Op(
     symbol="@",
     cases=(Case(((3,), (3,))), Case(((2, 3), (3,))), Case(((3,), (3, 2))),
            Case(((2, 3), (3, 4))), Case(((2, 2, 3), (3, 2))), Case(((2, 3), (2, 3, 2)))),
+    portable=Portable(_matmul_portable),
 ))
 
 
@@ -175,7 +188,8 @@ _outer = register(Op(
     text=call_text("outer"),
     latex=lambda n, c: (rf"{c(n.inputs[0], P_MUL + 1)} {c(n.inputs[1], P_POW + 1)}^{{\top}}",
                         P_MUL),
-    cases=(Case(((3,), (2,))),)))
+    cases=(Case(((3,), (2,))),),
+    portable=Portable(lambda a, n: f"{a[0]}[:, None] * {a[1]}")))
 
 
 @public("outer")

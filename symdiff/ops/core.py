@@ -25,6 +25,8 @@ Rule signatures
   name ``out``, for ops that need more than one expression.
 - ``helpers``: the run-time functions the code calls (``symdiff.runtime`` or next to
   the op), or ``node -> tuple`` of them; generated source imports them by name.
+- ``portable``: the op written against the Array API namespace of the arguments
+  (``symdiff.ops.portable.Portable``), for ``f.portable_source``.
 - ``text(node, child) -> (str, precedence)`` and ``latex(node, child)``, where
   ``child(node, min_precedence)`` prints an input, parenthesised if needed; ``sympy``
   the op as a SymPy formula over its operands ``a, b, c``.
@@ -38,6 +40,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..ir import Node, broadcast_shapes, fmt_shape
+from .portable import Portable
 
 # Printing precedences (Python's order).
 P_CMP, P_ADD, P_MUL, P_NEG, P_POW, P_ATOM = 20, 30, 40, 50, 60, 100
@@ -74,6 +77,9 @@ class Op:
     cases: tuple = ()           # Case(...) rows for the generic checker
     helpers: Any = ()           # run-time functions the code calls (or node -> tuple)
     math: str | None = None     # Python-float template for 0-d nodes, e.g. "math.sin({0})"
+    # The op on float64/bool scalars inside a Numba kernel, over the operand names {0},
+    # {1}... (each a local, so a name may appear twice); None: it stays a NumPy call.
+    numba: str | None = None
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
     # update it in place ("{o}"). Or node -> such a tuple (constants by dtype).
@@ -96,6 +102,9 @@ class Op:
     view: bool = False              # the result may share memory with the first operand
     array_0d: bool = False          # a 0-d result is a 0-d array or a Python float, not a
     #                                 NumPy scalar (so are views' and ops' on literals)
+    # How the portable printer writes it against the Array API namespace ``xp``
+    # (symdiff/ops/portable.py); None: no portable form.
+    portable: Portable | None = None
 
     def __repr__(self) -> str:
         return self.name

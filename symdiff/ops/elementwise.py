@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..ir import Const, Node, make, same_shape
+from .. import portable_runtime
 from ..runtime import _sigmoid
 from . import logistic, powers
 from .core import (
@@ -29,6 +30,7 @@ from .declare import (
     BINARY_CASES, FUNCTIONS, UNARY_CASES, as_nodes, binary_builder, fn_latex, is_const, public,
     sympy_text, unary_builder,
 )
+from .portable import Portable, dtype_text, xp_call, xp_infix
 
 
 def _elementwise_vjp(partials):
@@ -110,38 +112,66 @@ def declare_unary(name: str, impl: Callable, partial: Callable, *, np_name: str 
 
 
 declare_unary("exp", np.exp, lambda out, x: out, math="math.exp({0})", blows_up=True,
-              latex=lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW))
+              latex=lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW),
+              portable=xp_call("exp"),
+              numba="math.exp({0})")
 declare_unary("log", np.log, lambda out, x: divide(1.0, x), latex=r"\log", domain=(0.2, 3.0),
-              math="math.log({0})", blows_up=True)
+              math="math.log({0})", blows_up=True,
+              portable=xp_call("log"),
+              numba="math.log({0})")
 declare_unary("sqrt", np.sqrt, lambda out, x: divide(0.5, out),
               latex=lambda node, child: (rf"\sqrt{{{child(node.inputs[0], 0)}}}", P_ATOM),
-              domain=(0.2, 3.0), math="math.sqrt({0})", same_type=True, blows_up=True)
-declare_unary("sin", np.sin, lambda out, x: cos(x), latex=r"\sin", math="math.sin({0})")
+              domain=(0.2, 3.0), math="math.sqrt({0})", same_type=True, blows_up=True,
+              portable=xp_call("sqrt"),
+              numba="math.sqrt({0})")
+declare_unary("sin", np.sin, lambda out, x: cos(x), latex=r"\sin", math="math.sin({0})",
+              portable=xp_call("sin"),
+              numba="math.sin({0})")
 declare_unary("cos", np.cos, lambda out, x: negative(sin(x)), latex=r"\cos",
-              math="math.cos({0})")
+              math="math.cos({0})",
+              portable=xp_call("cos"),
+              numba="math.cos({0})")
 declare_unary("tan", np.tan, lambda out, x: add(1.0, square(out)), latex=r"\tan",
-              domain=(-1.2, 1.2), math="math.tan({0})", blows_up=True)
+              domain=(-1.2, 1.2), math="math.tan({0})", blows_up=True,
+              portable=xp_call("tan"),
+              numba="math.tan({0})")
 declare_unary("tanh", np.tanh, lambda out, x: subtract(1.0, square(out)), latex=r"\tanh",
-              math="math.tanh({0})")
+              math="math.tanh({0})",
+              portable=xp_call("tanh"),
+              numba="math.tanh({0})")
 declare_unary("sinh", np.sinh, lambda out, x: cosh(x), latex=r"\sinh", math="math.sinh({0})",
-              blows_up=True)
+              blows_up=True,
+              portable=xp_call("sinh"),
+              numba="math.sinh({0})")
 declare_unary("cosh", np.cosh, lambda out, x: sinh(x), latex=r"\cosh", math="math.cosh({0})",
-              blows_up=True)
+              blows_up=True,
+              portable=xp_call("cosh"),
+              numba="math.cosh({0})")
 declare_unary("arcsin", np.arcsin, lambda out, x: divide(1.0, sqrt(subtract(1.0, square(x)))),
               sympy="asin", latex=r"\arcsin", domain=(-0.9, 0.9), math="math.asin({0})",
-              blows_up=True)
+              blows_up=True,
+              portable=xp_call("asin"),
+              numba="math.asin({0})")
 declare_unary("arccos", np.arccos,
               lambda out, x: negative(divide(1.0, sqrt(subtract(1.0, square(x))))),
               sympy="acos", latex=r"\arccos", domain=(-0.9, 0.9), math="math.acos({0})",
-              blows_up=True)
+              blows_up=True,
+              portable=xp_call("acos"),
+              numba="math.acos({0})")
 declare_unary("arctan", np.arctan, lambda out, x: divide(1.0, add(1.0, square(x))),
-              sympy="atan", latex=r"\arctan", math="math.atan({0})")
+              sympy="atan", latex=r"\arctan", math="math.atan({0})",
+              portable=xp_call("atan"),
+              numba="math.atan({0})")
 declare_unary("sign", np.sign, lambda out, x: zeros_like(x), latex=r"\operatorname{sign}",
-              domain="nonzero")
+              domain="nonzero",
+              portable=xp_call("sign"),
+              numba="np.sign({0})")
 # abs'(0) = 1 as in JAX (select(x >= 0, g, -g)).
 declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal(x, 0.0)), 1.0),
               np_name="np.abs", sympy="Abs", domain="nonzero", math="abs({0})",
-              latex=lambda node, child: (rf"\left|{{{child(node.inputs[0], 0)}}}\right|", P_ATOM))
+              latex=lambda node, child: (rf"\left|{{{child(node.inputs[0], 0)}}}\right|", P_ATOM),
+              portable=xp_call("abs"),
+              numba="abs({0})")
 
 # Functions with a more accurate NumPy form than their SymPy spelling print by their
 # own name (log(1 + x) loses x's digits near 0, log(1 + exp(x)) overflows): SymPy
@@ -149,15 +179,21 @@ declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal
 declare_unary("log1p", np.log1p, lambda out, x: divide(1.0, add(1.0, x)),
               sympy="log(1 + a)",
               latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})",
-              blows_up=True)
+              blows_up=True,
+              portable=xp_call("log1p"),
+              numba="math.log1p({0})")
 declare_unary("expm1", np.expm1, lambda out, x: add(out, 1.0), latex=r"\operatorname{expm1}",
               sympy="exp(a) - 1",
-              math="math.expm1({0})", blows_up=True)
+              math="math.expm1({0})", blows_up=True,
+              portable=xp_call("expm1"),
+              numba="math.expm1({0})")
 declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True,
               sympy="a**2",
               text=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}**2", P_POW),
               latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{2}}", P_POW),
-              math="{0} * {0}")
+              math="{0} * {0}",
+              portable=xp_call("square"),
+              numba="({0} * {0})")
 
 # sigmoid(x) = e / (1 + e), e = exp(min(x, top)): exact in both tails, never overflows
 # (see symdiff/ops/logistic.py for the form and why it was chosen).
@@ -171,20 +207,31 @@ declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract
               helpers=(_sigmoid,),
               steps=logistic.sigmoid_steps,   # arrays: one buffer, one temporary
               text=sympy_text(lambda n, c: (f"1/(1 + exp(-{c(n.inputs[0], P_POW)}))", P_MUL),
-                              "sigmoid"))
+                              "sigmoid"),
+              portable=Portable(lambda a, n: (f"_xp_sigmoid(xp, {a[0]}, "
+                                              f"{logistic.sigmoid_top(n.dtype)!r})"),
+                                helpers=(portable_runtime._xp_sigmoid,)),
+                                numba="(math.exp(39.0 if {0} > 39.0 else {0})"   # float64's top, as below
+                    " / (math.exp(39.0 if {0} > 39.0 else {0}) + 1.0))")
 # softplus(x) = log(1 + exp(x)) = logaddexp(0, x): exact and overflow-free.
 declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid(x),
               sympy="log(1 + exp(a))",
               latex=r"\operatorname{softplus}",
               call=(lambda args, node: f"np.logaddexp(0.0, {args[0]})",
-                    lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"))
+                    lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"),
+              portable=Portable(lambda a, n: f"_xp_softplus(xp, {a[0]})",
+                                helpers=(portable_runtime._xp_softplus,)),
+                                numba="(({0} if {0} > 0.0 else 0.0) + math.log1p(math.exp(-abs({0}))))")
 # relu'(0) = 0 as in JAX.
 declare_unary("relu", lambda x: np.maximum(x, 0.0), lambda out, x: greater(x, 0.0),
               sympy="Max(0, a)",
               latex=r"\operatorname{relu}", domain="nonzero", math="max({0}, 0.0)",
               call=(lambda args, node: f"np.maximum({args[0]}, 0.0)",
                     lambda args, node, buf: f"np.maximum({args[0]}, 0.0, out={buf})"),
-              text=sympy_text(lambda n, c: (f"Max(0, {c(n.inputs[0], 0)})", P_ATOM), "relu"))
+              text=sympy_text(lambda n, c: (f"Max(0, {c(n.inputs[0], 0)})", P_ATOM), "relu"),
+              portable=Portable(lambda a, n: (f"xp.maximum({a[0]}, xp.asarray(0.0, "
+                                              f"dtype={dtype_text(n.dtype)}))")),
+                                              numba="(0.0 if {0} < 0.0 else {0})")
 
 
 def _erf(x):
@@ -199,14 +246,17 @@ def _erf(x):
 # erf'(x) = 2/sqrt(pi) exp(-x**2)
 declare_unary("erf", _erf,
               lambda out, x: multiply(2 / np.sqrt(np.pi), exp(negative(square(x)))),
-              helper=_erf, math="math.erf({0})", sympy="erf", latex=r"\operatorname{erf}")
+              helper=_erf, math="math.erf({0})", sympy="erf", latex=r"\operatorname{erf}",
+              numba="math.erf({0})")
 
 _neg = declare_elementwise(
     "neg", np.negative, (lambda out, x: -1,),
     (lambda a, n: f"-{a[0]}", lambda a, n, o: f"np.negative({a[0]}, out={o})"),
     text=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG),
     latex=lambda n, c: (f"-{c(n.inputs[0], P_NEG)}", P_NEG), math="(-{0})",
-    sympy="-a", symbol="\u2212x", same_type=True)
+    sympy="-a", symbol="\u2212x", same_type=True,
+    portable=Portable(lambda a, n: f"-{a[0]}", infix=True),
+    numba="(-{0})")
 negative = public("negative", "neg")(unary_builder(_neg))
 
 # -- binary ----------------------------------------------------------------------------
@@ -228,19 +278,25 @@ _add = declare_elementwise(
     latex=lambda n, c: (_latex_add(c(n.inputs[0], P_ADD), c(n.inputs[1], P_ADD)),
                         P_ADD),
     cases=BINARY_CASES, math="({0} + {1})", sympy="a + b", symbol="+", commutative=True,
-    same_type=True)
+    same_type=True,
+    portable=Portable(lambda a, n: _bool_or(n, a, "+", "logical_or"), infix=True),
+    numba="({0} + {1})")
 _sub = declare_elementwise(
     "sub", np.subtract, (lambda out, a, b: 1, lambda out, a, b: -1),
     infix_code("-", "np.subtract"), text=infix_text("-", P_ADD),
     latex=lambda n, c: (f"{c(n.inputs[0], P_ADD)} - {c(n.inputs[1], P_ADD + 1)}",
                         P_ADD),
-    cases=BINARY_CASES, math="({0} - {1})", sympy="a - b", symbol="\u2212", same_type=True)
+    cases=BINARY_CASES, math="({0} - {1})", sympy="a - b", symbol="\u2212", same_type=True,
+    portable=xp_infix("-"),
+    numba="({0} - {1})")
 _mul = declare_elementwise(
     "mul", np.multiply, (lambda out, a, b: b, lambda out, a, b: a),
     infix_code("*", "np.multiply"),
     text=_logical_text("logical_and", infix_text("*", P_MUL, associative=True)),
     latex=lambda n, c: (_latex_mul(n, c), P_MUL), cases=BINARY_CASES,
-    math="({0} * {1})", sympy="a*b", symbol="\u00d7", commutative=True, same_type=True)
+    math="({0} * {1})", sympy="a*b", symbol="\u00d7", commutative=True, same_type=True,
+    portable=Portable(lambda a, n: _bool_or(n, a, "*", "logical_and"), infix=True),
+    numba="({0} * {1})")
 _div = declare_elementwise(
     "div", np.divide,
     (lambda out, a, b: divide(1.0, b), lambda out, a, b: negative(divide(out, b))),
@@ -248,7 +304,9 @@ _div = declare_elementwise(
     latex=lambda n, c: (rf"\frac{{{c(n.inputs[0], 0)}}}{{{c(n.inputs[1], 0)}}}",
                         P_ATOM),
     domain=((-2.0, 2.0), "nonzero"), cases=BINARY_CASES, math="({0} / {1})",
-    sympy="a/b", symbol="/", same_type=True, blows_up=True)
+    sympy="a/b", symbol="/", same_type=True, blows_up=True,
+    portable=xp_infix("/"),
+    numba="({0} / {1})")
 # The partials are written so they hold at a zero base too: see powers.py.
 _pow = declare_elementwise(
     "pow", np.power, (powers.base_partial, powers.exponent_partial),
@@ -258,7 +316,16 @@ _pow = declare_elementwise(
     latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{{c(n.inputs[1], 0)}}}",
                         P_POW),
     domain=((0.5, 2.0), (-2.0, 2.0)), cases=BINARY_CASES, math="math.pow({0}, {1})",
-    sympy="a**b", symbol="**", blows_up=True)
+    sympy="a**b", symbol="**", blows_up=True,
+    portable=xp_infix("**"),
+    numba="({0} ** {1})")
+
+
+def _bool_or(node: Node, a: list[str], symbol: str, logical: str) -> str:
+    # NumPy's + and * of booleans are or and and; the standard has no arithmetic on them
+    if node.dtype == np.bool_:
+        return f"xp.{logical}({a[0]}, {a[1]})"
+    return f"{a[0]} {symbol} {a[1]}"
 
 
 def _latex_add(left: str, right: str) -> str:
@@ -313,14 +380,18 @@ _max2 = declare_elementwise(
     np_call("np.maximum"), text=sympy_text(
         lambda n, c: (f"Max({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
         "maximum"),
-    latex=call_latex(r"\max"), cases=BINARY_CASES, sympy="Max(a, b)", commutative=True)
+    latex=call_latex(r"\max"), cases=BINARY_CASES, sympy="Max(a, b)", commutative=True,
+    portable=xp_call("maximum"),
+    numba="({0} if {0} > {1} or {0} != {0} else {1})")
 _min2 = declare_elementwise(
     "minimum", np.minimum,
     (lambda out, a, b: _tie(b, a), lambda out, a, b: _tie(a, b)),
     np_call("np.minimum"), text=sympy_text(
         lambda n, c: (f"Min({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)})", P_ATOM),
         "minimum"),
-    latex=call_latex(r"\min"), cases=BINARY_CASES, sympy="Min(a, b)", commutative=True)
+    latex=call_latex(r"\min"), cases=BINARY_CASES, sympy="Min(a, b)", commutative=True,
+    portable=xp_call("minimum"),
+    numba="({0} if {0} < {1} or {0} != {0} else {1})")
 maximum = public("maximum")(binary_builder(_max2))
 minimum = public("minimum")(binary_builder(_min2))
 # log(exp(a) + exp(b)) without overflow. d/da = exp(a)/(exp(a) + exp(b)) = sigmoid(a - b):
@@ -331,7 +402,11 @@ _logaddexp = declare_elementwise(
     np_call("np.logaddexp"), text=call_text("logaddexp"),
     latex=lambda n, c: (rf"\log\left(e^{{{c(n.inputs[0], 0)}}} + e^{{{c(n.inputs[1], 0)}}}"
                         r"\right)", P_ATOM),
-    cases=BINARY_CASES, sympy="log(exp(a) + exp(b))")
+    cases=BINARY_CASES, sympy="log(exp(a) + exp(b))",
+    portable=xp_call("logaddexp"),
+    # NumPy's own case split: equal operands (infinities too), either order, nan
+    numba="({0} + 0.6931471805599453 if {0} == {1} else {0} + math.log1p(math.exp({1} - {0}))"
+          " if {0} > {1} else {1} + math.log1p(math.exp({0} - {1})) if {0} < {1} else {0} - {1})")
 logaddexp = public("logaddexp")(binary_builder(_logaddexp))
 
 # -- comparisons and logic (not differentiable; for where) --------------------------
@@ -363,7 +438,9 @@ for _name, (_sym, _impl, _sympy) in _CMP.items():
         latex=lambda n, c, s=_sym: (
             f"{c(n.inputs[0], P_CMP + 1)} {_LATEX_CMP[s]} {c(n.inputs[1], P_CMP + 1)}",
             P_CMP),
-        cases=BINARY_CASES, sympy=_sympy, commutative=_name in ("equal", "not_equal"))
+        cases=BINARY_CASES, sympy=_sympy, commutative=_name in ("equal", "not_equal"),
+        portable=xp_infix(_sym, "common"),
+        numba=f"({{0}} {_sym} {{1}})")
     FUNCTIONS[_name] = binary_builder(_op)
 _LATEX_CMP = {"<": "<", "<=": r"\le", ">": ">", ">=": r"\ge", "==": "=", "!=": r"\ne"}
 less, less_equal = FUNCTIONS["less"], FUNCTIONS["less_equal"]
@@ -374,12 +451,16 @@ for _name, _sympy in (("logical_and", "And(a, b)"), ("logical_or", "Or(a, b)")):
     _op = declare_elementwise(
         _name, getattr(np, _name), None, np_call(f"np.{_name}"),
         text=call_text(_name), latex=call_latex(rf"\operatorname{{{_name}}}"),
-        domain=("bool", "bool"), cases=BINARY_CASES, sympy=_sympy, commutative=True)
+        domain=("bool", "bool"), cases=BINARY_CASES, sympy=_sympy, commutative=True,
+        portable=xp_call(_name, "none"),
+        numba="({0} and {1})" if _name == "logical_and" else "({0} or {1})")
     FUNCTIONS[_name] = binary_builder(_op)
 _lnot = declare_elementwise(
     "logical_not", np.logical_not, None, np_call("np.logical_not"),
     text=call_text("logical_not"), latex=call_latex(r"\lnot"), domain=("bool",),
-    sympy="Not(a)")
+    sympy="Not(a)",
+    portable=xp_call("logical_not", "none"),
+    numba="(not {0})")
 FUNCTIONS["logical_not"] = unary_builder(_lnot)
 
 def _where_text(node, child):
@@ -405,7 +486,9 @@ _where = declare_elementwise(
                         rf"\text{{otherwise}}\end{{cases}}", P_ATOM),
     domain=("bool", (-2.0, 2.0), (-2.0, 2.0)),
     cases=(Case(((), (), ())), Case(((3,), (3,), (3,))),
-           Case(((2, 3), (3,), ()))), array_0d=True)
+           Case(((2, 3), (3,), ()))), array_0d=True,
+    portable=xp_call("where", "where"),
+    numba="({1} if {0} else {2})")
 
 
 def _select(c, a, b):
@@ -430,7 +513,9 @@ _clip = declare_elementwise(
     np_call("np.clip"), text=call_text("clip"), latex=call_latex(
         r"\operatorname{clip}"),
     domain=((-2.0, 2.0), (-1.0, -0.5), (0.5, 1.0)),
-    cases=(Case(((), (), ())), Case(((2, 3), (), ()))), array_0d=True)
+    cases=(Case(((), (), ())), Case(((2, 3), (), ()))), array_0d=True,
+    # min(max(x, lo), hi) as NumPy computes it (hi wins if lo > hi)
+    portable=Portable(lambda a, n: f"xp.minimum(xp.maximum({a[0]}, {a[1]}), {a[2]})"))
 
 
 @public("clip")
@@ -454,7 +539,8 @@ _astype = register(Op(
     text=lambda n, c: (f"{c(n.inputs[0], P_ATOM)}.astype({n.attr('dtype')!r})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((),), {"dtype": "float64"}), Case(((3,),), {"dtype": "float64"}),
-           Case(((2, 3),), {"dtype": "float64"})), sympy="a", array_0d=True))
+           Case(((2, 3),), {"dtype": "float64"})), sympy="a", array_0d=True,
+    portable=Portable(lambda a, n: f"xp.astype({a[0]}, {dtype_text(n.dtype)})", "none")))
 
 
 @public("astype")

@@ -11,6 +11,7 @@ from ..errors import ShapeError
 from ..ir import make
 from .core import P_ATOM, Case, Op, normalize_axis, register, shape_error
 from .declare import as_nodes, public
+from .portable import Portable, dtype_text
 from .shape import expand_dims, materialize, one_example, zeros_like
 from .slicing import getitem
 
@@ -66,7 +67,8 @@ _concat = register(Op(
     text=lambda n, c: (f"concatenate([{', '.join(c(i, 0) for i in n.inputs)}], "
                        f"axis={n.attr('axis')})", P_ATOM),
     latex=lambda n, c: (r"\left[" + ", ".join(c(i, 0) for i in n.inputs) + r"\right]", P_ATOM),
-    cases=(Case(((2,), (3,)), {"axis": 0}), Case(((2, 3), (2, 1)), {"axis": 1}))))
+    cases=(Case(((2,), (3,)), {"axis": 0}), Case(((2, 3), (2, 1)), {"axis": 1})),
+    portable=Portable(lambda a, n: f"xp.concat(({', '.join(a)},), axis={n.attr('axis')})")))
 
 
 def _concat_part_impl(g, *parts, axis, part):
@@ -81,6 +83,15 @@ def _concat_part_code(args, node):
     length = f"{args[1 + part]}.shape[{axis}]"
     stop = f"{start} + {length}" if start else length
     return f"{args[0]}[{':, ' * axis}{start}:{stop}]"
+
+
+def _concat_part_portable(a, n):
+    axis, part = n.attr("axis"), n.attr("part")
+    start = " + ".join(f"{x}.shape[{axis}]" for x in a[1:1 + part]) or "0"
+    stop = f"{start} + {a[1 + part]}.shape[{axis}]" if part else f"{a[1]}.shape[{axis}]"
+    lead = ":, " * axis
+    trail = ", ..." if axis + 1 < n.ndim else ""
+    return f"{a[0]}[{lead}{start}:{stop}{trail}]"
 
 
 def _batch_concat_part(args, batched, node):
@@ -109,12 +120,19 @@ _concat_part = register(Op(
                        f"axis={n.attr('axis')}, part={n.attr('part')})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((5,), (2,), (3,)), {"axis": 0, "part": 1}),),
-    domain=((-2.0, 2.0), "const", "const"), view=True))
+    domain=((-2.0, 2.0), "const", "const"), view=True,
+    portable=Portable(_concat_part_portable, "none")))
 
 
 def _concat_pad_impl(g, *parts, axis, part):
     return np.concatenate([g if i == part else np.zeros(np.shape(p))
                            for i, p in enumerate(parts)], axis=axis)
+
+
+def _concat_pad_portable(a, n):
+    parts = [a[0] if k == n.attr("part") else f"xp.zeros_like({x}, dtype={dtype_text(n.dtype)})"
+             for k, x in enumerate(a[1:])]
+    return f"xp.concat(({', '.join(parts)},), axis={n.attr('axis')})"
 
 
 def _batch_concat_pad(args, batched, node):
@@ -141,7 +159,8 @@ _concat_pad = register(Op(
                        f"axis={n.attr('axis')}, part={n.attr('part')})", P_ATOM),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     cases=(Case(((2,), (2,), (3,)), {"axis": 0, "part": 0}),),
-    domain=((-2.0, 2.0), "const", "const"), array_0d=True))
+    domain=((-2.0, 2.0), "const", "const"), array_0d=True,
+    portable=Portable(_concat_pad_portable, "none")))
 
 
 @public("concatenate", "concat")

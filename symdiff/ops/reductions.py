@@ -13,6 +13,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .. import portable_runtime
 from ..ir import Node, make
 from ..runtime import _log_softmax, _logsumexp, _logsumexp_softmax, _softmax
 from .core import (
@@ -21,6 +22,7 @@ from .core import (
 )
 from .declare import FUNCTIONS, as_nodes
 from .elementwise import divide, equal, exp, multiply, subtract
+from .portable import Portable, axis_kw, xp_reduce
 from .shape import batch_shift_axes, broadcast_like, expand_dims
 
 
@@ -62,7 +64,7 @@ def _batch_reduce(args, batched, node):
 
 
 def declare_reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helpers=(), *,
-                      code=None, domain=()):
+                      code=None, domain=(), portable=None):
     code_name = code_name or f"np.{name}"
     # A ufunc's reduce reduces axis 0 by default: the axis is always written.
     always_axis = code_name.endswith(".reduce")
@@ -81,6 +83,7 @@ def declare_reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper
                      text=call_text(name, "axis", "keepdims",
                                     defaults={"axis": None, "keepdims": False}),
                      latex=latex, cases=REDUCE_CASES, helpers=helpers, domain=domain,
+                     portable=portable,
                      sympy="a"))   # on a 0-d operand, the identity
 
     def build(x, axis=None, keepdims=False):
@@ -139,7 +142,8 @@ _sum, sum_ = declare_reduction(
     "sum", np.sum, _infer_reduce("sum", _sum_dtype),
     vjp=lambda g, node: (broadcast_like(_keep(g, node), node.inputs[0]),),
     jvp=lambda t, node: sum_(t[0], node.attr("axis"), node.attr("keepdims")),
-    latex=_sum_latex, code_name="np.add.reduce")
+    latex=_sum_latex, code_name="np.add.reduce",
+    portable=xp_reduce("sum"))
 FUNCTIONS["sum"] = sum_
 
 
@@ -163,7 +167,8 @@ _mean, mean = declare_reduction(
                                        reduced_count(node)),),
     jvp=lambda t, node: mean(t[0], node.attr("axis"), node.attr("keepdims")),
     latex=lambda n, c: (rf"\operatorname{{mean}}\left({c(n.inputs[0], 0)}\right)", P_ATOM),
-    code=_mean_code)
+    code=_mean_code,
+    portable=xp_reduce("mean"))
 _prod, prod = declare_reduction(
     "prod", np.prod, _infer_reduce("prod", _sum_dtype),
     # d prod / d x_i = prod / x_i (undefined where an x_i is 0).
@@ -171,7 +176,8 @@ _prod, prod = declare_reduction(
     jvp=lambda t, node: sum_(multiply(t[0], divide(_keep(node, node), node.inputs[0])),
                                     node.attr("axis"), node.attr("keepdims")),
     latex=lambda n, c: (rf"\prod {c(n.inputs[0], P_MUL)}", P_MUL), code_name="np.multiply.reduce",
-    domain=((0.5, 2.0),))
+    domain=((0.5, 2.0),),
+    portable=xp_reduce("prod"))
 
 
 def _argmax_share(node: Node) -> Node:
@@ -186,13 +192,15 @@ _max, max_ = declare_reduction(
     vjp=lambda g, node: (multiply(_keep(g, node), _argmax_share(node)),),
     jvp=lambda t, node: sum_(multiply(t[0], _argmax_share(node)), node.attr("axis"),
                                     node.attr("keepdims")),
-    latex=call_latex(r"\max"), code_name="np.maximum.reduce")
+    latex=call_latex(r"\max"), code_name="np.maximum.reduce",
+    portable=xp_reduce("max"))
 _min, min_ = declare_reduction(
     "min", np.min, _infer_reduce("min", lambda dt: dt),
     vjp=lambda g, node: (multiply(_keep(g, node), _argmax_share(node)),),
     jvp=lambda t, node: sum_(multiply(t[0], _argmax_share(node)), node.attr("axis"),
                                     node.attr("keepdims")),
-    latex=call_latex(r"\min"), code_name="np.minimum.reduce")
+    latex=call_latex(r"\min"), code_name="np.minimum.reduce",
+    portable=xp_reduce("min"))
 FUNCTIONS["amax"], FUNCTIONS["amin"] = max_, min_
 
 # logsumexp and the softmax family run helpers of symdiff.runtime (NumPy has none):
@@ -215,6 +223,10 @@ class Fusion(NamedTuple):
     match: Callable[[Node, Node], bool]    # (first node, second node) -> same axis etc.
     code: Callable[[str, Node, Node], str]  # (operand, first, second) -> "call(...)"
     helpers: tuple                           # the run-time functions the code calls
+    # The same against the Array API namespace xp (symdiff/ops/portable.py), and the
+    # portable_runtime functions it calls; None: printed as two calls.
+    portable: Callable[[str, Node, Node], str] | None = None
+    portable_helpers: tuple = ()
 
 
 def _lse_axis(node: Node) -> tuple | None:
@@ -228,7 +240,11 @@ FUSED_PAIRS = (
            code=lambda arg, lse, sm: (f"_logsumexp_softmax({arg}, {sm.attr('axis')}"
                                       + (", keepdims=True" if lse.attr("keepdims") else "")
                                       + ")"),
-           helpers=(_logsumexp_softmax,)),
+           helpers=(_logsumexp_softmax,),
+           portable=lambda arg, lse, sm: (f"_xp_logsumexp_softmax(xp, {arg}, {sm.attr('axis')}"
+                                          + (", keepdims=True" if lse.attr("keepdims") else "")
+                                          + ")"),
+           portable_helpers=(portable_runtime._xp_logsumexp_softmax,)),
 )
 
 
@@ -238,7 +254,9 @@ _logsumexp_op, logsumexp = declare_reduction(
     jvp=lambda t, node: sum_(multiply(t[0], _lse_softmax(node.inputs[0], node)),
                                     node.attr("axis"), node.attr("keepdims")),
     latex=lambda n, c: (rf"\log\sum\exp\left({c(n.inputs[0], 0)}\right)", P_ATOM),
-    code_name="_logsumexp", helpers=(_logsumexp,))
+    code_name="_logsumexp", helpers=(_logsumexp,),
+    portable=Portable(lambda a, n: f"_xp_logsumexp(xp, {a[0]}{axis_kw(n)})",
+                      helpers=(portable_runtime._xp_logsumexp,)))
 
 
 # -- softmax family (axis kept) ----------------------------------------------------------
@@ -255,7 +273,7 @@ def _batch_axis(args, batched, node):
     return make(node.op, args, {"axis": node.attr("axis") + 1})
 
 
-def declare_axis_op(name, helper, vjp, jvp):
+def declare_axis_op(name, helper, vjp, jvp, portable):
     fn_name = helper.__name__
     latex_name = name.replace("_", "\\_")
     op = register(Op(
@@ -265,7 +283,8 @@ def declare_axis_op(name, helper, vjp, jvp):
         batch=_batch_axis,
         latex=lambda n, c: (rf"\operatorname{{{latex_name}}}\left({c(n.inputs[0], 0)}\right)",
                             P_ATOM),
-        cases=SOFTMAX_CASES, helpers=(helper,)))
+        cases=SOFTMAX_CASES, helpers=(helper,),
+        portable=portable))
 
     def build(x, axis=-1):
         (x,) = as_nodes([x])
@@ -286,10 +305,16 @@ def _log_softmax_vjp(g, node):
 
 
 softmax = declare_axis_op("softmax", _softmax, _softmax_vjp,
-                          lambda t, node: _softmax_vjp(t[0], node)[0])
+                          lambda t, node: _softmax_vjp(t[0], node)[0],
+                          portable=Portable(
+                              lambda a, n: f"_xp_softmax(xp, {a[0]}, {n.attr('axis')})",
+                              helpers=(portable_runtime._xp_softmax,)))
 log_softmax = declare_axis_op("log_softmax", _log_softmax, _log_softmax_vjp,
                               lambda t, node: subtract(t[0], sum_(multiply(exp(node), t[0]),
-                                                                  node.attr("axis"), True)))
+                                                                  node.attr("axis"), True)),
+                              portable=Portable(
+                                  lambda a, n: f"_xp_log_softmax(xp, {a[0]}, {n.attr('axis')})",
+                                  helpers=(portable_runtime._xp_log_softmax,)))
 
 
 # -- counts ----------------------------------------------------------------------------
@@ -308,7 +333,10 @@ _shape_size = register(Op(
     vjp=lambda g, node: (None,), text=call_text("shape_size", "axis"),
     latex=lambda n, c: (rf"\left|{c(n.inputs[0], 0)}\right|", P_ATOM),
     sympy="1",
-    cases=(Case(((2, 3),), {"axis": (0, 1)}),), differentiable=False, array_0d=True))
+    cases=(Case(((2, 3),), {"axis": (0, 1)}),), differentiable=False, array_0d=True,
+    # lengths are Python ints (unknown Dask lengths are refused when called)
+    portable=Portable(lambda a, n: "float(" + " * ".join(
+        f"{a[0]}.shape[{k}]" for k in n.attr("axis")) + ")", "none", number=True)))
 
 
 def reduced_count(node: Node) -> Node | float:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import portable_runtime
 from ..errors import ShapeError
 from ..ir import Const, Node, broadcast_shapes, fmt_shape, make, same_shape
 from .core import (
@@ -23,6 +24,7 @@ from .core import (
 )
 from .declare import FUNCTIONS, as_nodes, public
 from .elementwise import add
+from .portable import Portable, dtype_text
 
 def align(x: Node, ndim: int, out_ndim: int) -> Node:
     """A batched operand of ``ndim`` axes lined up with a batched result of ``out_ndim``
@@ -64,6 +66,13 @@ def _transpose_code(args, node):
     return f"np.transpose({args[0]}, {node.attr('axes')!r})"
 
 
+def _transpose_portable(a, n):
+    axes = n.attr("axes")
+    if n.ndim == 2 and axes == (1, 0):
+        return f"{a[0]}.T"
+    return f"xp.permute_dims({a[0]}, {axes!r})"
+
+
 def _batch_transpose(args, batched, node):
     return make(_transpose, args, {"axes": (0,) + tuple(a + 1 for a in node.attr("axes"))})
 
@@ -78,7 +87,8 @@ _transpose = register(Op(
     latex=lambda n, c: (f"{c(n.inputs[0], P_POW + 1)}^{{\\top}}", P_POW),
     sympy="a",
     cases=(Case(((2, 3),), {"axes": (1, 0)}), Case(((2, 3, 4),), {"axes": (2, 0, 1)})),
-    view=True))
+    view=True,
+    portable=Portable(_transpose_portable, "none")))
 
 
 @public("transpose", "permute_dims")
@@ -156,7 +166,8 @@ _reshape = register(Op(
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     sympy="a",
     cases=(Case(((2, 3),), {"shape": (3, 2)}), Case(((2, 3),), {"shape": (-1,)})),
-    see_through=True, view=True))
+    see_through=True, view=True,
+    portable=Portable(lambda a, n: f"xp.reshape({a[0]}, {n.attr('shape')!r})", "none")))
 
 
 @public("reshape")
@@ -192,7 +203,8 @@ _reshape_like = register(Op(
     text=call_text("reshape_like"),
     latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     sympy="a",
-    cases=(Case(((2, 3), (3, 2))),), domain=((-2.0, 2.0), "const"), view=True))
+    cases=(Case(((2, 3), (3, 2))),), domain=((-2.0, 2.0), "const"), view=True,
+    portable=Portable(lambda a, n: f"xp.reshape({a[0]}, {a[1]}.shape)", "none")))
 
 
 @public("ravel", "flatten")
@@ -213,6 +225,13 @@ def batch_shift_axes(args, batched, node):
     return make(node.op, args, {"axis": tuple(a + 1 for a in node.attr("axis"))})
 
 
+def _expand_dims_portable(a, n):
+    text = a[0]
+    for axis in n.attr("axis"):   # ascending: each is a position in the result
+        text = f"xp.expand_dims({text}, axis={axis})"
+    return text
+
+
 _expand = register(Op(
     name="expand_dims", impl=lambda x, axis: np.expand_dims(x, axis), infer=_infer_expand,
     code=lambda args, node: f"np.expand_dims({args[0]}, {fmt_attr(node.attr('axis'))})",
@@ -222,7 +241,8 @@ _expand = register(Op(
     text=call_text("expand_dims", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     sympy="a",
     cases=(Case(((3,),), {"axis": (0,)}), Case(((2, 3),), {"axis": (1, 3)})),
-    see_through=True, view=True))
+    see_through=True, view=True,
+    portable=Portable(_expand_dims_portable, "none")))
 
 
 @public("expand_dims")
@@ -251,7 +271,8 @@ _squeeze = register(Op(
     text=call_text("squeeze", "axis"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     sympy="a",
     cases=(Case(((1, 3),), {"axis": (0,)}), Case(((2, 1, 3, 1),), {"axis": (1, 3)})),
-    see_through=True, view=True))
+    see_through=True, view=True,
+    portable=Portable(lambda a, n: f"xp.squeeze({a[0]}, axis={n.attr('axis')!r})", "none")))
 
 
 @public("squeeze")
@@ -302,7 +323,8 @@ _broadcast_to = register(Op(
     batch=_batch_broadcast_to,
     text=call_text("broadcast_to", "shape"), latex=_broadcast_latex, sympy="a",
     cases=(Case(((3,),), {"shape": (2, 3)}), Case(((2, 1),), {"shape": (2, 3)})),
-    see_through=True, broadcasts=True, view=True))
+    see_through=True, broadcasts=True, view=True,
+    portable=Portable(lambda a, n: f"xp.broadcast_to({a[0]}, {n.attr('shape')!r})", "none")))
 
 
 @public("broadcast_to")
@@ -348,7 +370,8 @@ _broadcast_like = register(Op(
     text=call_text("broadcast_like"), latex=lambda n, c: (c(n.inputs[0], P_ATOM), P_ATOM),
     sympy="a",
     cases=(Case(((3,), (2, 3))), Case(((2, 1), (2, 3)))), domain=((-2.0, 2.0), "const"),
-    see_through=True, broadcasts=True, view=True))
+    see_through=True, broadcasts=True, view=True,
+    portable=Portable(lambda a, n: f"xp.broadcast_to({a[0]}, {a[1]}.shape)", "none")))
 
 
 def broadcast_like(x: Node, ref: Node) -> Node:
@@ -378,7 +401,9 @@ _zeros_like = register(Op(
     # a 0-d zero is the number 0, as SymPy's diff gives it
     text=lambda n, c: ("0", P_ATOM) if n.shape == () else call_text("zeros_like")(n, c),
     latex=lambda n, c: ("0", P_ATOM), cases=(Case(((3,),)),), differentiable=False,
-    array_0d=True))
+    array_0d=True,
+    portable=Portable(lambda a, n: f"xp.zeros_like({a[0]}, dtype={dtype_text(n.dtype)})",
+                      "none")))
 
 
 @public("zeros_like")
@@ -407,7 +432,9 @@ _eye_like = register(Op(
     batch=lambda args, batched, node: make(_eye_like, [one_example(args[0], True)]),
     text=call_text("eye_like"), latex=lambda n, c: ("I", P_ATOM),
     sympy="0",
-    cases=(Case(((3,),)), Case(((2, 3),))), differentiable=False))
+    cases=(Case(((3,),)), Case(((2, 3),))), differentiable=False,
+    portable=Portable(lambda a, n: f"_xp_eye_like(xp, {a[0]}, {dtype_text(n.dtype)})", "none",
+                      helpers=(portable_runtime._xp_eye_like,))))
 
 
 @public("eye_like")

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import portable_runtime
 from ..errors import ShapeError
 from ..ir import Node, broadcast_shapes, fmt_shape, make, same_shape
 from .core import P_ADD, P_ATOM, Case, Op, float_dtype, register, shape_error
 from .declare import as_nodes, public
 from .elementwise import sum_terms
+from .portable import Portable, dtype_text
 from .shape import align, broadcast_like, materialize, one_example
 
 # A whole axis: ``:``.
@@ -101,6 +103,28 @@ def _index_text(index: tuple) -> str:
     return ", ".join(parts) if parts else "()"
 
 
+def _xp_index_text(index: tuple, ndim: int) -> str:
+    """A basic index for portable code: ``...`` for the axes it does not name (the
+    Array API standard has no implicit trailing slices)."""
+    text = _index_text(index) if index else ""
+    if sum(1 for i in index if i is not None) < ndim or not index:
+        text += ", ..." if index else "..."
+    return text
+
+
+def _xp_index_value(index: tuple, ndim: int) -> str:
+    """The same index as a Python value (a tuple), for the portable scatter helpers."""
+    parts = []
+    for item in index:
+        if item is None or isinstance(item, int):
+            parts.append(repr(item))
+        else:
+            parts.append(f"slice{item[1:]!r}")
+    if sum(1 for i in index if i is not None) < ndim or not parts:
+        parts.append("...")
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
 def _batch_getitem(args, batched, node):
     return make(_getitem, args, {"index": (_ALL,) + node.attr("index")})
 
@@ -120,7 +144,9 @@ _getitem = register(Op(
            Case(((4, 3),), {"index": (1,)}),
            Case(((4, 3),), {"index": (("slice", None, None, 2), 0)}),
            Case(((3,),), {"index": (None, ("slice", None, None, None))})),
-    view=True))
+    view=True,
+    portable=Portable(
+        lambda a, n: f"{a[0]}[{_xp_index_text(n.attr('index'), n.inputs[0].ndim)}]", "none")))
 
 
 @public("getitem")
@@ -168,7 +194,12 @@ _embed = register(Op(
     block=lambda out, args, node: (
         f"{out} = np.zeros({args[1]}.shape, np.{node.dtype.name})\n"
         f"{out}[{_index_text(node.attr('index'))}] = {args[0]}"),
-    fresh=True, array_0d=True))
+    fresh=True, array_0d=True,
+    # a new array of zeros with g written at index
+    portable=Portable(lambda a, n: (f"_xp_embed(xp, {a[0]}, {a[1]}, "
+                                    f"{_xp_index_value(n.attr('index'), n.ndim)}, "
+                                    f"{dtype_text(n.dtype)})"), "none",
+                      helpers=(portable_runtime._xp_embed,))))
 
 
 def _add_at_impl(x, g, index):
@@ -229,7 +260,11 @@ _add_at = register(Op(
     block=lambda out, args, node: (
         (f"{out} = {args[0]}.copy()\n" if out != args[0] else "")
         + f"{out}[{_index_text(node.attr('index'))}] += {args[1]}"),
-    fresh=True, overwrites_first=True))
+    fresh=True, overwrites_first=True,
+    # a copy of x with g added at index
+    portable=Portable(lambda a, n: (f"_xp_add_at(xp, {a[0]}, {a[1]}, "
+                                    f"{_xp_index_value(n.attr('index'), n.ndim)})"),
+                      helpers=(portable_runtime._xp_add_at,))))
 
 
 def embed(g, like, index) -> Node:

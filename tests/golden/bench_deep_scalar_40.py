@@ -2,7 +2,7 @@ import math
 
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _scalar_arg, _shape_error
+from symdiff.runtime import _native, _other_arrays, _scalar_arg, _shape_error
 
 
 def value_and_grad_x(x):
@@ -13,6 +13,10 @@ def value_and_grad_x(x):
     Returns:
         f64[]: add(...)
         f64[]: d(add(...)) / dx"""
+    if x.__class__ not in _native:
+        _run = _other_arrays(x)
+        if _run is not None:
+            return _run(x)
     try:
         if x.__class__ is not float: x = _scalar_arg(x, 'x')
         t0 = math.exp((0.1 * x))

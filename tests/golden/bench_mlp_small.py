@@ -1,6 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _buffers, _kept, _shape_error, _sigmoid
+from symdiff.runtime import _buffers, _kept, _native, _other_arrays, _shape_error, _sigmoid
 
 
 _pool = []   # sets of big temporaries kept between calls
@@ -22,6 +22,12 @@ def value_and_grad_W1_b1_W2_b2(X, Y, W1, b1, W2, b2):
         f64[?]: d(mean((sigmoid(sigmoid(X @ W1 + b1) @ W2 + b2) - Y)**2) + 0.0001*(su...) / db1
         f64[?,?]: d(mean((sigmoid(sigmoid(X @ W1 + b1) @ W2 + b2) - Y)**2) + 0.0001*(su...) / dW2
         f64[?]: d(mean((sigmoid(sigmoid(X @ W1 + b1) @ W2 + b2) - Y)**2) + 0.0001*(su...) / db2"""
+    if (X.__class__ not in _native or Y.__class__ not in _native or W1.__class__ not in _native
+            or b1.__class__ not in _native or W2.__class__ not in _native
+            or b2.__class__ not in _native):
+        _run = _other_arrays(X, Y, W1, b1, W2, b2)
+        if _run is not None:
+            return _run(X, Y, W1, b1, W2, b2)
     X = asarray(X, np.float64)
     if X.ndim != 2: _shape_error('X', X, (None, None))
     Y = asarray(Y, np.float64)

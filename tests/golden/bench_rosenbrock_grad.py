@@ -1,6 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _shape_error
+from symdiff.runtime import _native, _other_arrays, _shape_error
 
 
 def value_and_grad_x(x):
@@ -11,6 +11,10 @@ def value_and_grad_x(x):
     Returns:
         f64[]: sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)
         f64[?]: d(sum(100*(x[1:] - x[:-1]**2)**2 + (1 - x[:-1])**2)) / dx"""
+    if x.__class__ not in _native:
+        _run = _other_arrays(x)
+        if _run is not None:
+            return _run(x)
     x = asarray(x, np.float64)
     if x.ndim != 1: _shape_error('x', x, (None,))
     t0 = x[:-1]

@@ -1,6 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _shape_error
+from symdiff.runtime import _native, _other_arrays, _shape_error
 
 
 def f_x(x):
@@ -10,6 +10,10 @@ def f_x(x):
         x: f64[100]
     Returns:
         f64[100,100]: band_matrix(x, x, {-1: embed(-(2*x[:-1]**1)*(1*(x[1:] - x[:-1]**2)*..."""
+    if x.__class__ not in _native:
+        _run = _other_arrays(x)
+        if _run is not None:
+            return _run(x)
     x = asarray(x, np.float64)
     if x.shape != (100,): _shape_error('x', x, (100,))
     t0 = x[:-1]

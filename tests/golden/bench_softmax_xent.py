@@ -1,6 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _buffers, _kept, _logsumexp_softmax, _shape_error
+from symdiff.runtime import _buffers, _kept, _logsumexp_softmax, _native, _other_arrays, _shape_error
 
 
 _pool = []   # sets of big temporaries kept between calls
@@ -18,6 +18,11 @@ def value_and_grad_W_b(X, Y, W, b):
         f64[]: mean(logsumexp(X @ W + b, axis=1) - sum(Y*(X @ W + b), axis=1))
         f64[?,?]: d(mean(logsumexp(X @ W + b, axis=1) - sum(Y*(X @ W + b), axis=1))) / dW
         f64[?]: d(mean(logsumexp(X @ W + b, axis=1) - sum(Y*(X @ W + b), axis=1))) / db"""
+    if (X.__class__ not in _native or Y.__class__ not in _native or W.__class__ not in _native
+            or b.__class__ not in _native):
+        _run = _other_arrays(X, Y, W, b)
+        if _run is not None:
+            return _run(X, Y, W, b)
     X = asarray(X, np.float64)
     if X.ndim != 2: _shape_error('X', X, (None, None))
     Y = asarray(Y, np.float64)

@@ -1,6 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _shape_error, _sigmoid
+from symdiff.runtime import _native, _other_arrays, _shape_error, _sigmoid
 
 
 def value_and_grad_W1_W2(x, t, W1, b1, W2, b2):
@@ -17,6 +17,12 @@ def value_and_grad_W1_W2(x, t, W1, b1, W2, b2):
         f64[]: sum(0.5*(t - sigmoid(W2 @ sigmoid(W1 @ x + b1) + b2))**2)
         f64[?,?]: d(sum(0.5*(t - sigmoid(W2 @ sigmoid(W1 @ x + b1) + b2))**2)) / dW1
         f64[?,?]: d(sum(0.5*(t - sigmoid(W2 @ sigmoid(W1 @ x + b1) + b2))**2)) / dW2"""
+    if (x.__class__ not in _native or t.__class__ not in _native or W1.__class__ not in _native
+            or b1.__class__ not in _native or W2.__class__ not in _native
+            or b2.__class__ not in _native):
+        _run = _other_arrays(x, t, W1, b1, W2, b2)
+        if _run is not None:
+            return _run(x, t, W1, b1, W2, b2)
     x = asarray(x, np.float64)
     if x.ndim != 1: _shape_error('x', x, (None,))
     t = asarray(t, np.float64)

@@ -1,0 +1,336 @@
+"""The Numba printer: the plan of the NumPy code, with its elementwise regions fused
+into compiled loops.
+
+What it decides, on the statements of a readable plan (one node per statement):
+- Regions: chains of elementwise nodes whose ops have a ``numba`` spelling, on
+  float64 and bool values of one loop shape, become one kernel: one loop nest that
+  reads each operand element once and writes only the values used outside the
+  region. A node joins a region when it reads one of its values (same shape, so the
+  same lengths at run time) or, with a fully static shape, when it is that shape.
+  A region is emitted at its last node; it is closed (takes no more nodes) as soon
+  as a node outside it reads one of its values, so every value is computed before it
+  is read.
+- A 0-d region (a scalar graph) is one compiled function on floats.
+- A full ``sum`` of a region's value is accumulated in the region's loop.
+- Everything else (matrix products stay BLAS, reductions over an axis, ops without
+  a ``numba`` form) is the NumPy printer's call, unchanged.
+- A region of one node stays NumPy: a lone ufunc is already one pass.
+
+Kernels take arrays of any layout (``float64[:, :]``), check at run time the lengths
+the graph leaves unknown (a mismatch raises instead of reading out of bounds), and
+use NumPy's error model (a division by zero gives inf or nan, as NumPy does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Node, same_shape
+from .numpy_printer import BodyPrinter, function_source
+from .plan import const_literal
+from .statements import Compute, Pair, Plan, Return
+
+_KERNEL_DTYPES = (np.dtype("float64"), np.dtype("bool"))
+_NUMBA_TYPE = {"float64": "float64", "bool": "boolean"}
+KERNEL_PREFIX = "_nb"
+# Fewer nodes than this stay NumPy: a lone ufunc is already one pass (the op checker
+# sets 1, so that every op's kernel spelling is run).
+MIN_REGION = 2
+
+
+def numba_source(plan: Plan) -> tuple[str, dict, int]:
+    """The module source of the plan with its fused kernels, the big constants it
+    names but does not define, and the number of kernels."""
+    kernels: list[str] = []
+
+    class Printer(KernelBodyPrinter):
+        store = kernels
+
+    def blocks() -> list[str]:
+        if not kernels:
+            return []
+        return ["import math\n\nfrom numba import njit", *kernels]
+
+    source, held = function_source(plan, Printer, blocks)
+    return source, held, len(kernels)
+
+
+class _Region:
+    def __init__(self, node: Node) -> None:
+        self.members: list[Node] = [node]
+        self.ids = {node.id}
+        self.shape = node.shape
+        self.closed = False
+        self.sums: set[int] = set()   # members that are full sums (0-d, read outside only)
+        self.reads = _ids(node)       # what its members read
+
+    def add(self, node: Node) -> None:
+        self.members.append(node)
+        self.ids.add(node.id)
+        self.reads |= _ids(node)
+
+    def absorb(self, other: "_Region") -> None:
+        self.members += other.members
+        self.ids |= other.ids
+        self.sums |= other.sums
+        self.reads |= other.reads
+
+
+def fusable(node: Node) -> bool:
+    """An elementwise node a kernel can compute."""
+    return (node.op.numba is not None and node.dtype in _KERNEL_DTYPES
+            and all(i.dtype in _KERNEL_DTYPES and i.ndim <= node.ndim for i in node.inputs)
+            and all(_broadcasts(i.shape, node.shape) for i in node.inputs))
+
+
+def _broadcasts(shape: tuple, loop: tuple) -> bool:
+    aligned = loop[len(loop) - len(shape):]
+    return all(d == e or d == 1 or d is None or e is None for d, e in zip(shape, aligned))
+
+
+def _full_sum(node: Node) -> bool:
+    """A sum of all elements, or the inner product of two vectors (``a.dot(b)``)."""
+    if node.op.name == "matmul":
+        return (node.dtype == np.float64 and all(i.ndim == 1 and i.dtype == np.float64
+                                                 for i in node.inputs))
+    return (node.op.name == "sum" and node.attr("axis") is None and not node.attr("keepdims")
+            and node.dtype == np.float64 and node.inputs[0].dtype == np.float64)
+
+
+def find_regions(computes: list[Node], outputs: list[Node]) -> list[_Region]:
+    """The fused regions of a body (see the module docstring), in schedule order."""
+    region_of: dict[int, _Region] = {}
+    found: list[_Region] = []
+    for node in computes:
+        sources = []
+        for i in node.inputs:
+            r = region_of.get(i.id)
+            if r is not None and r not in sources:
+                sources.append(r)
+        joinable = [r for r in sources if not r.closed and node.ndim
+                    and same_shape(r.shape, node.shape) and not (r.sums & _ids(node))]
+        target = None
+        scalars = [r for r in sources if r.shape == ()]
+        if fusable(node):
+            if not joinable and node.ndim:
+                # a sibling: it reads what the region reads, at the region's shape (so the
+                # same lengths at run time), or its shape is static and the region's
+                joinable = [r for r in found if not r.closed and same_shape(r.shape, node.shape)
+                            and (None not in node.shape or any(
+                                i.id in r.reads and same_shape(i.shape, node.shape)
+                                for i in node.inputs))][-1:]
+            if joinable:
+                target = joinable[0]
+                for other in joinable[1:]:
+                    target.absorb(other)
+                    for m in other.members:
+                        region_of[m.id] = target
+                    found.remove(other)
+                target.add(node)
+            elif node.ndim == 0 and scalars and not any(r.closed for r in scalars):
+                # 0-d: every scalar region this node reads merges into one function
+                target = scalars[0]
+                for other in scalars[1:]:
+                    target.absorb(other)
+                    for m in other.members:
+                        region_of[m.id] = target
+                    found.remove(other)
+                target.add(node)
+            else:
+                target = _Region(node)
+                found.append(target)
+        elif (_full_sum(node) and len(sources) == 1 and not sources[0].closed
+              and sources[0].shape != () and all(i.id in sources[0].ids for i in node.inputs)):
+            target = sources[0]
+            target.add(node)
+            target.sums.add(node.id)
+        for r in sources:
+            if r is not target:
+                r.closed = True
+        if target is not None:
+            region_of[node.id] = target
+    return [r for r in found if len(r.members) - len(r.sums) >= MIN_REGION]
+
+
+def _ids(node: Node) -> set[int]:
+    return {i.id for i in node.inputs}
+
+
+class KernelBodyPrinter(BodyPrinter):
+    """The NumPy body printer, with each fused region printed as one kernel call at
+    its last node."""
+
+    store: list[str] = []
+
+    def __init__(self, out, body) -> None:
+        computes = [s.node for s in body.statements if isinstance(s, Compute)]
+        outputs = [o for s in body.statements if isinstance(s, Return) for o, _ in s.values]
+        regions = find_regions(computes, outputs)
+        self.region_of = {m.id: r for r in regions for m in r.members}
+        self.anchor = {r.members[-1].id: r for r in regions}
+        # who reads each value outside its region (a kernel's outputs are those values)
+        self.read_outside: dict[int, bool] = {}
+        self.read_by_numpy: set[int] = set()   # values read by NumPy statements
+        for s in body.statements:
+            nodes = ([s.node] if isinstance(s, Compute) else
+                     [s.first, s.second] if isinstance(s, Pair) else [])
+            for n in nodes:
+                for i in n.inputs:
+                    if self.region_of.get(i.id) is not self.region_of.get(n.id):
+                        self.read_outside[i.id] = True
+                    if n.id not in self.region_of:
+                        self.read_by_numpy.add(i.id)
+        self.returned = {o.id for o in outputs}
+        self.floats_out: set[int] = set()   # 0-d kernel outputs (Python floats)
+        super().__init__(out, body)
+
+    def _compute(self, s: Compute) -> None:
+        region = self.region_of.get(s.node.id)
+        if region is None:
+            return super()._compute(s)
+        if s.node.id in self.anchor:
+            self._kernel(region)
+
+    def _return(self, s: Return) -> None:
+        values = tuple((o, how) for o, how in s.values)
+        for o, _ in values:
+            if o.id in self.floats_out and o.dtype == np.float64:
+                self.label[o.id] = f"np.float64({self.label[o.id]})"
+            elif o.id in self.floats_out:
+                self.label[o.id] = f"np.bool_({self.label[o.id]})"
+        super()._return(s)
+
+    def _kernel(self, region: _Region) -> None:
+        name = f"{KERNEL_PREFIX}{len(self.store)}"
+        outs = [m for m in region.members
+                if self.read_outside.get(m.id) or m.id in self.returned]
+        source, externals = kernel_source(name, region, outs)
+        self.store.append(source)
+        args = []
+        for e in externals:
+            ref = self._ref(e)
+            if e.ndim == 0 and e.id not in self.floats_out:
+                ref = f"float({ref})" if e.dtype == np.float64 else f"bool({ref})"
+            args.append(ref)
+        names = []
+        for m in outs:
+            tname = self._name_of(m)
+            names.append(tname)
+            self.label[m.id] = tname
+            self.holder[tname] = m.id
+            if m.ndim == 0:
+                self.floats_out.add(m.id)
+        lhs = ", ".join(names)
+        self.lines.append(f"{lhs} = {name}({', '.join(args)})  "
+                          f"# {len(region.members)} nodes fused")
+        # A Python float read by NumPy code would be weakly typed: make it float64.
+        for m in outs:
+            if m.ndim == 0 and m.id in self.read_by_numpy:
+                ctor = "np.float64" if m.dtype == np.float64 else "np.bool_"
+                self.lines.append(f"{self.label[m.id]} = {ctor}({self.label[m.id]})")
+                self.floats_out.discard(m.id)
+
+    def _name_of(self, node: Node) -> str:
+        for s in self.body.statements:
+            if isinstance(s, Compute) and s.node.id == node.id:
+                return s.name
+        raise AssertionError("a fused node without a statement")
+
+
+def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, list[Node]]:
+    """The source of one kernel and the nodes it takes as arguments, in order."""
+    loop = region.shape
+    k = len(loop)
+    externals: list[Node] = []
+    seen: set[int] = set()
+    for m in region.members:
+        for i in m.inputs:
+            if i.id in region.ids or i.id in seen:
+                continue
+            if i.op.name == "const" and i.ndim == 0 and const_literal(i.value) is not None:
+                continue
+            seen.add(i.id)
+            externals.append(i)
+    params = {e.id: f"a{j}" for j, e in enumerate(externals)}
+    sig = ", ".join(_numba_type(e) for e in externals)
+    lines = [f'@njit("({sig}{"," if len(externals) == 1 else ""})", cache=True, '
+             f'error_model="numpy", nogil=True)',
+             f"def {name}({', '.join(params[e.id] for e in externals)}):"]
+    body: list[str] = []
+    # loop lengths: static, or read from an operand that spans that axis
+    extent = {}
+    for d, n in enumerate(loop):
+        if n is not None:
+            body.append(f"n{d} = {n}")
+            extent[d] = None
+            continue
+        for e in externals:
+            axis = d - (k - e.ndim)
+            if axis >= 0 and e.shape[axis] is None:
+                body.append(f"n{d} = {params[e.id]}.shape[{axis}]")
+                extent[d] = e.id
+                break
+        else:
+            raise AssertionError("a loop length no operand gives")
+    index: dict[int, str] = {}
+    for e in externals:
+        if e.ndim == 0:
+            continue
+        idx = []
+        for axis, n in enumerate(e.shape):
+            d = axis + k - e.ndim
+            if n == 1 and loop[d] != 1:
+                idx.append("0")
+                continue
+            idx.append(f"i{d}")
+            if (n is None or loop[d] is None) and extent.get(d) != e.id:
+                body.append(f"if {params[e.id]}.shape[{axis}] != n{d}:")
+                body.append(f'    raise ValueError("{name}: operand lengths differ")')
+        index[e.id] = ", ".join(idx)
+    array_outs = [m for m in outs if m.ndim and m.id not in region.sums]
+    dims = ", ".join(f"n{d}" for d in range(k)) + ("," if k == 1 else "")
+    for j, m in enumerate(array_outs):
+        dtype = "np.float64" if m.dtype == np.float64 else "np.bool_"
+        body.append(f"o{j} = np.empty(({dims}), {dtype})")
+    for s in region.sums:
+        body.append(f"s{s} = 0.0")
+    inner: list[str] = []
+    local: dict[int, str] = {}
+    for e in externals:
+        if e.ndim == 0:
+            local[e.id] = params[e.id]
+        else:
+            local[e.id] = f"x{len(local)}"
+            inner.append(f"{local[e.id]} = {params[e.id]}[{index[e.id]}]")
+    for m in region.members:
+        if m.id in region.sums:
+            inner.append(f"s{m.id} += {' * '.join(local[i.id] for i in m.inputs)}")
+            continue
+        args = [local[i.id] if i.id in local else const_literal(i.value) for i in m.inputs]
+        local[m.id] = f"v{m.id}"
+        inner.append(f"v{m.id} = {m.op.numba.format(*args)}  # {m.op.name}")
+    for j, m in enumerate(array_outs):
+        inner.append(f"o{j}[{', '.join(f'i{d}' for d in range(k))}] = {local[m.id]}")
+    pad = ""
+    for d in range(k):
+        body.append(f"{pad}for i{d} in range(n{d}):")
+        pad += "    "
+    body += [pad + line for line in inner]
+    results = []
+    for m in outs:
+        if m.id in region.sums:
+            results.append(f"s{m.id}")
+        elif m.ndim:
+            results.append(f"o{[a.id for a in array_outs].index(m.id)}")
+        else:
+            results.append(local[m.id])
+    body.append("return " + ", ".join(results))
+    lines += ["    " + line for line in body]
+    return "\n".join(lines), externals
+
+
+def _numba_type(node: Node) -> str:
+    base = _NUMBA_TYPE[node.dtype.name]
+    if node.ndim == 0:
+        return base
+    return f"{base}[{', '.join([':'] * node.ndim)}]"
+

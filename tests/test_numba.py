@@ -1,0 +1,313 @@
+"""backend="numba": the generic op checker over the compiled backend, fusion, and the
+disk cache (racing processes, a truncated entry, a world-writable directory, eviction
+at the size bound, a version change).
+
+Every op's first case runs by default (static lengths); SYMDIFF_SLOW_TESTS=1 runs
+every case with static and unknown lengths. Compiled code is cached in one directory
+for the test session, so a second run takes its machine code from there.
+"""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.codegen import numba_cache, numba_printer
+from symdiff.ops import OPS
+from symdiff.testing import op_example
+
+pytest.importorskip("numba")
+
+SLOW = os.environ.get("SYMDIFF_SLOW_TESTS") == "1"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def session_cache(tmp_path_factory):
+    path = tmp_path_factory.getbasetemp() / "symdiff-cache"
+    path.mkdir(mode=0o700, exist_ok=True)
+    saved = os.environ.get("SYMDIFF_CACHE_DIR")
+    os.environ["SYMDIFF_CACHE_DIR"] = str(path)
+    yield path
+    if saved is None:
+        del os.environ["SYMDIFF_CACHE_DIR"]
+    else:
+        os.environ["SYMDIFF_CACHE_DIR"] = saved
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    path = tmp_path / "cache"
+    path.mkdir(mode=0o700)
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(path))
+    return path
+
+
+# -- the generic op checker over the Numba backend ----------------------------------
+
+CASES = [(name, k, dynamic) for name, op in sorted(OPS.items())
+         for k in range(len(op.cases) if SLOW else 1)
+         for dynamic in ((False, True) if SLOW else (False,))]
+
+
+def _weights(node, rng):
+    # a constant cotangent: the cost sum(node * w) reads every element of the result
+    return sd.constant(rng.uniform(0.5, 1.5, size=node.shape)) if node.shape else 0.7
+
+
+@pytest.fixture
+def every_node_compiled(monkeypatch):
+    monkeypatch.setattr(numba_printer, "MIN_REGION", 1)
+
+
+@pytest.mark.parametrize("name,k,dynamic", CASES)
+def test_op_numba(name, k, dynamic, every_node_compiled):
+    """Numba equals NumPy (values and gradients), and its gradient equals central
+    finite differences of its own values. Every elementwise node is compiled, alone
+    or fused, so that each op's kernel spelling runs."""
+    node, variables, env = op_example(name, k, dynamic=dynamic)
+    rng = np.random.default_rng(1)
+    outputs = [node]
+    wrt = [v for v in variables if v.dtype.kind == "f"]
+    differentiable = node.dtype.kind == "f" and OPS[name].differentiable and wrt
+    if differentiable:
+        concrete = op_example(name, k, dynamic=False)[0]
+        cost = sd.sum(node * _weights(concrete, rng))
+        outputs = [cost, *sd.grad(cost, wrt)]
+    f_nb = sd.function(variables, outputs, backend="numba")
+    f_np = sd.function(variables, outputs)
+    if OPS[name].numba is not None and name != "neg":   # neg is simplified away
+        assert "@njit" in f_nb.source
+    got, want = f_nb(**env), f_np(**env)
+    for g, w in zip(got, want):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-13)
+    if not differentiable:
+        return
+    eps = 1e-6
+    for v, grad in zip(wrt, got[1:]):
+        direction = rng.normal(size=np.shape(env[v.name]))
+        plus = dict(env, **{v.name: env[v.name] + eps * direction})
+        minus = dict(env, **{v.name: env[v.name] - eps * direction})
+        fd = (f_nb(**plus)[0] - f_nb(**minus)[0]) / (2 * eps)
+        np.testing.assert_allclose(np.sum(grad * direction), fd, rtol=1e-5, atol=1e-7)
+
+
+# -- fusion ---------------------------------------------------------------------------
+
+def test_an_elementwise_chain_is_one_loop_and_blas_stays_numpy():
+    x, W = sd.vector("x", shape=(5,)), sd.matrix("W", shape=(4, 5))
+    h = sd.sigmoid(W @ x + 0.5)
+    cost = sd.sum(sd.tanh(h) * h - sd.exp(-h))
+    outputs = [cost, *sd.grad(cost, [W, x])]
+    f = sd.function([x, W], outputs, backend="numba")
+    assert "@njit" in f.source and "for i0 in range(n0):" in f.source
+    assert ".dot(" in f.source   # the products are NumPy (BLAS) calls
+    rng = np.random.default_rng(0)
+    args = rng.normal(size=5), rng.normal(size=(4, 5))
+    want = sd.function([x, W], outputs)(*args)
+    for g, w in zip(f(*args), want):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_a_scalar_graph_is_one_compiled_function():
+    x = sd.scalar("x")
+    y = x
+    for _ in range(12):
+        y = sd.sin(y) * sd.exp(0.1 * y) + 0.01 * y ** 2
+    outputs = [y, *sd.grad(y, [x])]
+    f = sd.function([x], outputs, backend="numba")
+    assert f.source.count("@njit") == 1
+    got, want = f(0.3), sd.function([x], outputs)(0.3)
+    assert type(got[0]) is type(want[0]) is np.float64
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_sums_and_inner_products_are_accumulated_in_the_loop():
+    x = sd.vector("x")
+    a, b = x[:-1], x[1:]
+    cost = 100.0 * sd.sum((b - a ** 2) ** 2) + sd.sum((1.0 - a) ** 2)
+    outputs = [cost, *sd.grad(cost, [x])]
+    f = sd.function([x], outputs, backend="numba")
+    assert " += v" in f.source   # a sum accumulated in the loop
+    arg = np.linspace(-1.0, 1.5, 1001)
+    want = sd.function([x], outputs)(arg)
+    for got, w in zip(f(arg), want):
+        np.testing.assert_allclose(got, w, rtol=1e-12)
+    # the published gradient of Rosenbrock's function
+    grad = np.zeros_like(arg)
+    grad[:-1] = -400.0 * arg[:-1] * (arg[1:] - arg[:-1] ** 2) - 2.0 * (1.0 - arg[:-1])
+    grad[1:] += 200.0 * (arg[1:] - arg[:-1] ** 2)
+    np.testing.assert_allclose(f(arg)[1], grad, rtol=1e-12, atol=1e-12)
+
+
+def test_unknown_lengths_that_differ_raise_rather_than_read_out_of_bounds():
+    a, b = sd.vector("a"), sd.vector("b")
+    f = sd.function([a, b], sd.exp(a) * sd.sin(b) + a, backend="numba")
+    np.testing.assert_allclose(f(np.ones(3), np.ones(3)), np.exp(1) * np.sin(1) + 1)
+    with pytest.raises(ValueError):
+        f(np.ones(3), np.ones(4))
+
+
+def test_strided_and_broadcast_operands():
+    X, b = sd.matrix("X"), sd.vector("b")
+    out = sd.exp(X) * b + sd.sin(X)
+    f = sd.function([X, b], out, backend="numba")
+    x = np.arange(12.0).reshape(3, 4) / 10
+    for arg in (x, x[:, ::2].copy(), np.asfortranarray(x)):
+        v = np.linspace(0, 1, arg.shape[1])
+        np.testing.assert_allclose(f(arg, v), np.exp(arg) * v + np.sin(arg), rtol=1e-14)
+    np.testing.assert_allclose(f(x.T, np.ones(3)), np.exp(x.T) + np.sin(x.T), rtol=1e-14)
+
+
+def test_other_array_libraries_take_the_portable_path():
+    xp = pytest.importorskip("array_api_strict")
+    x = sd.vector("x")
+    f = sd.function([x], sd.exp(x) * sd.sin(x), backend="numba")
+    got = f(xp.asarray([0.1, 0.2]))
+    assert type(got).__module__.startswith("array_api_strict")
+    np.testing.assert_allclose(np.asarray(got), np.exp([0.1, 0.2]) * np.sin([0.1, 0.2]))
+
+
+def test_the_faster_variant_is_chosen_by_measurement_per_class_of_sizes():
+    x = sd.vector("x")
+    y = x
+    for _ in range(6):
+        y = sd.sin(y) * sd.exp(0.1 * y) + 0.01 * y ** 2
+    f = sd.function([x], [sd.sum(y), *sd.grad(sd.sum(y), [x])], backend="numba")
+    g = sd.function([x], [sd.sum(y), *sd.grad(sd.sum(y), [x])])
+    small, big = np.linspace(0, 1, 5), np.linspace(0, 1, 20000)
+    for _ in range(12):
+        for arg in (small, big):
+            for got, want in zip(f(arg), g(arg)):
+                np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert set(f.chosen) == {"small", "big"}
+    assert set(f.chosen.values()) <= {"numba", "numpy"}
+
+
+def test_threads_calling_during_the_measurement_get_right_values():
+    from concurrent.futures import ThreadPoolExecutor
+    X = sd.matrix("X")
+    out = sd.sum(sd.tanh(X) * sd.exp(-X), axis=1)
+    f = sd.function([X], out, backend="numba")
+    args = [np.full((3, 4), k / 10) for k in range(40)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(f, args))
+    for a, g in zip(args, got):
+        np.testing.assert_allclose(g, np.sum(np.tanh(a) * np.exp(-a), axis=1), rtol=1e-14)
+    assert f.chosen
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(sd.CompileError, match="backend"):
+        sd.function([sd.scalar("x")], sd.scalar("x") * 2, backend="numbaa")
+
+
+# -- the disk cache -------------------------------------------------------------------
+
+_SMALL = textwrap.dedent('''\
+    import numpy as np
+    from numba import njit
+
+
+    @njit("(float64,)", cache=True)
+    def _nb0(a0):
+        return a0 + {k}.0
+
+
+    def f(x):
+        return _nb0(x)
+    ''')
+
+
+def _builder(k, calls):
+    def build():
+        calls.append(k)
+        return _SMALL.format(k=k), {}
+    return build
+
+
+def test_a_truncated_entry_is_detected_rebuilt_and_replaced(fresh_cache):
+    calls = []
+    key = "t" * 40
+    _, module = numba_cache.load_or_build(key, _builder(1, calls))
+    assert module.f(1.0) == 2.0 and calls == [1]
+    entry = fresh_cache / "numba" / key
+    code = next(entry.rglob("*.nbc"))
+    code.write_bytes(code.read_bytes()[:20])     # truncated machine code
+    _, module = numba_cache.load_or_build(key, _builder(1, calls))
+    assert calls == [1, 1] and module.f(1.0) == 2.0
+    recorded = numba_cache.json.loads((entry / "manifest.json").read_text())["files"]
+    assert numba_cache._files(entry) == recorded      # the replacement is whole
+    _, module = numba_cache.load_or_build(key, _builder(1, calls))
+    assert calls == [1, 1]                            # and it loads
+
+
+def test_a_world_writable_directory_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "shared"
+    path.mkdir()
+    path.chmod(0o777)
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(path))
+    with pytest.raises(numba_cache.CacheDirError, match="writable by other users"):
+        numba_cache.cache_root()
+    x = sd.scalar("x")
+    with pytest.raises(sd.CompileError, match="writable by other users"):
+        sd.function([x], sd.sin(x) * sd.exp(x), backend="numba", name="refused")
+
+
+def test_eviction_at_the_size_bound_is_least_recently_used(fresh_cache, monkeypatch):
+    calls = []
+    keys = [c * 40 for c in "abc"]
+    numba_cache.load_or_build(keys[0], _builder(1, calls))
+    one = numba_cache.cache_info()["bytes"]
+    monkeypatch.setenv("SYMDIFF_CACHE_MAX_BYTES", str(int(2.5 * one)))
+    numba_cache.load_or_build(keys[1], _builder(2, calls))
+    entry_a = fresh_cache / "numba" / keys[0] / "manifest.json"
+    os.utime(entry_a, (1, 1))                                   # a: long unused
+    numba_cache.load_or_build(keys[0], _builder(1, calls))      # ... used again now
+    os.utime(fresh_cache / "numba" / keys[1] / "manifest.json", (2, 2))
+    numba_cache.load_or_build(keys[2], _builder(3, calls))      # over the bound
+    left = sorted(p.name for p in (fresh_cache / "numba").iterdir())
+    assert left == sorted([keys[0], keys[2]])                   # b was the oldest
+    assert numba_cache.cache_info()["bytes"] <= 2.5 * one
+    assert sd.clear_cache() == 2 and sd.cache_info()["entries"] == 0
+
+
+def test_a_version_change_invalidates(fresh_cache, monkeypatch):
+    x = sd.scalar("x")
+    graph = numba_cache.graph_text([x], [sd.sin(x)], ())
+    key = numba_cache.entry_key(graph)
+    real = numba_cache.environment()
+    monkeypatch.setattr(numba_cache, "environment",
+                        lambda: real.replace("numba ", "numba 0.0.0+other "))
+    assert numba_cache.entry_key(graph) != key
+    monkeypatch.setattr(numba_cache, "environment", lambda: real)
+    monkeypatch.setattr(numba_cache, "_SOURCE_DIGEST", ["another symdiff"])
+    assert numba_cache.entry_key(graph) != key
+
+
+_RACE = textwrap.dedent('''\
+    import numpy as np, symdiff as sd
+    x = sd.vector("x")
+    cost = sd.sum(sd.tanh(x) * sd.exp(-x))
+    f = sd.function([x], [cost, *sd.grad(cost, [x])], backend="numba")
+    value, grad = f(np.linspace(0, 1, 3))
+    print(repr(float(value)), repr(float(grad.sum())))
+    ''')
+
+
+def test_eight_processes_racing_on_a_cold_cache(fresh_cache):
+    env = dict(os.environ, SYMDIFF_CACHE_DIR=str(fresh_cache), PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-c", _RACE], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    results = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    assert len({out for out, _ in results}) == 1
+    assert numba_cache.cache_info()["entries"] == 1
+    assert not [p for p in (fresh_cache / "numba").iterdir() if p.name.startswith(".")]
+    x = np.linspace(0, 1, 3)
+    assert float(results[0][0].split()[0]) == pytest.approx(np.sum(np.tanh(x) * np.exp(-x)),
+                                                            rel=1e-13)
