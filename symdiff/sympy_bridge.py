@@ -106,10 +106,16 @@ def _as_number(node: Node, operand: Node, value: Any) -> Any:
 def sympy_names() -> dict[str, Any]:
     """The names with which ``sympy.sympify`` reads symdiff's scalar text as symdiff
     does: ``where(c, a, b)`` is ``Piecewise((a, c), (b, True))``, ``logical_and``,
-    ``logical_or`` and ``logical_not`` are ``And``, ``Or``, ``Not``. (Everything else
+    ``logical_or`` and ``logical_not`` are ``And``, ``Or``, ``Not``; ``log1p``,
+    ``expm1``, ``softplus``, ``logaddexp`` (printed by name: their SymPy formulas
+    lose digits or overflow in float64) and ``sigmoid`` are their formulas. (Everything else
     in scalar text is SymPy's own spelling: ``Abs``, ``Max``, ``Eq``, ``exp``...)"""
     return {"where": lambda c, a, b: sympy.Piecewise((a, c), (b, True)),
-            "logical_and": sympy.And, "logical_or": sympy.Or, "logical_not": sympy.Not}
+            "logical_and": sympy.And, "logical_or": sympy.Or, "logical_not": sympy.Not,
+            "log1p": lambda a: sympy.log(1 + a), "expm1": lambda a: sympy.exp(a) - 1,
+            "softplus": lambda a: sympy.log(1 + sympy.exp(a)),
+            "logaddexp": lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)),
+            "sigmoid": lambda a: 1 / (1 + sympy.exp(-a))}
 
 
 # -- back -------------------------------------------------------------------------------------

@@ -116,7 +116,8 @@ def test_generated_docstrings_print_no_foreign_form():
 def test_constants_print_as_calls_or_named_values():
     A = sd.matrix("A", (3, 3))
     cases = {sd.constant(np.eye(3)) @ A: "eye(3) @ A", A + np.ones((3, 3)): "A + ones((3, 3))",
-             A * np.zeros(3): "A*zeros(3)", A - np.full((3, 3), 0.5): "A - full((3, 3), 0.5)", A + np.full((3, 3), 2.0): "A + full((3, 3), 2.0)"}
+             A * np.zeros(3): "A*zeros(3)", A - np.full((3, 3), 0.5): "A - full((3, 3), 0.5)",
+             A + np.full((3, 3), 2.0): "A + full((3, 3), 2.0)"}
     for e, want in cases.items():
         assert str(e) == want
     odd = A @ np.arange(9.0).reshape(3, 3)
@@ -169,3 +170,16 @@ def test_demo_names_each_repeated_part_once(capsys):
     env = dict(x=rng.normal(size=2), t=rng.normal(size=2), W1=rng.normal(size=(2, 2)),
                W2=rng.normal(size=(2, 2)), b1=0.3, b2=-0.1)
     assert float(sd.evaluate(back, env)) == pytest.approx(float(sd.evaluate(want, env)))
+
+
+def test_latex_a_reader_rebuilds_one_way():
+    x, y = sd.vector("x", 3), sd.vector("y", 3)
+    A, X = sd.matrix("A", (3, 3)), sd.matrix("X", (3, 3))
+    cases = {x @ A @ x: r"x^{\top} A x", x @ x: r"x^{\top} x",
+             -y @ X: r"X^{\top} \left(-y\right)", (A @ x) * y: r"\left(A x\right) \odot y",
+             sd.sum(A * A): r"\sum \left(A \odot A\right)",
+             x * (x @ y): r"x \left(x^{\top} y\right)"}
+    for e, want in cases.items():
+        assert sd.to_latex(e) == want, str(e)
+    # the command line's LaTeX shows the form its text shows
+    assert cli.run("x**2*sin(x)", fmt="latex") == sd.to_latex(sd.parse(cli.run("x**2*sin(x)")))

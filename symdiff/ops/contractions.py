@@ -80,7 +80,10 @@ def _latex_matmul(node, child):
 
     def side(n):   # juxtaposed: a sum, product or negation gets parentheses (X (-y))
         return child(n, P_MUL if n.op.name == "matmul" else P_NEG + 1)
-    if a.ndim == 1 and b.ndim == 1:    # an inner product: x^T y
+    if a.ndim == 1 and b.ndim == 1:    # an inner product: x^T y, and x^T A y
+        if a.op.name == "matmul" and a.inputs[0].ndim == 1 and a.inputs[1].ndim == 2:
+            v, m = a.inputs
+            return rf"{child(v, P_POW + 1)}^{{\top}} {side(m)} {side(b)}", P_MUL
         return rf"{child(a, P_POW + 1)}^{{\top}} {side(b)}", P_MUL
     if a.ndim == 1 and b.ndim == 2:
         if b.op.name == "transpose":

@@ -173,20 +173,18 @@ declare_unary("abs", np.abs, lambda out, x: subtract(multiply(2.0, greater_equal
               portable=xp_call("abs"),
               numba="abs({0})")
 
-# Functions with a more accurate NumPy form than their SymPy spelling; 0-d nodes
-# print as the SymPy spelling so that str() reads back in SymPy.
+# Functions with a more accurate NumPy form than their SymPy spelling print by their
+# own name (log(1 + x) loses x's digits near 0, log(1 + exp(x)) overflows): SymPy
+# reads them through symdiff.sympy_bridge.sympy_names().
 declare_unary("log1p", np.log1p, lambda out, x: divide(1.0, add(1.0, x)),
               sympy="log(1 + a)",
               latex=r"\operatorname{log1p}", domain=(-0.5, 2.0), math="math.log1p({0})",
               blows_up=True,
-              text=sympy_text(lambda n, c: (f"log(1 + {c(n.inputs[0], P_ADD + 1)})", P_ATOM),
-                              "log1p"),
               portable=xp_call("log1p"),
               numba="math.log1p({0})")
 declare_unary("expm1", np.expm1, lambda out, x: add(out, 1.0), latex=r"\operatorname{expm1}",
               sympy="exp(a) - 1",
               math="math.expm1({0})", blows_up=True,
-              text=sympy_text(lambda n, c: (f"exp({c(n.inputs[0], 0)}) - 1", P_ADD), "expm1"),
               portable=xp_call("expm1"),
               numba="math.expm1({0})")
 declare_unary("square", np.square, lambda out, x: multiply(2.0, x), same_type=True,
@@ -221,8 +219,6 @@ declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid
               latex=r"\operatorname{softplus}",
               call=(lambda args, node: f"np.logaddexp(0.0, {args[0]})",
                     lambda args, node, buf: f"np.logaddexp(0.0, {args[0]}, out={buf})"),
-              text=sympy_text(lambda n, c: (f"log(1 + exp({c(n.inputs[0], 0)}))", P_ATOM),
-                              "softplus"),
               portable=Portable(lambda a, n: f"_xp_softplus(xp, {a[0]})",
                                 helpers=(portable_runtime._xp_softplus,)),
                                 numba="(({0} if {0} > 0.0 else 0.0) + math.log1p(math.exp(-abs({0}))))")
@@ -346,8 +342,9 @@ def _latex_mul(node, child):
         v = a.inputs[0]
         v_text = child(v, P_MUL if v.op.name == "matmul" else P_MUL + 1)
         return rf"{v_text} {child(b, P_POW + 1)}^{{\top}}"
-    # a (b c) = a b c: a product on the right needs no parentheses (not so a quotient)
-    left = child(a, P_MUL)
+    # a (b c) = a b c: a product on the right needs no parentheses (not so a quotient);
+    # a matrix product next to \odot does: (A x) \odot y
+    left = child(a, P_MUL + 1 if a.op.name == "matmul" and b.ndim else P_MUL)
     right = child(b, P_MUL if b.op.name == "mul" and (a.ndim and b.ndim or not b.ndim)
                   else P_MUL + 1)
     if a.ndim and b.ndim:
@@ -402,9 +399,7 @@ minimum = public("minimum")(binary_builder(_min2))
 _logaddexp = declare_elementwise(
     "logaddexp", np.logaddexp,
     (lambda out, a, b: sigmoid(subtract(a, b)), lambda out, a, b: sigmoid(subtract(b, a))),
-    np_call("np.logaddexp"), text=sympy_text(
-        lambda n, c: (f"log(exp({c(n.inputs[0], 0)}) + exp({c(n.inputs[1], 0)}))", P_ATOM),
-        "logaddexp"),
+    np_call("np.logaddexp"), text=call_text("logaddexp"),
     latex=lambda n, c: (rf"\log\left(e^{{{c(n.inputs[0], 0)}}} + e^{{{c(n.inputs[1], 0)}}}"
                         r"\right)", P_ATOM),
     cases=BINARY_CASES, sympy="log(exp(a) + exp(b))",

@@ -17,7 +17,7 @@ from .. import portable_runtime
 from ..ir import Node, make
 from ..runtime import _log_softmax, _logsumexp, _logsumexp_softmax, _softmax
 from .core import (
-    P_ATOM, P_MUL, Case, Op, call_latex, call_text, float_dtype, fmt_attr, normalize_axis,
+    P_ATOM, P_MUL, P_POW, Case, Op, call_latex, call_text, float_dtype, fmt_attr, normalize_axis,
     reduced_shape, register,
 )
 from .declare import FUNCTIONS, as_nodes
@@ -134,7 +134,8 @@ def _axis_args(node, always: bool = False):
 def _sum_latex(node, child):
     axis = node.attr("axis")
     sub = "" if axis is None else f"_{{{','.join(map(str, axis))}}}"
-    return rf"\sum{sub} {child(node.inputs[0], P_MUL)}", P_MUL
+    # \sum (A \odot A), not \sum A \odot A, which could be read as (\sum A) \odot A
+    return rf"\sum{sub} {child(node.inputs[0], P_POW)}", P_MUL
 
 
 _sum, sum_ = declare_reduction(

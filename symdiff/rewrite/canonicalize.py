@@ -303,6 +303,36 @@ def matmul_identity(m: Match) -> Node | None:
     return None
 
 
+def boolean_factor(m: Match) -> Node | None:
+    """g * (a > b) -> where(a > b, g, 0): a comparison used as a number is a step."""
+    node = m.node
+    for b, g in (node.inputs, node.inputs[::-1]):
+        if b.dtype == np.bool_ and g.dtype == node.dtype and node.dtype.kind == "f" \
+                and same_shape(g.shape, node.shape):
+            return F["where"](b, g, Const(0.0, node.dtype))
+    return None
+
+
+def merge_steps(m: Match) -> Node | None:
+    """where(c, a, b) ± where(c, d, e) -> where(c, a ± d, b ± e), and where(c, a, b) ± k
+    -> where(c, a ± k, b ± k) for constants a, b, k: one step, not a sum of steps."""
+    node = m.node
+    left, right = node.inputs
+    combine = F["add"] if node.op.name == "add" else F["subtract"]
+    if left.op.name == "where" and right.op.name == "where" \
+            and left.inputs[0] is right.inputs[0]:
+        c = left.inputs[0]
+        out = F["where"](c, combine(left.inputs[1], right.inputs[1]),
+                         combine(left.inputs[2], right.inputs[2]))
+    elif left.op.name == "where" and right.op.name == "const" and right.ndim == 0 \
+            and all(i.op.name == "const" for i in left.inputs[1:]):
+        c, a, b = left.inputs
+        out = F["where"](c, combine(a, right), combine(b, right))
+    else:
+        return None
+    return out if out.dtype == node.dtype and same_shape(out.shape, node.shape) else None
+
+
 def like_terms(m: Match) -> Node | None:
     return collect_terms(m.node, m.memo)
 
@@ -356,6 +386,9 @@ CANONICALIZE = Phase("canonicalize", [
             ("zeros_like", "broadcast_like", "reshape_like", "shape_size")),
     rule_fn("transpose(transpose(x)) -> x", transpose_transpose, ("transpose",)),
     rule_fn("I @ x -> x, x @ I -> x", matmul_identity, ("matmul",)),
+    rule_fn("g * (a > b) -> where(a > b, g, 0)", boolean_factor, ("mul",)),
+    rule_fn("where(c, a, b) + where(c, d, e) -> where(c, a + d, b + e)", merge_steps,
+            ("add", "sub")),
     rule_fn("(a + b).T -> a.T + b.T, (a @ b).T -> b.T @ a.T", transpose_through,
             ("transpose",)),
     rule_fn("s.T -> s for symmetric s", matrices.symmetric_transpose, ("transpose",)),
