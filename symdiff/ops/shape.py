@@ -161,8 +161,11 @@ _reshape = register(Op(
                              if node.inputs[0].ndim else    # the method skips dispatch
                              f"np.reshape({args[0]}, {node.attr('shape')!r})"),
     # Numba reshapes C-contiguous arrays only: the function's inputs and constants
-    # (which the compiled body takes contiguous), not views made inside it
-    numba_body=lambda node: node.inputs[0].ndim > 0 and isinstance(node.inputs[0], (Var, Const)),
+    # (which the compiled body takes contiguous), new arrays of elementwise kernels and
+    # products; not views made inside it
+    numba_body=lambda node: node.inputs[0].ndim > 0 and (
+        isinstance(node.inputs[0], (Var, Const)) or node.inputs[0].op.elementwise
+        or node.inputs[0].op.name == "matmul"),
     vjp=lambda g, node: (_reshape_back(g, node.inputs[0]),),
     jvp=lambda t, node: reshape(t[0], node.attr("shape")),
     batch=_batch_reshape,
