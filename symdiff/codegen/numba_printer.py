@@ -42,9 +42,11 @@ KERNEL_PREFIX = "_nb"
 # Fewer nodes than this stay NumPy: a lone ufunc is already one pass (the op checker
 # sets 1, so that every op's kernel spelling is run).
 MIN_REGION = 2
-# Marks the call of a whole compiled body in the source: Numba's BLAS (np.dot) is
-# SciPy's, so that module must not hide SciPy while it compiles or loads.
+# Marks the call of a whole compiled body in the source; BLAS_MARK, one that calls
+# np.dot: Numba's BLAS is SciPy's, so that module must not hide SciPy while it
+# compiles or loads (importing scipy.linalg costs ~0.2 s at the first call).
 WHOLE_MARK = "# the whole body, compiled"
+BLAS_MARK = " (with BLAS)"
 
 
 def numba_source(plan: Plan) -> tuple[str, dict, int]:
@@ -219,6 +221,7 @@ class KernelBodyPrinter(BodyPrinter):
         sig = ", ".join("float64" if v.ndim == 0 else
                         f"float64[{', '.join([':'] * (v.ndim - 1) + ['::1'])}]" for _, v in taken)
         inner = self.lines[self.prologue:]
+        blas = any(".dot(" in line for line in inner)   # the products printed as .dot
         self.store.append("\n".join(
             [f'@njit("({sig}{"," if len(taken) == 1 else ""})", cache=True, '
              f'error_model="numpy", nogil=True)',
@@ -240,7 +243,7 @@ class KernelBodyPrinter(BodyPrinter):
             big = [f"if {test}:", *("    " + line if line else "" for line in inner[:-1]),
                    f"    return {self._returned(values, refs)}"]
         self.lines = self.lines[:self.prologue] + big + [
-            f"_r = {name}({args})  {WHOLE_MARK}", f"return {self._returned(values, results)}"]
+            f"_r = {name}({args})  {WHOLE_MARK}{BLAS_MARK if blas else ''}", f"return {self._returned(values, results)}"]
 
     def _returned(self, values: tuple, refs: list[str]) -> str:
         """The returned values, 0-d ones as NumPy scalars (as the NumPy code gives)."""
