@@ -143,7 +143,8 @@ class Autograd(Contender):
         self.autograd = autograd
         self.m = SimpleNamespace(
             sigmoid=special.expit, exp=anp.exp, sin=anp.sin, sum=anp.sum, mean=anp.mean,
-            logsumexp=special.logsumexp,
+            logsumexp=special.logsumexp, solve=anp.linalg.solve,
+            logdet=lambda a: anp.linalg.slogdet(a)[1],
         )
 
     def build(self, workload, inputs):
@@ -175,7 +176,8 @@ class Jax(Contender):
         self.jax, self.jnp = jax, jnp
         self.m = SimpleNamespace(
             sigmoid=jax.nn.sigmoid, exp=jnp.exp, sin=jnp.sin, sum=jnp.sum, mean=jnp.mean,
-            logsumexp=jax.nn.logsumexp,
+            logsumexp=jax.nn.logsumexp, solve=jnp.linalg.solve,
+            logdet=lambda a: jnp.linalg.slogdet(a)[1],
         )
         self.notes.append(f"jax_enable_x64, jax.jit, backend {jax.default_backend()}")
 
@@ -216,7 +218,8 @@ class Pytensor(Contender):
         self.pytensor, self.pt = pytensor, pt
         self.m = SimpleNamespace(
             sigmoid=pt.sigmoid, exp=pt.exp, sin=pt.sin, sum=pt.sum, mean=pt.mean,
-            logsumexp=pt.logsumexp,
+            logsumexp=pt.logsumexp, solve=pt.linalg.solve,
+            logdet=lambda a: pt.log(pt.abs(pt.linalg.det(a))),
         )
         mode = pytensor.compile.mode.get_default_mode()
         self.notes.append(f"default mode, linker {type(mode.linker).__name__}")
@@ -263,6 +266,7 @@ class Torch(Contender):
         self.m = SimpleNamespace(
             sigmoid=torch.sigmoid, exp=torch.exp, sin=torch.sin, sum=_torch_sum(torch),
             mean=torch.mean, logsumexp=lambda x, axis: torch.logsumexp(x, dim=axis),
+            solve=torch.linalg.solve, logdet=lambda a: torch.linalg.slogdet(a)[1],
         )
         self.notes.append("float64, eager, torch.autograd.grad / torch.func.hessian")
 

@@ -8,7 +8,8 @@ The model is written once and run by every contender through its own
 namespace (`m` is the `symdiff` module itself, `jax.numpy` with `jax.nn`
 helpers, `autograd.numpy`, `pytensor.tensor` or `torch` behind a small
 adapter), so all contenders compute the same mathematics. `m` must provide
-`sigmoid exp sin sum mean logsumexp`, with `axis=` keywords as in NumPy.
+`sigmoid exp sin sum mean logsumexp solve logdet`, with `axis=` keywords as in
+NumPy (`logdet` is log|det|).
 
 The hand-written references are what an expert writes in NumPy: forward pass
 kept and reused in the backward pass (`s * (1 - s)` from the stored sigmoid),
@@ -234,6 +235,40 @@ def _deep(depth, target=None, first_call_target_ms=None):
     )
 
 
+# ----------------------------------------------------------------------------
+# Gaussian negative log-likelihood of N samples (rows of X) in n=64 dimensions,
+# gradients w.r.t. the mean and the covariance (Matrix Cookbook, 2012, eqs. 43, 61):
+#   d/dmu = -inv(S) sum_i (x_i - mu),  d/dS = (N inv(S) - inv(S) D.T D inv(S)) / 2.
+
+
+def gauss_inputs(N=512, n=64, seed=SEED):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n)) / np.sqrt(n)
+    return {
+        "X": rng.standard_normal((N, n)) @ A.T + 0.3,
+        "mu": 0.1 * rng.standard_normal(n),
+        "S": A @ A.T + 0.5 * np.eye(n),
+    }
+
+
+def gauss_model(m, X, mu, S):
+    D = X - mu
+    Z = m.solve(S, D.T)
+    N, n = X.shape
+    return 0.5 * (N * m.logdet(S) + m.sum(D.T * Z) + N * n * math.log(2 * math.pi))
+
+
+def gauss_hand(X, mu, S):
+    N, n = X.shape
+    D = X - mu
+    Si = np.linalg.inv(S)
+    Z = Si @ D.T
+    logdet = np.linalg.slogdet(S)[1]
+    value = 0.5 * (N * logdet + np.vdot(D.T, Z) + N * n * math.log(2 * math.pi))
+    # S is symmetric: inv(S).T = inv(S)
+    return value, -Z.sum(axis=1), 0.5 * (N * Si - Z @ Z.T)
+
+
 WORKLOADS = [
     Workload(
         name="mazur",
@@ -296,6 +331,18 @@ WORKLOADS = [
         static_shapes=True,  # x declares its length, so sd.hessian's identity is a constant
         target=2.0,
         reference_label="analytic tridiagonal Hessian",
+    ),
+    Workload(
+        name="gauss_nll",
+        summary="Gaussian NLL, N=512 samples, n=64 covariance, grads mean and covariance",
+        make_inputs=gauss_inputs,
+        wrt=("mu", "S"),
+        model=gauss_model,
+        hand=gauss_hand,
+        static_shapes=True,
+        target=1.0,
+        rtol=1e-6,
+        atol=1e-8,
     ),
     _deep(10),
     _deep(40),

@@ -58,21 +58,8 @@ def _functions() -> dict[str, Callable[..., Any]]:
 # composites: NumPy functions built from several primitives
 
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
-    """``np.linalg.norm`` for the vector norms (and Frobenius for ``ord=None``).
-
-    ``ord=None`` or ``2`` on a vector: ``sqrt(sum(square(x)))``; ``ord=1``:
-    ``sum(abs(x))``; ``ord=inf``: ``max(abs(x))``. Matrix norms other than
-    Frobenius are not supported (``NotImplementedError``).
-    """
-    f = _functions()
-    ndim = len(x.shape) if axis is None else (1 if isinstance(axis, int) else len(axis))
-    if ord is None or (ord == 2 and ndim == 1) or (ord == "fro" and ndim == 2):
-        return f["sqrt"](f["sum"](f["square"](x), axis=axis, keepdims=keepdims))
-    if ndim == 1 and ord == 1:
-        return f["sum"](f["abs"](x), axis=axis, keepdims=keepdims)
-    if ndim == 1 and ord == np.inf:
-        return f["max"](f["abs"](x), axis=axis, keepdims=keepdims)
-    raise NotImplementedError(f"norm with ord={ord!r} of a {ndim}-d array is not supported")
+    """``np.linalg.norm``: ``sd.norm`` (``symdiff/ops/composites.py``)."""
+    return _functions()["norm"](x, ord=ord, axis=axis, keepdims=keepdims)
 
 
 def ones_like(x: Any) -> Any:

@@ -117,12 +117,14 @@ def sympy_names() -> dict[str, Any]:
 @functools.cache
 def _functions() -> dict:
     """SymPy function -> op name, for the ops whose formula is one SymPy function of their
-    operand (``"asin(a)"``: ``sympy.asin -> "arcsin"``)."""
+    operands (``"asin(a)"``: ``sympy.asin -> "arcsin"``; ``"atan2(a, b)"``)."""
     found = {}
     for name, op in OPS.items():
-        call = re.fullmatch(r"(\w+)\(a\)", op.sympy or "")
+        call = re.fullmatch(r"(\w+)\(a(?:, b)?\)", op.sympy or "")
         fn = getattr(sympy, call.group(1), None) if call else None
-        if isinstance(fn, type) and issubclass(fn, sympy.Basic):
+        # two operands: functions only (Max and Min have their own reading below)
+        two = ", b)" in (op.sympy or "")
+        if isinstance(fn, type) and issubclass(fn, sympy.Function if two else sympy.Basic):
             found[fn] = name
     return found
 

@@ -22,9 +22,16 @@ from .interpret import evaluate
 
 def sample_input(domain: Any, shape: tuple, rng: np.random.Generator) -> np.ndarray:
     """Random values inside an op's input domain (its entry's ``domain``): ``(lo, hi)``,
-    ``"nonzero"`` (away from 0, both signs), ``"bool"``; anything else (-2, 2)."""
+    ``"nonzero"`` (away from 0, both signs), ``"bool"``, ``"invertible"`` (square
+    matrices near ``2 I``), ``"spd"`` (symmetric positive definite); anything else (-2, 2)."""
     if domain == "bool":
         return rng.random(shape) > 0.5
+    if domain == "invertible":     # (stacks of) square matrices, well conditioned
+        n = shape[-1]
+        return rng.uniform(-0.5, 0.5, size=shape) + 2.0 * np.eye(n)
+    if domain == "spd":            # symmetric positive definite
+        m = rng.uniform(-1.0, 1.0, size=shape)
+        return m @ np.swapaxes(m, -1, -2) / shape[-1] + np.eye(shape[-1])
     if domain == "nonzero":
         return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
     lo, hi = domain if isinstance(domain, tuple) else (-2.0, 2.0)

@@ -86,7 +86,7 @@ def _lazy(node, tree) -> bool:
 
 # Inside rewrite/, one job a module, in import order: a module imports only those before it.
 REWRITE_LAYERS = ["pattern|record", "memo", "cost", "products", "sums|factors", "engine", "ratios",
-                  "guards", "canonicalize|stabilize|specialize", "rules", "__init__"]
+                  "guards", "matrices", "canonicalize|stabilize|specialize", "rules", "__init__"]
 
 
 def test_rewrite_modules_import_downward():
@@ -131,8 +131,9 @@ def test_frontend_modules_import_downward():
 # Inside ops/, the families in dependency order. A family's rules may build nodes of a
 # later family (they run only once every family is loaded): such imports go in one
 # block at the very end of the module, after every declaration.
-OPS_LAYERS = ["portable", "core", "declare|logistic|powers", "elementwise", "shape", "slicing", "joining",
-              "reductions", "contractions", "banded", "composites", "__init__"]
+OPS_LAYERS = ["portable", "core", "declare|logistic|powers", "elementwise", "shape", "slicing",
+              "joining", "reductions", "ufuncs", "contractions", "einsum", "linalg", "gather",
+              "banded", "composites", "__init__"]
 
 
 def test_ops_families_import_downward():

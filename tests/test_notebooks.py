@@ -38,6 +38,7 @@ EXPECTED = {
     "04-higher-order": {"mime": {"text/latex", "image/png"}, "html": []},
     "05-training-an-mlp": {"mime": {"image/png", "text/html"}, "html": ["highlight"],
                            "png": 2},
+    "06-matrix-calculus": {"mime": {"text/latex"}, "html": []},
     "07-beyond-one-machine": {"mime": {"image/png"}, "html": []},
     "08-jax-style": {"mime": {"image/png"}, "html": [], "png": 1},
 }

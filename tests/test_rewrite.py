@@ -29,6 +29,9 @@ u = sd.vector("u", 2)
 vd = sd.vector("vd")                         # length unknown
 M = sd.matrix("M", (2, 3))
 N = sd.matrix("N", (4, 2))
+S, Q = sd.matrix("S", (3, 3)), sd.matrix("Q", (3, 3))
+SPD = S @ S.T + sd.constant(np.eye(3))       # positive definite for any S
+WELL = S + sd.constant(4.0 * np.eye(3))      # entries of S in (0.3, 2): invertible
 
 CAN, STAB, SPEC = "canonicalize", "stabilize", "specialize"
 PHASE = {p.name: p for p in rewrite.PHASES}
@@ -146,6 +149,24 @@ ROWS = [
      lambda: sd.mean(sd.sin(sd.matrix("Md")) * sd.matrix("Md"))),
     ("sum(A * v, axis=1) -> A @ v", SPEC, lambda: sd.sum(M * v, axis=1)),
     ("expand_dims(g, 1) * b -> outer(g, b)", SPEC, lambda: sd.expand_dims(u, 1) * v),
+    # matrix algebra (symdiff/rewrite/matrices.py)
+    ("s.T -> s for symmetric s", CAN, lambda: sd.transpose(sd.inv(Q.T @ Q))),
+    ("(k I) @ b -> k * b", CAN, lambda: (sd.scalar("k") * sd.constant(np.eye(3))) @ S),
+    ("(k I) @ b -> k * b", CAN,
+     lambda: sd.matrix("Sd") @ sd.diag(sd.zeros_like(sd.diagonal(sd.matrix("Sd"))) + 1.0)),
+    ("a @ c + b @ c -> (a + b) @ c", CAN, lambda: S @ v + v @ Q),
+    ("logdet(cholesky factor) -> sum(log(diagonal))", CAN,
+     lambda: sd.logdet(sd.cholesky(SPD))),
+    ("logdet(cholesky factor) -> sum(log(diagonal))", CAN,
+     lambda: sd.logdet(sd.cholesky(SPD) @ sd.cholesky(SPD).T)),
+    ("inv(A) @ b -> solve(A, b)", SPEC, lambda: sd.inv(WELL) @ v),
+    ("inv(Y) @ Y -> I", CAN, lambda: sd.inv(WELL) @ WELL),
+    ("inv(Y) @ Y -> I", CAN, lambda: S @ sd.inv(WELL).T @ WELL.T),
+    ("inv(Y) @ Y -> I", CAN, lambda: S @ (2.0 * sd.inv(WELL))),
+    ("inv(inv(Y)) -> Y", CAN, lambda: sd.inv(sd.inv(WELL))),
+    ("s + s -> 2*s for a matrix or a sum", CAN, lambda: (S + Q) + (S + Q)),
+    ("log(abs(det(X))) -> logdet(X)", CAN, lambda: sd.log(sd.abs(sd.det(WELL)))),
+    ("trace(A @ B) -> sum(A * B.T)", SPEC, lambda: sd.trace(S @ Q)),
 ]
 
 

@@ -29,6 +29,8 @@ from .values import (MAX_CONSTANT_SIZE, SCALAR_TYPES, Known, Method, Namespace, 
 TEXT_ALIASES: dict[str, str] = {
     "asin": "arcsin", "acos": "arccos", "atan": "arctan",
     "Abs": "abs", "absolute": "abs", "ln": "log", "Eq": "equal", "Ne": "not_equal",
+    "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh", "atan2": "arctan2",
+    "ceiling": "ceil",
 }
 NUMPY_ALIASES: dict[str, str] = {"absolute": "abs", "amax": "max", "amin": "min",
                                  "fabs": "abs"}
@@ -39,6 +41,9 @@ MATH_ALIASES: dict[str, str] = {
     "hypot": "hypot", "erf": "erf", "cbrt": "cbrt", "asinh": "arcsinh", "acosh": "arccosh",
     "atanh": "arctanh",
 }
+# np.linalg.<name> -> table name (norm is a composite, below).
+LINALG_FUNCTIONS: dict[str, str] = {name: name for name in (
+    "inv", "solve", "det", "slogdet", "cholesky", "diagonal", "trace")}
 # (E: SymPy's name for e, as printers write it)
 TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "E": math.e, "inf": math.inf}
 
@@ -166,6 +171,12 @@ def _identity_table() -> dict[int, Known]:
                 _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
         _IDENTITY[id(np.linalg.norm)] = _composite("norm")
         _IDENTITY_OBJECTS[id(np.linalg.norm)] = np.linalg.norm
+        for name, target in LINALG_FUNCTIONS.items():
+            numpy_object = getattr(np.linalg, name, None)
+            if numpy_object is not None and target in functions:
+                known = table_function(target, numpy_object)
+                _IDENTITY[id(numpy_object)] = known
+                _IDENTITY_OBJECTS[id(numpy_object)] = numpy_object
         for name, target in _math_functions().items():
             _IDENTITY[id(getattr(math, name))] = table_function(target, getattr(math, name))
             _IDENTITY_OBJECTS[id(getattr(math, name))] = getattr(math, name)
@@ -295,7 +306,11 @@ def numpy_namespace(strict: bool) -> Namespace:
 
 def _linalg_namespace() -> Namespace:
     if "linalg" not in _NAMESPACES:
-        _NAMESPACES["linalg"] = Namespace("np.linalg", {"norm": _composite("norm")})
+        members: dict[str, Any] = {"norm": _composite("norm")}
+        for name, target in LINALG_FUNCTIONS.items():
+            if hasattr(np.linalg, name) and target in table_functions():
+                members[name] = table_function(target, getattr(np.linalg, name))
+        _NAMESPACES["linalg"] = Namespace("np.linalg", members)
     return _NAMESPACES["linalg"]
 
 
@@ -320,6 +335,8 @@ def text_function(name: str) -> Any:
     """A bare function name in text: builtins, table names and aliases."""
     if name in TEXT_BUILTINS:
         return builtin(name, text=True)
+    if name == "log" and "logb" in table_functions():
+        return _log_with_base()
     if name in _TEXT_BUILDERS:     # str() prints constants built from shapes this way
         return _constant_builder(name)
     if name in table_functions():
@@ -329,6 +346,15 @@ def text_function(name: str) -> Any:
     if name in TEXT_ALIASES and TEXT_ALIASES[name] in table_functions():
         return table_function(TEXT_ALIASES[name])
     return None
+
+
+def _log_with_base() -> Known:
+    """``log(x)``, and ``log(x, b)`` as SymPy and ``math.log`` read it: base ``b``."""
+    natural, based = table_function("log"), table_function("logb")
+
+    def call(x: Any, base: Any = None) -> Any:
+        return natural.call(x) if base is None else based.call(x, base)
+    return Known("log", call, None)
 
 
 def _index_update(name: str) -> Known:

@@ -9,7 +9,6 @@ functions are inlined. Each statement kind is one method of ``Walker``.
 from __future__ import annotations
 
 import ast
-import difflib
 import inspect
 import operator
 import types
@@ -24,8 +23,8 @@ from .namespaces import (FUNCTION_BUILTINS, builtin, from_python, known_callable
                          refresh_tables)
 from .positions import out_of_stack
 from .source import read_function, unwrap
-from .values import (MAX_UNROLL, Context, Reject, UserFunction, describe, is_expr, suggest,
-                     table_functions)
+from .values import (MAX_UNROLL, Context, Reject, UserFunction, closest, describe, is_expr,
+                     suggest, table_functions)
 from .walker import ExpressionWalker
 from .whitelist import construct
 
@@ -271,10 +270,10 @@ class _FunctionScope:
                       + list(self.closure) + list(FUNCTION_BUILTINS))
         hint = suggest(name, candidates)
         if not hint:
-            close = difflib.get_close_matches(name, list(table_functions()), n=1, cutoff=0.6)
+            close = closest(name, list(table_functions()))
             if close:
-                prefix = "np." if hasattr(np, close[0]) else "sd."
-                hint = f"; did you mean {prefix}{close[0]}?"
+                prefix = "np." if hasattr(np, close) else "sd."
+                hint = f"; did you mean {prefix}{close}?"
         raise Reject(f"name {name!r} is not defined" + hint)
 
     def lookup_function(self, name: str) -> Any:

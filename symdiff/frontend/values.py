@@ -93,9 +93,34 @@ class Context:
 
 def suggest(name: str, candidates: Any) -> str:
     """``"; did you mean 'sin'?"`` for the closest candidate, or ''."""
+    best = closest(name, candidates)
+    return f"; did you mean {best!r}?" if best else ""
+
+
+def closest(name: str, candidates: Any) -> str | None:
+    """The candidate name closest to ``name``, or None if none is close."""
     options = [c for c in candidates if isinstance(c, str) and not c.startswith("_")]
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = difflib.get_close_matches(name, options, n=8, cutoff=0.6)
+    if not close:
+        return None
+    # Of the close names, the fewest edits (a swap of two letters is one: 'cso' is 'cos'
+    # mistyped, not 'csc'), then the same letters, then difflib's order.
+    best = min(close, key=lambda c: (_edits(name, c), sorted(c) != sorted(name),
+                                     close.index(c)))
+    return best
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal string alignment distance: insertions, deletions, substitutions and swaps
+    of adjacent letters."""
+    d = [[i + j if i * j == 0 else 0 for j in range(len(b) + 1)] for i in range(len(a) + 1)]
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[len(a)][len(b)]
 
 
 def describe(value: Any) -> str:

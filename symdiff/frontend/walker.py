@@ -14,7 +14,6 @@ user's functions are in ``statements.py``.
 from __future__ import annotations
 
 import ast
-import difflib
 import inspect
 import operator
 from typing import Any, Callable
@@ -28,7 +27,7 @@ from .operators import (BINARY_OPERATORS, COMPARISONS, OPERATOR_TEXT, REFUSED_OP
                         apply_operator, check_operand, cmp_text)
 from .positions import Source, attribute_position, operator_position
 from .values import (MAX_NESTING, SCALAR_TYPES, Context, Known, Method, Namespace, Reject,
-                     UserFunction, clean_message, describe, has_expr, is_expr, suggest,
+                     UserFunction, clean_message, closest, describe, has_expr, is_expr, suggest,
                      table_functions)
 from .whitelist import construct
 
@@ -233,8 +232,8 @@ class ExpressionWalker:
         if isinstance(owner, Namespace):
             if name in owner.members:
                 return owner.members[name]
-            close = difflib.get_close_matches(name, list(owner.members), n=1, cutoff=0.6)
-            hint = f"; did you mean {owner.name}.{close[0]}?" if close else ""
+            close = closest(name, list(owner.members))
+            hint = f"; did you mean {owner.name}.{close}?" if close else ""
             raise self.fail(f"{owner.name}.{name} is not supported" + hint, node)
         if is_expr(owner) or isinstance(owner, (np.ndarray, np.generic)):
             entry = member_table.MEMBERS.get(name)

@@ -79,6 +79,7 @@ def validate(tree: ast.AST, source: Source, *, statements: bool) -> None:
     """
     allowed = ALLOWED_STATEMENT_KINDS if statements else ALLOWED_EXPRESSION_KINDS
     strings = statements        # dict keys and dtype names, in function bodies
+    allowed_strings: set[int] = set()   # einsum's subscripts, norm's ord, in text too
     stack: list[ast.AST] = list(reversed(_children(tree)))
     while stack:
         node = stack.pop()
@@ -90,7 +91,7 @@ def validate(tree: ast.AST, source: Source, *, statements: bool) -> None:
                                    node)
             raise source.error(f"{construct(node)} is not supported", node)
         if kind is ast.Constant:
-            if not (strings and isinstance(node.value, str)):
+            if not ((strings or id(node) in allowed_strings) and isinstance(node.value, str)):
                 _check_literal(node, source)
         elif kind is ast.Name:
             if node.id.startswith("__"):
@@ -110,6 +111,7 @@ def validate(tree: ast.AST, source: Source, *, statements: bool) -> None:
             for keyword in node.keywords:
                 if keyword.arg is None:
                     raise source.error("**kwargs in a call is not supported", keyword.value)
+            allowed_strings.update(id(n) for n in _string_arguments(node))
         stack.extend(reversed(_children(node)))
 
 
@@ -190,3 +192,14 @@ def construct(node: ast.AST) -> str:
     return "an " + name if name[0] in "AEIOU" else "a " + name
 
 
+def _string_arguments(call: ast.Call) -> list[ast.AST]:
+    """The string literals NumPy needs in a call: einsum's subscripts (its first
+    argument) and norm's ord ('fro', 'nuc'); strings stay refused everywhere else."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    if name == "einsum" and call.args:
+        return [call.args[0]]
+    if name == "norm":
+        found = call.args[1:2] + [k.value for k in call.keywords if k.arg == "ord"]
+        return [n for n in found if isinstance(n, ast.Constant) and n.value in ("fro", "nuc")]
+    return []

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Node, broadcast_shapes, make
-from .core import P_MUL, P_NEG, P_POW, Case, Op, call_text, infix_text, register, shape_error
+from .core import P_ATOM, P_MUL, P_NEG, P_POW, Case, Op, call_text, infix_text, register, \
+    shape_error
 from .declare import as_nodes, public
 from .elementwise import multiply, sum_terms
 from .portable import Portable
@@ -50,6 +51,26 @@ def _matmul_vjp(g, node):
         gb = multiply(expand_dims(a, (1,)), expand_dims(g, (g.ndim - 1,)))
         return ga, gb
     return matmul(g, matrix_transpose(b)), matmul(matrix_transpose(a), g)
+
+
+def _text_matmul(node, child):
+    # A computed row vector times a matrix (an adjoint) prints as the Cookbook writes it:
+    # v @ W is W.T @ v (the same numbers for a 1-d v), and (k*v) @ W is k*W.T @ v.
+    a, b = node.inputs
+    if a.ndim != 1 or b.ndim != 2 or (a.op.name == "var" and b.op.name != "transpose"):
+        return _infix_matmul(node, child)          # a @ W as written
+    scale = ""
+    if a.op.name == "mul" and a.inputs[0].op.name == "const" and a.inputs[0].ndim == 0:
+        scale = f"{child(a.inputs[0], P_MUL)}*"
+        a = a.inputs[1]
+    if b.op.name == "transpose":
+        mat = child(b.inputs[0], P_MUL)
+    else:
+        mat = f"{child(b, P_ATOM)}.T"
+    return f"{scale}{mat} @ {child(a, P_MUL + 1)}", P_MUL
+
+
+_infix_matmul = infix_text("@", P_MUL)
 
 
 def _latex_matmul(node, child):
@@ -125,7 +146,7 @@ _matmul = register(Op(
     batch=_batch_matmul,
     jvp=lambda t, node: sum_terms([matmul(t[0], node.inputs[1]) if t[0] is not None else None,
                                    matmul(node.inputs[0], t[1]) if t[1] is not None else None]),
-    text=infix_text("@", P_MUL),
+    text=_text_matmul,
     latex=lambda n, c: _latex_matmul(n, c),
     symbol="@",
     cases=(Case(((3,), (3,))), Case(((2, 3), (3,))), Case(((3,), (3, 2))),

@@ -159,6 +159,10 @@ _getitem = register(Op(
 @public("getitem")
 def getitem(x, index):
     (x,) = as_nodes([x])
+    from .gather import index_by_array   # a later family (see symdiff/ops/__init__.py)
+    by_array = index_by_array(x, index)
+    if by_array is not None:
+        return by_array
     index = _normalize_index(x, index)
     if all(i == ("slice", None, None, None) for i in index):
         return x

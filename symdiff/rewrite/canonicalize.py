@@ -20,6 +20,7 @@ from ..ir import Const, Node, make, same_shape
 from ..ops import FUNCTIONS, OPS
 from ..ops.reductions import reduced_count
 from .engine import SMALL, Match, Phase, rule, rule_fn, same_shape_ref
+from . import matrices
 from .guards import BROADCASTS, algebra_shape, floating, same_type_as_node
 from .pattern import COMMUTATIVE, C, G, P, X, Y, const_value
 from .products import collect_powers, key
@@ -69,6 +70,9 @@ def _unbroadcast_input(node: Node) -> Node | None:
     name = node.op.name
     if name in BROADCASTS:
         return node.inputs[0]
+    if name == "const" and node.ndim > 0 and node.value.size > 1:
+        v = const_value(node)               # a folded broadcast: all elements equal
+        return None if v is None else Const(v, node.dtype)
     if name == "expand_dims":
         axes = node.attr("axis")
         inner = node.inputs[0]
@@ -354,6 +358,15 @@ CANONICALIZE = Phase("canonicalize", [
     rule_fn("I @ x -> x, x @ I -> x", matmul_identity, ("matmul",)),
     rule_fn("(a + b).T -> a.T + b.T, (a @ b).T -> b.T @ a.T", transpose_through,
             ("transpose",)),
+    rule_fn("s.T -> s for symmetric s", matrices.symmetric_transpose, ("transpose",)),
+    rule_fn("(k I) @ b -> k * b", matrices.identity_product, ("matmul",)),
+    rule_fn("inv(Y) @ Y -> I", matrices.inverse_cancels, ("matmul",)),
+    rule_fn("inv(inv(Y)) -> Y", matrices.inverse_inverse, ("inv",)),
+    rule_fn("s + s -> 2*s for a matrix or a sum", matrices.doubled_sum, ("add",)),
+    rule_fn("log(abs(det(X))) -> logdet(X)", matrices.log_abs_det, ("log",)),
+    rule_fn("a @ c + b @ c -> (a + b) @ c", matrices.factor_product, ("add", "sub")),
+    rule_fn("logdet(cholesky factor) -> sum(log(diagonal))", matrices.logdet_of_cholesky,
+            ("logdet",)),
     rule_fn("sum(broadcast(c)) -> c * n", sum_of_broadcast_scalar, ("sum",)),
     rule_fn("sum(x, axis=()) -> x", sum_of_scalar, ("sum",)),
     rule_fn("sum(sum(x, a), b) -> sum(x, a + b)", sum_of_sum, ("sum",)),

@@ -14,6 +14,7 @@ from ..ir import Node, make, same_shape
 from ..ops import FUNCTIONS, OPS
 from ..ops.reductions import reduced_count
 from .engine import Match, Phase, rule, rule_fn
+from . import matrices
 from .guards import BROADCASTS, matrix
 from .pattern import A, B, G, P, X
 
@@ -153,6 +154,8 @@ SPECIALIZE = Phase("specialize", [
          P.sigmoid(X) * P.sigmoid(-X) >> P.sigmoid(X) * (1 - P.sigmoid(X))),
     rule("a.T @ b.T -> (b @ a).T", P.transpose(A) @ P.transpose(B) >> P.transpose(B @ A),
          matrix("A"), matrix("B")),
+    rule_fn("inv(A) @ b -> solve(A, b)", matrices.inverse_product, ("matmul",)),
+    rule_fn("trace(A @ B) -> sum(A * B.T)", matrices.trace_of_product, ("trace",)),
     rule_fn("sum(x * y) -> x @ y", dot_of_vectors, ("sum",)),
     rule_fn("sum(x * y), sum(x**2) -> ravel(x) @ ravel(y)", dot_of_arrays, ("sum", "mean")),
     rule_fn("sum(A * v, axis=1) -> A @ v", matrix_vector, ("sum",)),

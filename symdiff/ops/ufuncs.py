@@ -1,0 +1,164 @@
+"""More of the NumPy ufuncs a textbook uses, declared by their partials like the
+elementwise family: ``arcsinh``, ``erfc``, ``arctan2``, ``floor``, ``ceil`` and
+``floor_divide``; the running ``cumsum`` and ``cumprod``; and SymPy's ``sec``, ``csc``,
+``cot``, ``acot``, ``coth`` and ``log(x, base)`` built from them.
+
+Conventions:
+- Rounding has derivative 0 where it is defined (between the integers), as in JAX;
+  ``floor_divide`` (``//``) has derivative 0 too.
+- ``cumprod``'s adjoint divides by the inputs: it is NaN where an input is 0.
+- ``erfc`` has a run-time helper (NumPy has none; SciPy is never needed).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Node, make
+from .core import P_ATOM, Case, Op, call_text, np_call, register
+from .declare import BINARY_CASES, FUNCTIONS, as_nodes, binary_builder, public
+from .elementwise import (
+    add, cos, declare_elementwise, declare_unary, divide, exp, log, multiply, negative, sqrt,
+    square, subtract, zeros_like,
+)
+from .core import normalize_axis
+from .reductions import sum_
+
+declare_unary("arcsinh", np.arcsinh, lambda out, x: divide(1.0, sqrt(add(square(x), 1.0))),
+              sympy="asinh", latex=r"\operatorname{arsinh}", math="math.asinh({0})")
+
+
+def _erfc(x):
+    """The complementary error function, elementwise (NumPy has none): ``math.erfc`` on
+    each element (accurate in the tail, where 1 - erf(x) loses every digit)."""
+    import math   # here, so that the function can be copied into a module on its own
+    x = np.asarray(x)
+    dtype = np.result_type(x.dtype, np.float16)
+    return np.array(np.frompyfunc(math.erfc, 1, 1)(x), dtype)[()]
+
+
+# erfc'(x) = -2/sqrt(pi) exp(-x**2)
+declare_unary("erfc", _erfc,
+              lambda out, x: multiply(-2 / np.sqrt(np.pi), exp(negative(square(x)))),
+              helper=_erfc, math="math.erfc({0})", sympy="erfc",
+              latex=r"\operatorname{erfc}")
+
+
+# -- rounding: derivative 0 where defined --------------------------------------------
+
+for _name, _sympy in (("floor", "floor"), ("ceil", "ceiling")):
+    declare_unary(_name, getattr(np, _name), lambda out, x: zeros_like(x), sympy=_sympy,
+                  latex=rf"\operatorname{{{_name}}}", domain=(0.1, 0.9),
+                  math=f"float(math.{_name}({{0}}))")
+# -- binary --------------------------------------------------------------------------
+
+
+def _arctan2_partials():
+    def r2(a, b):
+        return add(square(a), square(b))
+    return (lambda out, y, x: divide(x, r2(y, x)),
+            lambda out, y, x: negative(divide(y, r2(y, x))))
+
+
+_arctan2 = declare_elementwise(
+    "arctan2", np.arctan2, _arctan2_partials(), np_call("np.arctan2"),
+    text=call_text("atan2"), latex=lambda n, c: (
+        rf"\operatorname{{atan2}}\left({c(n.inputs[0], 0)}, {c(n.inputs[1], 0)}\right)",
+        P_ATOM),
+    domain=((0.5, 2.0), (0.5, 2.0)), cases=BINARY_CASES, math="math.atan2({0}, {1})",
+    sympy="atan2(a, b)")
+_floordiv = declare_elementwise(
+    "floor_divide", np.floor_divide,
+    (lambda out, a, b: zeros_like(out), lambda out, a, b: zeros_like(out)),
+    np_call("np.floor_divide"), text=call_text("floor_divide"),
+    latex=lambda n, c: (rf"\left\lfloor {c(n.inputs[0], 0)} / {c(n.inputs[1], 0)}"
+                        r"\right\rfloor", P_ATOM),
+    domain=((0.2, 2.0), (2.5, 3.0)), cases=BINARY_CASES, sympy="floor(a/b)")
+
+arctan2 = public("arctan2")(binary_builder(_arctan2))
+floor_divide = public("floor_divide")(binary_builder(_floordiv))
+
+# -- trigonometric and hyperbolic reciprocals (SymPy's names; no op of their own) ----
+
+
+@public("sec")
+def sec(x):
+    return divide(1.0, cos(x))
+
+
+@public("csc")
+def csc(x):
+    return divide(1.0, FUNCTIONS["sin"](x))
+
+
+@public("cot")
+def cot(x):
+    return divide(1.0, FUNCTIONS["tan"](x))
+
+
+@public("acot")
+def acot(x):
+    return FUNCTIONS["arctan"](divide(1.0, x))
+
+
+@public("coth")
+def coth(x):
+    return divide(1.0, FUNCTIONS["tanh"](x))
+
+
+@public("logb")
+def logb(x, base):
+    """``log(x, base)`` as SymPy and ``math.log`` write it: ``log(x) / log(base)``."""
+    return divide(log(x), log(base))
+
+
+# -- running sums and products ---------------------------------------------------------
+
+def _infer_cum(inputs, attrs):
+    x = inputs[0]
+    dtype = np.result_type(x.dtype, np.float64) if x.dtype.kind in "biu" else x.dtype
+    return dtype, x.shape
+
+
+def _reverse_cumsum(g: Node, axis: int) -> Node:
+    """sum_{j >= i} g_j along ``axis``: the adjoint of a running sum."""
+    return add(subtract(sum_(g, (axis,), True), cumsum(g, axis)), g)
+
+
+def _declare_cum(name: str, impl, vjp, jvp) -> Op:
+    return register(Op(
+        name=name, impl=lambda x, axis: impl(x, axis=axis), infer=_infer_cum,
+        code=lambda args, node: f"np.{name}({args[0]}, axis={node.attr('axis')})",
+        vjp=vjp, jvp=jvp, text=call_text(name, "axis"),
+        batch=lambda args, batched, node: make(node.op, args,
+                                               {"axis": node.attr("axis") + 1}),
+        latex=lambda n, c: (rf"\operatorname{{{name}}}\left({c(n.inputs[0], 0)}\right)",
+                            P_ATOM),
+        cases=(Case(((4,),), {"axis": 0}), Case(((2, 3),), {"axis": 1}),
+               Case(((2, 3),), {"axis": 0})),
+        domain=((0.5, 1.5),) if name == "cumprod" else ()))
+
+
+_cumsum = _declare_cum(
+    "cumsum", np.cumsum, lambda g, node: (_reverse_cumsum(g, node.attr("axis")),),
+    lambda t, node: cumsum(t[0], node.attr("axis")))
+# d prod_{j<=i} x_j / d x_k = out_i / x_k for k <= i (inputs away from 0).
+_cumprod = _declare_cum(
+    "cumprod", np.cumprod,
+    lambda g, node: (divide(_reverse_cumsum(multiply(g, node), node.attr("axis")),
+                            node.inputs[0]),),
+    lambda t, node: multiply(node, cumsum(divide(t[0], node.inputs[0]), node.attr("axis"))))
+
+
+def _cum_builder(op: Op):
+    def build(x, axis=None):
+        (x,) = as_nodes([x])
+        if axis is None:                   # NumPy: over the flattened array
+            x = FUNCTIONS["ravel"](x)
+            axis = 0
+        (axis,) = normalize_axis(axis, x.ndim, op.name)
+        return make(op, [x], {"axis": axis})
+    return build
+
+
+cumsum = public("cumsum")(_cum_builder(_cumsum))
+cumprod = public("cumprod")(_cum_builder(_cumprod))

@@ -1,0 +1,153 @@
+"""Linear algebra: norms against NumPy, the spellings users write, and bad input.
+
+The derivative rules of the linalg ops are checked by the generic op checker
+(tests/test_ops.py); the Matrix Cookbook identities by tests/test_cookbook.py.
+"""
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.testing import check_grads
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(3, 4))
+V = RNG.normal(size=5)
+
+
+@pytest.mark.parametrize("ord", [None, 2, 1, np.inf, -np.inf, 3, 0.5, 0])
+def test_vector_norms_match_numpy(ord):
+    x = sd.vector("x", shape=(5,))
+    e = sd.norm(x, ord=ord)
+    np.testing.assert_allclose(sd.evaluate(e, {"x": V}), np.linalg.norm(V, ord))
+    if ord != 0:
+        check_grads(e, {"x": V})
+
+
+@pytest.mark.parametrize("ord", [None, "fro", 1, -1, np.inf, -np.inf])
+@pytest.mark.parametrize("axis", [None, (1, 0)])
+def test_matrix_norms_match_numpy(ord, axis):
+    a = sd.matrix("A", shape=(None, None))
+    e = sd.norm(a, ord=ord, axis=axis, keepdims=axis is not None)
+    want = np.linalg.norm(X, ord, axis=axis, keepdims=axis is not None)
+    np.testing.assert_allclose(sd.evaluate(e, {"A": X}), want)
+    check_grads(e, {"A": X})
+
+
+@pytest.mark.parametrize("ord", [2, -2, "nuc"])
+def test_singular_value_norms_are_refused(ord):
+    with pytest.raises(NotImplementedError, match="singular values"):
+        sd.norm(sd.matrix("A", shape=(3, 3)), ord=ord)
+
+
+def test_inv_of_a_rectangular_matrix_is_a_shape_error_naming_the_op():
+    with pytest.raises(sd.ShapeError, match=r"inv: needs a square matrix.*\(2, 3\)"):
+        sd.inv(sd.matrix("A", shape=(2, 3)))
+    with pytest.raises(sd.ShapeError, match="solve: the right-hand side has 4 rows"):
+        sd.solve(sd.matrix("A", shape=(3, 3)), sd.vector("b", shape=(4,)))
+    with pytest.raises(sd.ShapeError, match=r"det: needs a matrix(.|\n)*det\(x\)\n *\^"):
+        sd.parse("det(x)", x=(3,))
+
+
+def test_a_singular_matrix_raises_numpys_linalg_error():
+    a = sd.matrix("A", shape=(2, 2))
+    f = sd.function([a], [sd.inv(a), sd.grad(sd.logdet(a), a)])
+    with pytest.raises(np.linalg.LinAlgError):
+        f(np.ones((2, 2)))
+
+
+def test_numpy_spellings_in_functions_and_text():
+    def f(A, b):
+        sign, logabs = np.linalg.slogdet(A)
+        return (np.linalg.solve(A, b).sum() + np.trace(A) + sign * logabs
+                + np.linalg.det(np.linalg.inv(A)) + np.linalg.norm(b) + np.diag(A) @ b
+                + np.sum(np.linalg.cholesky(A @ A.T)))
+    a = 2.0 * np.eye(3) + RNG.uniform(-0.3, 0.3, (3, 3))
+    b = RNG.normal(size=3)
+    A, B = sd.matrix("A", shape=(3, 3)), sd.vector("b", shape=(3,))
+    np.testing.assert_allclose(sd.evaluate(f(A, B), {"A": a, "b": b}), f(a, b))
+    check_grads(f, [a, b], argnums=(0, 1))
+    text = sd.parse("np.linalg.inv(A) @ b + solve(A, b) + np.linalg.det(A)", A=(3, 3), b=(3,))
+    want = np.linalg.inv(a) @ b + np.linalg.solve(a, b) + np.linalg.det(a)
+    np.testing.assert_allclose(sd.evaluate(text, {"A": a, "b": b}), want)
+
+
+def test_trace_and_diagonal_follow_numpy_axes_and_rectangles():
+    t = RNG.normal(size=(2, 3, 4))
+    x = sd.tensor("x", shape=(2, 3, 4))
+    for e, want in [(sd.trace(x, 0, 1, 2), np.trace(t, 0, 1, 2)),
+                    (sd.trace(x, 0, 0, 2), np.trace(t, 0, 0, 2)),
+                    (sd.diagonal(x, 0, 2, 1), np.diagonal(t, 0, 2, 1))]:
+        np.testing.assert_allclose(sd.evaluate(e, {"x": t}), want)
+        check_grads(sd.sum(e * e), {"x": t})
+
+
+EINSUM = [("ij,jk->ik", [(2, 3), (3, 4)]), ("ij,jk", [(2, 3), (3, 4)]), ("ij->", [(2, 3)]),
+          ("ij->ji", [(2, 3)]), ("i,i", [(3,), (3,)]), ("i,j->ij", [(2,), (3,)]),
+          ("...ij,...jk->...ik", [(4, 2, 3), (3, 2)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+          ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]), ("ij,ij->i", [(2, 3), (2, 3)]),
+          ("...i,...i", [(2, 3), (3,)])]
+
+
+@pytest.mark.parametrize("spec,shapes", EINSUM, ids=[s for s, _ in EINSUM])
+def test_einsum_matches_numpy_and_differentiates(spec, shapes):
+    rng = np.random.default_rng(len(spec))
+    values = [rng.normal(size=s) for s in shapes]
+    names = [f"x{k}" for k in range(len(shapes))]
+    variables = [sd.tensor(n, shape=tuple(None for _ in s)) for n, s in zip(names, shapes)]
+    e = sd.einsum(spec, *variables)
+    env = dict(zip(names, values))
+    want = np.einsum(spec, *values)
+    np.testing.assert_allclose(sd.function(variables, e)(*values), want, rtol=1e-12)
+    check_grads(sd.sum(e * e), env, order=2)
+    text = sd.parse(str(e), **{n: s for n, s in zip(names, shapes)})
+    np.testing.assert_allclose(sd.evaluate(text, env), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("text,where", [
+    ('einsum("ij,jk->iq", A, B)', "output letter 'q'"),
+    ('einsum("ij,j%->ik", A, B)', "invalid character"),
+    ('einsum("ii->", A)', "repeats in one operand"),
+    ('einsum("ij,jk,kl->il", A, B)', "3 operand subscripts for 2"),
+    ('einsum("ijk,jk->i", A, B)', "3 subscripts for an operand of 2"),
+])
+def test_bad_einsum_subscripts_are_parse_errors_with_a_caret(text, where):
+    with pytest.raises(sd.ParseError, match=where) as info:
+        sd.parse(text, A=(3, 3), B=(3, 3))
+    assert "^" in str(info.value)
+
+
+def test_strings_only_where_numpy_needs_them():
+    a = sd.parse('norm(A, "fro") + norm(A, ord="fro")', A=(3, 3))
+    np.testing.assert_allclose(sd.evaluate(a, {"A": X[:, :3]}), 2 * np.linalg.norm(X[:, :3]))
+    for text in ('norm(A, "abc")', 'A + "a"', 'sum(A, "fro")', 'exp("ij")'):
+        with pytest.raises(sd.ParseError, match="strings are not allowed"):
+            sd.parse(text, A=(3, 3))
+
+
+def test_einsum_in_a_numpy_function():
+    def f(A, B):
+        return np.sum(np.einsum("ij,jk->ik", A, B) ** 2)
+    a, b = RNG.normal(size=(2, 3)), RNG.normal(size=(3, 4))
+    check_grads(f, [a, b], argnums=(0, 1))
+
+
+def test_indexing_by_integer_arrays_and_masks_scatters_back():
+    v = RNG.normal(size=(5, 2))
+    idx = np.array([0, 2, 2, -1])
+    mask = np.array([True, False, True, False, True])
+    full = RNG.random((5, 2)) > 0.5
+
+    def f(x):
+        return (np.sum(x[idx] ** 2) + np.sum(np.take(x, idx, axis=1 - 1) * 3.0)
+                + np.sum(np.sin(x[mask])) + np.sum(x[full] ** 3))
+    x = sd.matrix("x", shape=(5, 2))
+    assert float(sd.evaluate(f(x), {"x": v})) == pytest.approx(f(v), rel=1e-13)
+    check_grads(f(x), {"x": v}, order=2)
+    # the adjoint adds at repeated indices: d/dx sum(x[[2, 2]]) = 2 at 2
+    g = sd.evaluate(sd.grad(sd.sum(x[np.array([2, 2])]), x), {"x": v})
+    np.testing.assert_array_equal(g, np.array([[0, 0], [0, 0], [2, 2], [0, 0], [0, 0]]))
+    text = sd.parse("x[idx] + take(x, idx, axis=0)", x=(5, 2), idx=idx)
+    again = sd.parse(str(text), x=(5, 2))
+    np.testing.assert_allclose(sd.evaluate(again, {"x": v}), 2 * v[idx])
+    with pytest.raises(sd.ShapeError, match="out of range"):
+        sd.matrix("y", shape=(5, 2))[np.array([7])]

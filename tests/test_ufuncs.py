@@ -1,0 +1,71 @@
+"""The ufuncs beyond the first set: values against ``math`` and NumPy, the spellings of
+SymPy and of NumPy in text and in functions, derivatives against finite differences.
+(The generic op checker covers each op's rules; these check the ways users write them.)
+"""
+import math
+
+import numpy as np
+import pytest
+
+import symdiff as sd
+from symdiff.testing import check_grads
+
+TEXT = [
+    ("log(x, 2)", lambda x, y: math.log(x, 2)),
+    ("sec(x) + csc(x) + cot(x)", lambda x, y: 1 / math.cos(x) + 1 / math.sin(x) + 1 / math.tan(x)),
+    ("asinh(x) + atan2(x, y)", lambda x, y: math.asinh(x) + math.atan2(x, y)),
+    ("arcsinh(x) * arctan2(y, x)", lambda x, y: math.asinh(x) * math.atan2(y, x)),
+    ("erfc(x) + acot(x) + coth(x)", lambda x, y: math.erfc(x) + math.atan(1 / x)
+     + 1 / math.tanh(x)),
+    ("floor(x) + ceiling(y) + x * ceil(y)", lambda x, y: math.floor(x) + math.ceil(y)
+     + x * math.ceil(y)),
+]
+
+
+@pytest.mark.parametrize("text,want", TEXT, ids=[t for t, _ in TEXT])
+def test_text_spellings_compute_their_functions(text, want):
+    e = sd.parse(text, x=(), y=())
+    x, y = 0.7, 1.3
+    assert float(sd.evaluate(e, {"x": x, "y": y})) == pytest.approx(want(x, y), rel=1e-13)
+    check_grads(e, {"x": x, "y": y}, order=2)
+    again = sd.parse(str(e), x=(), y=())          # the printed form reads back
+    assert float(sd.evaluate(again, {"x": x, "y": y})) == pytest.approx(want(x, y), rel=1e-13)
+
+
+def test_numpy_and_math_functions_in_python_functions():
+    def f(x, y):
+        return (np.sum(np.arcsinh(x) * np.arctan2(y, x)) + math.erfc(0.5)
+                + np.sum(np.floor_divide(x, 3.0)) + np.sum(np.cumsum(x * y))
+                + np.sum(np.cumprod(y, axis=0)) + np.sum(np.floor(x) + np.ceil(y)))
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0.6, 1.4, 4), rng.uniform(0.6, 1.4, 4)
+    X, Y = sd.vector("x", shape=(4,)), sd.vector("y", shape=(4,))
+    assert float(sd.evaluate(f(X, Y), {"x": x, "y": y})) == pytest.approx(f(x, y), rel=1e-13)
+    check_grads(f, [x, y], argnums=(0, 1))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+@pytest.mark.parametrize("name", ["cumsum", "cumprod"])
+def test_running_sums_and_products_follow_numpy(name, axis):
+    rng = np.random.default_rng(1)
+    v = rng.uniform(0.5, 1.5, (3, 4))
+    x = sd.matrix("x", shape=(None, None))
+    e = getattr(sd, name)(x, axis=axis)
+    np.testing.assert_allclose(sd.evaluate(e, {"x": v}), getattr(np, name)(v, axis=axis),
+                               rtol=1e-13)
+    check_grads(sd.sum(e * e), {"x": v}, order=2)
+
+
+def test_rounding_has_derivative_zero_and_floor_divide_too():
+    x = sd.vector("x", shape=(3,))
+    v = np.array([0.3, 1.7, -2.2])
+    for e in (sd.floor(x), sd.ceil(x), sd.floor_divide(x, 0.7)):
+        g = sd.evaluate(sd.grad(sd.sum(e * x), x), {"x": v})
+        np.testing.assert_allclose(g, sd.evaluate(e, {"x": v}))   # d(e*x)/dx = e
+
+
+@pytest.mark.parametrize("typo,want", [("dett", "det"), ("invv", "inv"), ("cso", "cos"),
+                                       ("tarce", "trace"), ("slove", "solve")])
+def test_did_you_mean_picks_the_fewest_edits(typo, want):
+    with pytest.raises(sd.ParseError, match=f"did you mean '{want}'"):
+        sd.parse(f"{typo}(A)", A=(3, 3))
