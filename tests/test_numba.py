@@ -144,6 +144,66 @@ def test_sums_and_inner_products_are_accumulated_in_the_loop():
     np.testing.assert_allclose(f(arg)[1], grad, rtol=1e-12, atol=1e-12)
 
 
+def _mazur(m, x, t, W1, b1, W2, b2):
+    h = m.sigmoid(W1 @ x + b1)
+    o = m.sigmoid(W2 @ h + b2)
+    return m.sum(0.5 * (t - o) ** 2)
+
+
+def test_a_small_plan_is_one_compiled_body():
+    """Products, slices and kernels in one compiled function; checked against Mazur's
+    published numbers (mattmazur.com, 2015), the NumPy backend and central finite
+    differences, on contiguous, strided and Fortran-ordered operands, and on operands
+    big enough for the path that runs the steps from Python."""
+    x, t, W1, W2 = sd.vector("x"), sd.vector("t"), sd.matrix("W1"), sd.matrix("W2")
+    b1, b2 = sd.scalar("b1"), sd.scalar("b2")
+    cost = _mazur(sd, x, t, W1, b1, W2, b2)
+    params = [W1, b1, W2, b2]
+    inputs = [x, t, *params]
+    outputs = [cost, *sd.grad(cost, params)]
+    f = sd.function(inputs, outputs, backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source
+    compiled = f._trial.variants[0]   # the numba variant, whatever the trial chooses
+    f_np = sd.function(inputs, outputs)
+    W1v, W2v = np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([[0.40, 0.45], [0.50, 0.55]])
+    got = compiled(np.array([0.05, 0.10]), np.array([0.01, 0.99]), W1v, 0.35, W2v, 0.60)
+    assert type(got[0]) is np.float64 and type(got[2]) is np.float64
+    np.testing.assert_allclose(got[0], 0.298371109, rtol=1e-9)
+    np.testing.assert_allclose(got[3], [[0.082167041, 0.082667628],
+                                        [-0.022602540, -0.022740242]], rtol=1e-7)
+    rng = np.random.default_rng(3)
+    for n, k in ((3, 4), (200, 100)):   # 200 x 100 takes the Python path
+        args = [rng.normal(size=k), rng.normal(size=n), rng.normal(size=(k, n)).T, 0.3,
+                np.asfortranarray(rng.normal(size=(n, n))), -0.2]
+        args[0] = np.repeat(args[0], 2)[::2]   # strided
+        got, want = compiled(*args), f_np(*args)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+        d = rng.normal(size=(n, n))
+        eps = 1e-6
+        fd = (compiled(*args[:4], args[4] + eps * d, args[5])[0]
+              - compiled(*args[:4], args[4] - eps * d, args[5])[0]) / (2 * eps)
+        np.testing.assert_allclose(np.sum(got[3] * d), fd, rtol=1e-6)
+    with pytest.raises(ValueError):   # inner lengths differ: an error, not a read
+        compiled(np.ones(3), np.ones(2), np.ones((2, 4)), 0.1, np.ones((2, 2)), 0.2)
+
+
+def test_a_sliced_plan_is_one_compiled_body():
+    x = sd.vector("x")
+    cost = sd.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    f = sd.function([x], [cost, *sd.grad(cost, [x])], backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source
+    xv = np.random.default_rng(4).uniform(-1.5, 1.5, size=50)
+    value, g = f._trial.variants[0](xv)
+    a, b = xv[:-1], xv[1:]   # the gradient written out (as scipy.optimize.rosen_der)
+    want = np.zeros_like(xv)
+    want[:-1] = -400.0 * a * (b - a * a) - 2.0 * (1.0 - a)
+    want[1:] += 200.0 * (b - a * a)
+    np.testing.assert_allclose(value, np.sum(100.0 * (b - a * a) ** 2 + (1.0 - a) ** 2),
+                               rtol=1e-13)
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
 def test_unknown_lengths_that_differ_raise_rather_than_read_out_of_bounds():
     a, b = sd.vector("a"), sd.vector("b")
     f = sd.function([a, b], sd.exp(a) * sd.sin(b) + a, backend="numba")

@@ -209,8 +209,10 @@ def _import(directory: Path, key: str) -> ModuleType:
     # Numba's first compilation or load probes for SciPy's BLAS (used only by its own
     # np.convolve and np.correlate), and importing scipy.linalg takes longer than
     # loading a whole function. The kernels call no BLAS: SciPy is hidden meanwhile
-    # when it is not loaded yet.
-    hide = "scipy.linalg" not in sys.modules
+    # when it is not loaded yet, unless a whole compiled body calls np.dot.
+    from .numba_printer import BLAS_MARK, WHOLE_MARK
+    hide = ("scipy.linalg" not in sys.modules
+            and WHOLE_MARK + BLAS_MARK not in path.read_text())
     if hide:
         sys.modules["scipy.linalg"] = None   # type: ignore[assignment]
     try:

@@ -143,6 +143,7 @@ def _matmul_portable(a, n):
 _matmul = register(Op(
     name="matmul", impl=np.matmul, infer=_infer_matmul,
     code=_matmul_code,
+    numba_body=lambda node: all(i.ndim <= 2 for i in node.inputs),   # .dot, as Numba has it
     out=lambda args, node, buf: f"np.matmul({args[0]}, {args[1]}, out={buf})",
     vjp=_matmul_vjp,
     batch=_batch_matmul,
@@ -201,6 +202,7 @@ _outer = register(Op(
     name="outer", impl=np.outer, infer=_infer_outer,
     # np.outer is a Python wrapper around this broadcast product (1.2 against 0.7 µs).
     code=lambda args, node: f"{args[0]}[:, None] * {args[1]}",
+    numba_body=True,
     out=lambda args, node, buf: f"np.multiply({args[0]}[:, None], {args[1]}, out={buf})",
     vjp=lambda g, node: (matmul(g, node.inputs[1]), matmul(node.inputs[0], g)),
     jvp=lambda t, node: sum_terms([outer(t[0], node.inputs[1]) if t[0] is not None else None,

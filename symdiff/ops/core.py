@@ -80,6 +80,10 @@ class Op:
     # The op on float64/bool scalars inside a Numba kernel, over the operand names {0},
     # {1}... (each a local, so a name may appear twice); None: it stays a NumPy call.
     numba: str | None = None
+    # True (or node -> bool) when its NumPy ``code``/``block`` also compiles inside a
+    # Numba function on float64 values (C-contiguous inputs): a plan of such nodes and
+    # fused regions becomes one compiled function, with no Python between the steps.
+    numba_body: bool | Callable = False
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
     # update it in place ("{o}"). Or node -> such a tuple (constants by dtype).

@@ -64,7 +64,7 @@ def _batch_reduce(args, batched, node):
 
 
 def declare_reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helpers=(), *,
-                      code=None, domain=(), portable=None):
+                      code=None, domain=(), portable=None, numba_body=False):
     code_name = code_name or f"np.{name}"
     # A ufunc's reduce reduces axis 0 by default: the axis is always written.
     always_axis = code_name.endswith(".reduce")
@@ -83,7 +83,7 @@ def declare_reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper
                      text=call_text(name, "axis", "keepdims",
                                     defaults={"axis": None, "keepdims": False}),
                      latex=latex, cases=REDUCE_CASES, helpers=helpers, domain=domain,
-                     portable=portable,
+                     portable=portable, numba_body=numba_body,
                      sympy="a"))   # on a 0-d operand, the identity
 
     def build(x, axis=None, keepdims=False):
@@ -143,6 +143,8 @@ _sum, sum_ = declare_reduction(
     vjp=lambda g, node: (broadcast_like(_keep(g, node), node.inputs[0]),),
     jvp=lambda t, node: sum_(t[0], node.attr("axis"), node.attr("keepdims")),
     latex=_sum_latex, code_name="np.add.reduce",
+    # summed as a product with ones (a BLAS call, which Numba has too)
+    numba_body=lambda node: _sum_by_dot("x", node) is not None and not node.attr("keepdims"),
     portable=xp_reduce("sum"))
 FUNCTIONS["sum"] = sum_
 
@@ -329,6 +331,7 @@ _shape_size = register(Op(
     infer=_infer_size,
     code=lambda args, node: "float(" + " * ".join(
         f"{args[0]}.shape[{a}]" for a in node.attr("axis")) + ")",
+    numba_body=True,
     batch=batch_shift_axes,
     vjp=lambda g, node: (None,), text=call_text("shape_size", "axis"),
     latex=lambda n, c: (rf"\left|{c(n.inputs[0], 0)}\right|", P_ATOM),

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import portable_runtime
 from ..errors import ShapeError
-from ..ir import Const, Node, broadcast_shapes, fmt_shape, make, same_shape
+from ..ir import Const, Node, Var, broadcast_shapes, fmt_shape, make, same_shape
 from .core import (
     P_ATOM, P_POW, Case, Op, call_text, float_dtype, fmt_attr, normalize_axis, register,
     shape_error,
@@ -80,6 +80,7 @@ def _batch_transpose(args, batched, node):
 _transpose = register(Op(
     name="transpose", impl=lambda x, axes: np.transpose(x, axes), infer=_infer_transpose,
     code=_transpose_code,
+    numba_body=lambda node: node.ndim == 2 and node.attr("axes") == (1, 0),   # .T
     vjp=lambda g, node: (transpose(g, tuple(np.argsort(node.attr("axes")).tolist())),),
     jvp=lambda t, node: transpose(t[0], node.attr("axes")),
     batch=_batch_transpose,
@@ -159,6 +160,12 @@ _reshape = register(Op(
     code=lambda args, node: (f"{args[0]}.reshape({node.attr('shape')!r})"
                              if node.inputs[0].ndim else    # the method skips dispatch
                              f"np.reshape({args[0]}, {node.attr('shape')!r})"),
+    # Numba reshapes C-contiguous arrays only: the function's inputs and constants
+    # (which the compiled body takes contiguous), new arrays of elementwise kernels and
+    # products; not views made inside it
+    numba_body=lambda node: node.inputs[0].ndim > 0 and (
+        isinstance(node.inputs[0], (Var, Const)) or node.inputs[0].op.elementwise
+        or node.inputs[0].op.name == "matmul"),
     vjp=lambda g, node: (_reshape_back(g, node.inputs[0]),),
     jvp=lambda t, node: reshape(t[0], node.attr("shape")),
     batch=_batch_reshape,

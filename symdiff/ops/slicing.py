@@ -87,6 +87,12 @@ def _infer_getitem(inputs, attrs):
     return x.dtype, tuple(shape)
 
 
+def _basic_index(index: tuple) -> bool:
+    """Integers and slices only: the indexing Numba compiles as NumPy does it."""
+    return bool(index) and all(isinstance(i, int) or (isinstance(i, tuple) and i[0] == "slice")
+                               for i in index)
+
+
 def _index_text(index: tuple) -> str:
     parts = []
     for item in index:
@@ -133,6 +139,7 @@ _getitem = register(Op(
     name="getitem", impl=lambda x, index: np.asarray(x)[_py_index(index)],
     infer=_infer_getitem,
     code=lambda args, node: f"{args[0]}[{_index_text(node.attr('index'))}]",
+    numba_body=lambda node: _basic_index(node.attr("index")),
     vjp=lambda g, node: (make(_embed, [g, node.inputs[0]], {"index": node.attr("index")}),),
     jvp=lambda t, node: make(_getitem, [t[0]], {"index": node.attr("index")}),
     batch=_batch_getitem,
@@ -198,6 +205,7 @@ _embed = register(Op(
     block=lambda out, args, node: (
         f"{out} = np.zeros({args[1]}.shape, np.{node.dtype.name})\n"
         f"{out}[{_index_text(node.attr('index'))}] = {args[0]}"),
+    numba_body=lambda node: _basic_index(node.attr("index")),
     fresh=True, array_0d=True,
     # a new array of zeros with g written at index
     portable=Portable(lambda a, n: (f"_xp_embed(xp, {a[0]}, {a[1]}, "
@@ -264,6 +272,7 @@ _add_at = register(Op(
     block=lambda out, args, node: (
         (f"{out} = {args[0]}.copy()\n" if out != args[0] else "")
         + f"{out}[{_index_text(node.attr('index'))}] += {args[1]}"),
+    numba_body=lambda node: _basic_index(node.attr("index")),
     fresh=True, overwrites_first=True,
     # a copy of x with g added at index
     portable=Portable(lambda a, n: (f"_xp_add_at(xp, {a[0]}, {a[1]}, "
