@@ -238,6 +238,9 @@ DIFFERENCES = [
                "the limit of a**b * log(a) as a -> 0+ (JAX: 0 at b = 0, NaN for b < 0)"),
     Difference("pow", "d2/d1", lambda a, b: _zero(a) & (b <= 0), lambda a, b: INF + 0 * a,
                "the limit of a**b * log(a)**2 as a -> 0+ (JAX: 0 at b = 0, NaN for b < 0)"),
+    Difference("mod", "d/d1", lambda a, b: np.isinf(a) & np.isfinite(b) & (b != 0),
+               lambda a, b: np.nan * a, "mod(+-inf, b) is NaN, and so is its derivative "
+               "-(a // b) (JAX: -floor(a/b) = -+inf)"),
     Difference("logaddexp", ("d/d0", "d2/d0", "d/d1", "d2/d1"),
                lambda a, b: (a == INF) & (b == INF), lambda a, b: np.nan * a,
                "no limit there: sigmoid(inf - inf) (JAX: 1, and 0 for the second)"),

@@ -1,11 +1,12 @@
 """More of the NumPy ufuncs a textbook uses, declared by their partials like the
 elementwise family: ``arcsinh``, ``erfc``, ``arctan2``, ``floor``, ``ceil`` and
-``floor_divide``; the running ``cumsum`` and ``cumprod``; and SymPy's ``sec``, ``csc``,
+``floor_divide`` and ``mod`` (``//`` and ``%``); the running ``cumsum`` and ``cumprod``; and SymPy's ``sec``, ``csc``,
 ``cot``, ``acot``, ``coth`` and ``log(x, base)`` built from them.
 
 Conventions:
 - Rounding has derivative 0 where it is defined (between the integers), as in JAX;
-  ``floor_divide`` (``//``) has derivative 0 too.
+  ``floor_divide`` (``//``) has derivative 0 too; ``mod`` (``%``) has 1 in ``a``
+  and ``-floor(a/b)`` in ``b``, as JAX's ``%``.
 - ``cumprod``'s adjoint divides by the inputs: it is NaN where an input is 0.
 - ``erfc`` has a run-time helper (NumPy has none; SciPy is never needed).
 """
@@ -74,8 +75,20 @@ _floordiv = declare_elementwise(
                         r"\right\rfloor", P_ATOM),
     domain=((0.2, 2.0), (2.5, 3.0)), cases=BINARY_CASES, sympy="floor(a/b)")
 
+# a % b is NumPy's (and Python's) floored remainder, a - b*floor(a/b), with the sign
+# of b. Partials as JAX's: 1 in a, -floor(a/b) in b, the quotient as NumPy's // (so
+# consistent with the value, and NaN at a = +-inf where the value is NaN too).
+_mod = declare_elementwise(
+    "mod", np.mod,
+    (lambda out, a, b: 1, lambda out, a, b: negative(floor_divide(a, b))),
+    np_call("np.mod"), text=call_text("mod"),
+    latex=lambda n, c: (rf"{c(n.inputs[0], P_ATOM)} \bmod {c(n.inputs[1], P_ATOM)}",
+                        P_ATOM),
+    domain=((0.2, 2.0), (2.5, 3.0)), cases=BINARY_CASES, sympy="Mod(a, b)")
+
 arctan2 = public("arctan2")(binary_builder(_arctan2))
 floor_divide = public("floor_divide")(binary_builder(_floordiv))
+mod = public("mod", "remainder")(binary_builder(_mod))
 
 # -- trigonometric and hyperbolic reciprocals (SymPy's names; no op of their own) ----
 
