@@ -241,6 +241,13 @@ DIFFERENCES = [
     Difference("mod", "d/d1", lambda a, b: np.isinf(a) & np.isfinite(b) & (b != 0),
                lambda a, b: np.nan * a, "mod(+-inf, b) is NaN, and so is its derivative "
                "-(a // b) (JAX: -floor(a/b) = -+inf)"),
+    Difference("arccosh", ("d/d0", "d2/d0"), lambda x: x <= -1, lambda x: np.nan * x,
+               "outside the domain (arccosh is NaN below 1) the derivatives are NaN (JAX: "
+               "those of the continuation 1/sqrt(x**2 - 1))"),
+    Difference("arccosh", "d2/d0", lambda x: x == INF, lambda x: np.zeros_like(x),
+               "the limit -x/(x**2 - 1)**1.5 -> 0 (JAX: NaN)"),
+    Difference("arctanh", "d2/d0", lambda x: np.abs(x) == 1, lambda x: INF * x,
+               "the one-sided limit 2x/(1 - x**2)**2 -> +-inf from inside (JAX: NaN)"),
     Difference("logaddexp", ("d/d0", "d2/d0", "d/d1", "d2/d1"),
                lambda a, b: (a == INF) & (b == INF), lambda a, b: np.nan * a,
                "no limit there: sigmoid(inf - inf) (JAX: 1, and 0 for the second)"),
@@ -252,6 +259,17 @@ DIFFERENCES = [
                lambda a, b: 0 * b, "the limit, sigmoid(b - a) -> 0 (JAX: exp(b))"),
     Difference("logaddexp", "d2/d1", lambda a, b: (a == INF) & np.isfinite(b),
                lambda a, b: 0 * b, "the limit (JAX: exp(b))"),
+    Difference("logaddexp2", ("d/d0", "d2/d0", "d/d1", "d2/d1"),
+               lambda a, b: (a == INF) & (b == INF), lambda a, b: np.nan * a,
+               "no limit there: sigmoid(inf - inf) (JAX: 1, and 0 for the second)"),
+    Difference("logaddexp2", "d/d0", lambda a, b: np.isfinite(a) & (b == INF),
+               lambda a, b: 0 * a, "the limit, sigmoid(a - b) -> 0 (JAX: 2**a)"),
+    Difference("logaddexp2", "d2/d0", lambda a, b: np.isfinite(a) & (b == INF),
+               lambda a, b: 0 * a, "the limit (JAX: 2**a)"),
+    Difference("logaddexp2", "d/d1", lambda a, b: (a == INF) & np.isfinite(b),
+               lambda a, b: 0 * b, "the limit, sigmoid(b - a) -> 0 (JAX: 2**b)"),
+    Difference("logaddexp2", "d2/d1", lambda a, b: (a == INF) & np.isfinite(b),
+               lambda a, b: 0 * b, "the limit (JAX: 2**b)"),
 ]
 
 

@@ -1,5 +1,6 @@
 """More of the NumPy ufuncs a textbook uses, declared by their partials like the
-elementwise family: ``arcsinh``, ``erfc``, ``arctan2``, ``floor``, ``ceil`` and
+elementwise family: ``arcsinh``, ``arccosh``, ``arctanh``, ``cbrt``, ``erfc``,
+``logaddexp2``, ``round`` (half to even, as NumPy), ``arctan2``, ``floor``, ``ceil`` and
 ``floor_divide`` and ``mod`` (``//`` and ``%``); the running ``cumsum`` and ``cumprod``; and SymPy's ``sec``, ``csc``,
 ``cot``, ``acot``, ``coth`` and ``log(x, base)`` built from them.
 
@@ -18,7 +19,7 @@ from ..ir import Node, make
 from .core import P_ATOM, Case, Op, call_text, np_call, register
 from .declare import BINARY_CASES, FUNCTIONS, as_nodes, binary_builder, public
 from .elementwise import (
-    add, cos, declare_elementwise, declare_unary, divide, exp, log, multiply, negative, sqrt,
+    add, cos, declare_elementwise, power, declare_unary, divide, exp, log, multiply, negative, sqrt,
     square, subtract, zeros_like,
 )
 from .core import normalize_axis
@@ -26,6 +27,21 @@ from .reductions import sum_
 
 declare_unary("arcsinh", np.arcsinh, lambda out, x: divide(1.0, sqrt(add(square(x), 1.0))),
               sympy="asinh", latex=r"\operatorname{arsinh}", math="math.asinh({0})")
+# cbrt'(x) = 1/(3 cbrt(x)**2): inf at 0, the one-sided limit, as JAX.
+declare_unary("cbrt", np.cbrt, lambda out, x: multiply(1.0 / 3.0, power(out, -2.0)),
+              sympy="sign(a)*Abs(a)**(1/3)", latex=r"\sqrt[3]", domain=(0.5, 2.0),
+              math="math.cbrt({0})")
+# arccosh'(x) = 1/sqrt(x - 1)/sqrt(x + 1): exact near 1, NaN below 1 (outside the
+# domain, where 1/sqrt(x**2 - 1) would give a number), its own derivative finite-or-inf.
+declare_unary("arccosh", np.arccosh,
+              lambda out, x: divide(divide(1.0, sqrt(subtract(x, 1.0))), sqrt(add(x, 1.0))),
+              sympy="acosh", latex=r"\operatorname{arcosh}", domain=(1.5, 3.0),
+              math="math.acosh({0})")
+declare_unary("arctanh", np.arctanh,
+              # 1/(1 - x**2) as partial fractions: its derivative is +-inf, not NaN, at +-1.
+              lambda out, x: add(divide(0.5, subtract(1.0, x)), divide(0.5, add(1.0, x))),
+              sympy="atanh", latex=r"\operatorname{artanh}", domain=(-0.5, 0.5),
+              math="math.atanh({0})")
 
 
 def _erfc(x):
@@ -50,6 +66,10 @@ for _name, _sympy in (("floor", "floor"), ("ceil", "ceiling")):
     declare_unary(_name, getattr(np, _name), lambda out, x: zeros_like(x), sympy=_sympy,
                   latex=rf"\operatorname{{{_name}}}", domain=(0.1, 0.9),
                   math=f"float(math.{_name}({{0}}))")
+# NumPy's round is half to even; SymPy has no elementwise form of it, so its SymPy
+# formula is nearest-integer rounding, right away from the halves (the test domain).
+declare_unary("round", np.round, lambda out, x: zeros_like(x), sympy="floor(a + 1/2)",
+              latex=r"\operatorname{round}", domain=(0.1, 0.4), math="float(round({0}))")
 # -- binary --------------------------------------------------------------------------
 
 
@@ -86,7 +106,20 @@ _mod = declare_elementwise(
                         P_ATOM),
     domain=((0.2, 2.0), (2.5, 3.0)), cases=BINARY_CASES, sympy="Mod(a, b)")
 
+# log2(2**a + 2**b); d/da = 2**a/(2**a + 2**b) = sigmoid((a - b) log 2), right at
+# infinities too, as logaddexp's.
+_LN2 = float(np.log(2.0))
+_logaddexp2 = declare_elementwise(
+    "logaddexp2", np.logaddexp2,
+    (lambda out, a, b: FUNCTIONS["sigmoid"](multiply(subtract(a, b), _LN2)),
+     lambda out, a, b: FUNCTIONS["sigmoid"](multiply(subtract(b, a), _LN2))),
+    np_call("np.logaddexp2"), text=call_text("logaddexp2"),
+    latex=lambda n, c: (rf"\log_2\left(2^{{{c(n.inputs[0], 0)}}} + 2^{{{c(n.inputs[1], 0)}}}"
+                        r"\right)", P_ATOM),
+    cases=BINARY_CASES, sympy="log(2**a + 2**b, 2)")
+
 arctan2 = public("arctan2")(binary_builder(_arctan2))
+logaddexp2 = public("logaddexp2")(binary_builder(_logaddexp2))
 floor_divide = public("floor_divide")(binary_builder(_floordiv))
 mod = public("mod", "remainder")(binary_builder(_mod))
 
