@@ -248,6 +248,9 @@ DIFFERENCES = [
                "the limit -x/(x**2 - 1)**1.5 -> 0 (JAX: NaN)"),
     Difference("arctanh", "d2/d0", lambda x: np.abs(x) == 1, lambda x: INF * x,
                "the one-sided limit 2x/(1 - x**2)**2 -> +-inf from inside (JAX: NaN)"),
+    Difference("sinc", "value", lambda x: np.isfinite(x) & (x != 0) & (x == np.round(x)),
+               lambda x: 0 * x, "exactly 0 at nonzero integers: sin(pi x) is reduced "
+               "exactly (JAX and NumPy: the rounding of pi x, about 1e-17)"),
     Difference("logaddexp", ("d/d0", "d2/d0", "d/d1", "d2/d1"),
                lambda a, b: (a == INF) & (b == INF), lambda a, b: np.nan * a,
                "no limit there: sigmoid(inf - inf) (JAX: 1, and 0 for the second)"),

@@ -91,3 +91,18 @@ def test_mod_in_parsed_text_reads_back():
     e = sd.parse("x % 3 + x // 2 - 5 % x", x=(3,))
     assert str(e) == "mod(x, 3) + floor_divide(x, 2) - mod(5, x)"
     assert sd.parse(str(e), x=(3,)) is e
+
+
+def test_sinc_derivatives_at_and_near_zero_match_sympy():
+    sympy = pytest.importorskip("sympy")
+    t = sympy.Symbol("t")
+    exact = sympy.sinc(sympy.pi * t)          # SymPy's sinc is sin(x)/x
+    x = sd.scalar("x")
+    d1 = sd.grad(sd.sinc(x), x)
+    f = sd.function([x], [sd.sinc(x), d1, sd.grad(d1, x)])
+    np.testing.assert_allclose(f(x=0.0), [1.0, 0.0, -np.pi ** 2 / 3], rtol=1e-15, atol=0)
+    # either side of the switch to the series (|x| = 0.05), and far from it
+    for v in ("0.001", "-0.0499", "0.0501", "0.7", "-3.3"):
+        want = [float(sympy.diff(exact, t, k).subs(t, sympy.Rational(v)).evalf(30))
+                for k in range(3)]
+        np.testing.assert_allclose(f(x=float(v)), want, rtol=1e-11, atol=1e-15)

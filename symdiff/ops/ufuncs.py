@@ -1,8 +1,9 @@
 """More of the NumPy ufuncs a textbook uses, declared by their partials like the
-elementwise family: ``arcsinh``, ``arccosh``, ``arctanh``, ``cbrt``, ``erfc``,
-``logaddexp2``, ``round`` (half to even, as NumPy), ``arctan2``, ``floor``, ``ceil`` and
-``floor_divide`` and ``mod`` (``//`` and ``%``); the running ``cumsum`` and ``cumprod``; and SymPy's ``sec``, ``csc``,
-``cot``, ``acot``, ``coth`` and ``log(x, base)`` built from them.
+elementwise family: ``arcsinh``, ``arccosh``, ``arctanh``, ``cbrt``, ``sinc``,
+``erfc``, ``logaddexp2``, ``round`` (half to even, as NumPy), ``arctan2``, ``floor``,
+``ceil``, ``floor_divide`` and ``mod`` (``//`` and ``%``); the running ``cumsum`` and
+``cumprod``; and SymPy's ``sec``, ``csc``, ``cot``, ``acot``, ``coth`` and
+``log(x, base)`` built from them.
 
 Conventions:
 - Rounding has derivative 0 where it is defined (between the integers), as in JAX;
@@ -12,6 +13,8 @@ Conventions:
 - ``erfc`` has a run-time helper (NumPy has none; SciPy is never needed).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -42,6 +45,52 @@ declare_unary("arctanh", np.arctanh,
               lambda out, x: add(divide(0.5, subtract(1.0, x)), divide(0.5, add(1.0, x))),
               sympy="atanh", latex=r"\operatorname{artanh}", domain=(-0.5, 0.5),
               math="math.atanh({0})")
+
+
+# sinc(x) = sin(pi x)/(pi x), 1 at 0 (NumPy's, normalized). sinc'(x) =
+# (cos(pi x) - sinc(x))/x, 0/0 at 0: near 0 (|x| < 0.05) its Maclaurin series,
+# sum_k (-1)^k pi^(2k) 2k x^(2k-1)/(2k+1)!, to x^11 (the next term is below 1e-20
+# relative there), so that every derivative at 0 is right (sinc''(0) = -pi^2/3). The
+# other branch sees x = 1 near 0 (the "double where"), so it never divides by 0.
+_SINC_SWITCH = 0.05
+_SINC_SERIES = [(-1) ** k * np.pi ** (2 * k) * 2 * k / math.factorial(2 * k + 1)
+                for k in range(1, 7)]
+
+
+def _sinc_partial(out, x):
+    where, less, abs_ = FUNCTIONS["where"], FUNCTIONS["less"], FUNCTIONS["abs"]
+    small = less(abs_(x), _SINC_SWITCH)
+    x2 = square(x)
+    series = _SINC_SERIES[-1]
+    for c in reversed(_SINC_SERIES[:-1]):
+        series = add(c, multiply(x2, series))
+    series = multiply(x, series)
+    safe = where(small, 1.0, x)
+    general = divide(subtract(cos(multiply(np.pi, safe)), FUNCTIONS["sinc"](safe)), safe)
+    return where(small, series, general)
+
+
+def _sinc(x):
+    """NumPy's sinc, sin(pi x)/(pi x), with sin(pi x) reduced exactly (fmod(x, 2), then
+    quarter turns): 0 at every nonzero integer, where np.sinc gives rounding noise,
+    and no overflow of pi x for huge x."""
+    x = np.asarray(x)
+    x = x.astype(np.result_type(x.dtype, np.float16))
+    with np.errstate(invalid="ignore"):
+        r = np.fmod(x, 2.0)                      # exact, in (-2, 2)
+        n = np.rint(2.0 * r)                     # quarter turns -4..4
+        f = np.pi * (r - 0.5 * n)                # |f| <= pi/4; r - n/2 is exact
+        quarter = np.mod(n, 4.0)
+        s = np.where(quarter == 0, np.sin(f), np.where(quarter == 1, np.cos(f),
+                     np.where(quarter == 2, -np.sin(f), -np.cos(f))))
+        s = np.where(np.isinf(x), np.nan, s)
+        safe = np.where(x == 0, 1.0, x)
+        out = np.where(x == 0, 1.0, s / np.pi / safe).astype(x.dtype)
+    return out[()]
+
+
+declare_unary("sinc", _sinc, _sinc_partial, helper=_sinc, sympy="sinc(pi*a)",
+              latex=r"\operatorname{sinc}", domain=(0.2, 0.8))
 
 
 def _erfc(x):
