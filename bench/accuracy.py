@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 import sys
 import warnings
 from typing import Callable, NamedTuple
@@ -56,7 +57,19 @@ REFERENCE: dict[str, Callable] = {
     "erfc": lambda x: mpmath.erfc(x) if abs(x) < 1e6 else mpmath.mpf(0 if x > 0 else 2), "arcsinh": mpmath.asinh, "arctan2": mpmath.atan2,
     "floor": mpmath.floor, "ceil": mpmath.ceil,
     "floor_divide": lambda a, b: mpmath.floor(a / b) if b else None,
+    # exact: the floored remainder of the two floats as fractions
+    "mod": lambda a, b: _exact_mod(a, b) if b else None,
+    "sinc": mpmath.sincpi,
+    "cbrt": lambda x: mpmath.sign(x) * mpmath.cbrt(abs(x)),
+    "round": lambda x: mpmath.mpf(round(float(x))),     # Python's: half to even, exact
+    "logaddexp2": lambda a, b: max(a, b) + mpmath.log1p(mpmath.power(2, -abs(a - b)))
+    / mpmath.log(2),
 }
+
+
+def _exact_mod(a, b):
+    r = Fraction(float(a)) % Fraction(float(b))       # exact, sign of b as np.mod
+    return mpmath.mpf(r.numerator) / r.denominator
 SKIPPED = {
     "less": "a comparison: a bool, exact by construction",
     "less_equal": "a comparison: a bool, exact by construction",
@@ -98,6 +111,17 @@ BOUNDS: dict[str, float] = {
     # max(|a|, |b|) / |result| (3.9 ulp at the grid's closest point to that zero set,
     # (-0.94, -0.39)). A relative bound cannot hold next to a zero of the function.
     "logaddexp": 4.5,
+    # np.logaddexp2 likewise, next to its zero set a + log2(1 + 2**(b - a)) = 0: 11.1
+    # ulp at (-0.265, -2.744), where the result is -0.027.
+    "logaddexp2": 12.0,
+    # the C library's cbrt, not correctly rounded: 2.2 ulp measured (at -2.4e-20)
+    "cbrt": 2.5,
+    "round": EXACT,
+    # sin(pi f) of the rounded pi f, then / pi and / x: four roundings (measured 2.5,
+    # at -5.6e-9)
+    "sinc": 3.0,
+    # fmod is exact; np.mod then adds b once where the signs differ: one rounding
+    "mod": ROUNDED,
 }
 
 # -- sample points ----------------------------------------------------------------------

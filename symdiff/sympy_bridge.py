@@ -190,6 +190,9 @@ def _build(e, args: list, variables: dict) -> Any:
         if e.exp == 2:
             return F["square"](base)
         return F["power"](base, exponent)
+    if e.func is sympy.sinc:
+        # SymPy's sinc is sin(x)/x; NumPy's (symdiff's) is sin(pi x)/(pi x)
+        return F["sinc"](F["divide"](args[0], float(np.pi)))
     if e.func in _functions():
         if e.func is sympy.log and len(args) == 2:
             return F["divide"](F["log"](args[0]), F["log"](args[1]))

@@ -238,6 +238,19 @@ DIFFERENCES = [
                "the limit of a**b * log(a) as a -> 0+ (JAX: 0 at b = 0, NaN for b < 0)"),
     Difference("pow", "d2/d1", lambda a, b: _zero(a) & (b <= 0), lambda a, b: INF + 0 * a,
                "the limit of a**b * log(a)**2 as a -> 0+ (JAX: 0 at b = 0, NaN for b < 0)"),
+    Difference("mod", "d/d1", lambda a, b: np.isinf(a) & np.isfinite(b) & (b != 0),
+               lambda a, b: np.nan * a, "mod(+-inf, b) is NaN, and so is its derivative "
+               "-(a // b) (JAX: -floor(a/b) = -+inf)"),
+    Difference("arccosh", ("d/d0", "d2/d0"), lambda x: x <= -1, lambda x: np.nan * x,
+               "outside the domain (arccosh is NaN below 1) the derivatives are NaN (JAX: "
+               "those of the continuation 1/sqrt(x**2 - 1))"),
+    Difference("arccosh", "d2/d0", lambda x: x == INF, lambda x: np.zeros_like(x),
+               "the limit -x/(x**2 - 1)**1.5 -> 0 (JAX: NaN)"),
+    Difference("arctanh", "d2/d0", lambda x: np.abs(x) == 1, lambda x: INF * x,
+               "the one-sided limit 2x/(1 - x**2)**2 -> +-inf from inside (JAX: NaN)"),
+    Difference("sinc", "value", lambda x: np.isfinite(x) & (x != 0) & (x == np.round(x)),
+               lambda x: 0 * x, "exactly 0 at nonzero integers: sin(pi x) is reduced "
+               "exactly (JAX and NumPy: the rounding of pi x, about 1e-17)"),
     Difference("logaddexp", ("d/d0", "d2/d0", "d/d1", "d2/d1"),
                lambda a, b: (a == INF) & (b == INF), lambda a, b: np.nan * a,
                "no limit there: sigmoid(inf - inf) (JAX: 1, and 0 for the second)"),
@@ -249,6 +262,17 @@ DIFFERENCES = [
                lambda a, b: 0 * b, "the limit, sigmoid(b - a) -> 0 (JAX: exp(b))"),
     Difference("logaddexp", "d2/d1", lambda a, b: (a == INF) & np.isfinite(b),
                lambda a, b: 0 * b, "the limit (JAX: exp(b))"),
+    Difference("logaddexp2", ("d/d0", "d2/d0", "d/d1", "d2/d1"),
+               lambda a, b: (a == INF) & (b == INF), lambda a, b: np.nan * a,
+               "no limit there: sigmoid(inf - inf) (JAX: 1, and 0 for the second)"),
+    Difference("logaddexp2", "d/d0", lambda a, b: np.isfinite(a) & (b == INF),
+               lambda a, b: 0 * a, "the limit, sigmoid(a - b) -> 0 (JAX: 2**a)"),
+    Difference("logaddexp2", "d2/d0", lambda a, b: np.isfinite(a) & (b == INF),
+               lambda a, b: 0 * a, "the limit (JAX: 2**a)"),
+    Difference("logaddexp2", "d/d1", lambda a, b: (a == INF) & np.isfinite(b),
+               lambda a, b: 0 * b, "the limit, sigmoid(b - a) -> 0 (JAX: 2**b)"),
+    Difference("logaddexp2", "d2/d1", lambda a, b: (a == INF) & np.isfinite(b),
+               lambda a, b: 0 * b, "the limit (JAX: 2**b)"),
 ]
 
 

@@ -151,3 +151,57 @@ def test_indexing_by_integer_arrays_and_masks_scatters_back():
     np.testing.assert_allclose(sd.evaluate(again, {"x": v}), 2 * v[idx])
     with pytest.raises(sd.ShapeError, match="out of range"):
         sd.matrix("y", shape=(5, 2))[np.array([7])]
+
+
+# -- a computed inverse is reused by the solves (codegen/shared_inverse.py) ----------
+
+def _spd(n, rng):
+    a = rng.normal(size=(n, n)) / np.sqrt(n)
+    return a @ a.T + 0.5 * np.eye(n)
+
+
+def test_gaussian_nll_reuses_the_inverse_and_matches_the_textbook_gradients():
+    rng = np.random.default_rng(3)
+    N, n = 20, 6
+    X = sd.matrix("X", shape=(N, n))
+    mu, S = sd.vector("mu", shape=(n,)), sd.matrix("S", shape=(n, n))
+    D = X - mu
+    nll = 0.5 * (N * sd.logdet(S) + sd.sum(D.T * sd.solve(S, D.T)))
+    f = sd.function([X, mu, S], [nll, sd.grad(nll, mu), sd.grad(nll, S)])
+    assert "np.linalg.solve" not in f.source and f.source.count("np.linalg.inv(") == 1
+    x, m, s = rng.normal(size=(N, n)), rng.normal(size=n), _spd(n, rng)
+    value, g_mu, g_s = f(X=x, mu=m, S=s)
+    # Matrix Cookbook eqs. (57), (61), (88): with Z = inv(S) D.T,
+    # d/dmu = -sum of Z's columns, d/dS = (N inv(S) - Z Z.T)/2 for symmetric S.
+    d = x - m
+    si = np.linalg.inv(s)
+    z = si @ d.T
+    np.testing.assert_allclose(value, 0.5 * (N * np.linalg.slogdet(s)[1] + np.sum(d.T * z)),
+                               rtol=1e-12)
+    np.testing.assert_allclose(g_mu, -z.sum(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(g_s, 0.5 * (N * si - z @ z.T), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((3, 3), (3,)), ((2, 3, 3), (3,)),
+                                              ((2, 3, 3), (2, 3, 4)), ((3, 3), (3, 2))])
+def test_solves_next_to_an_inverse_match_the_interpreter(a_shape, b_shape):
+    rng = np.random.default_rng(4)
+    A, B = sd.tensor("A", shape=a_shape), sd.tensor("B", shape=b_shape)
+    # the inverse, a solve with A and (in the gradient) a solve with A.T
+    e = sd.sum(sd.logdet(A)) + sd.sum(sd.sin(sd.solve(A, B)))
+    outs = [e, sd.grad(e, A), sd.grad(e, B)]
+    a = np.stack([_spd(3, rng) + rng.normal(size=(3, 3)) * 0.1
+                  for _ in range(int(np.prod(a_shape[:-2])))]).reshape(a_shape)
+    env = {"A": a, "B": rng.normal(size=b_shape)}
+    f = sd.function([A, B], outs)
+    assert "np.linalg.solve" not in f.source
+    for got, want in zip(f(**env), sd.evaluate(outs, env)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    check_grads(e, env)
+
+
+def test_a_solve_without_an_inverse_stays_a_solve():
+    A, b = sd.matrix("A", shape=(3, 3)), sd.vector("b", shape=(3,))
+    e = sd.sum(sd.solve(A, b) ** 2)
+    f = sd.function([A, b], [e, sd.grad(e, A)])
+    assert "np.linalg.solve" in f.source and "np.linalg.inv" not in f.source

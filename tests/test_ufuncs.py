@@ -69,3 +69,40 @@ def test_rounding_has_derivative_zero_and_floor_divide_too():
 def test_did_you_mean_picks_the_fewest_edits(typo, want):
     with pytest.raises(sd.ParseError, match=f"did you mean '{want}'"):
         sd.parse(f"{typo}(A)", A=(3, 3))
+
+
+def test_mod_and_floor_divide_operators_against_finite_differences():
+    # Points away from the jumps of x % c (x/c not near an integer).
+    x, c = sd.vector("x", shape=(4,)), sd.scalar("c")
+    v = {"x": np.array([0.3, 1.7, -2.2, 5.1]), "c": 0.8}
+    e = sd.sum(sd.sin(x % c) * (x + 1.0)) + sd.sum((2.0 * x) // c * x) + sd.sum(3.0 % (c + x))
+    np.testing.assert_allclose(sd.evaluate(e, v),
+                               np.sum(np.sin(v["x"] % 0.8) * (v["x"] + 1))
+                               + np.sum((2 * v["x"]) // 0.8 * v["x"])
+                               + np.sum(np.mod(3.0, 0.8 + v["x"])), rtol=1e-14)
+    check_grads(e, v, order=2)
+    assert sd.parse(str(e), x=(4,), c=()) is e
+    # d(x % c)/dc = -floor(x/c): an independent closed form.
+    g = sd.evaluate(sd.grad(sd.sum(x % c), c), v)
+    np.testing.assert_allclose(g, -np.sum(np.floor(v["x"] / 0.8)), rtol=1e-14)
+
+
+def test_mod_in_parsed_text_reads_back():
+    e = sd.parse("x % 3 + x // 2 - 5 % x", x=(3,))
+    assert str(e) == "mod(x, 3) + floor_divide(x, 2) - mod(5, x)"
+    assert sd.parse(str(e), x=(3,)) is e
+
+
+def test_sinc_derivatives_at_and_near_zero_match_sympy():
+    sympy = pytest.importorskip("sympy")
+    t = sympy.Symbol("t")
+    exact = sympy.sinc(sympy.pi * t)          # SymPy's sinc is sin(x)/x
+    x = sd.scalar("x")
+    d1 = sd.grad(sd.sinc(x), x)
+    f = sd.function([x], [sd.sinc(x), d1, sd.grad(d1, x)])
+    np.testing.assert_allclose(f(x=0.0), [1.0, 0.0, -np.pi ** 2 / 3], rtol=1e-15, atol=0)
+    # either side of the switch to the series (|x| = 0.05), and far from it
+    for v in ("0.001", "-0.0499", "0.0501", "0.7", "-3.3"):
+        want = [float(sympy.diff(exact, t, k).subs(t, sympy.Rational(v)).evalf(30))
+                for k in range(3)]
+        np.testing.assert_allclose(f(x=float(v)), want, rtol=1e-11, atol=1e-15)

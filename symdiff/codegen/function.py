@@ -178,8 +178,7 @@ def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: boo
     else:
         graph = outputs
         if optimize:
-            from ..rewrite import simplify
-            graph = simplify(outputs)
+            graph = _optimized(outputs)
         plan = make_plan(inputs, graph, fname, single, documented=outputs, readable=readable,
                          other_arrays=True)
         source, namespace = function_source(plan)
@@ -228,8 +227,7 @@ def _compile_numba(inputs: list[Var], outputs: list[Node], single: bool, optimiz
     def build() -> tuple[str, dict]:
         graph = outputs
         if optimize:
-            from ..rewrite import simplify
-            graph = simplify(outputs)
+            graph = _optimized(outputs)
         # One array per node: the kernels hold the temporaries that matter.
         plan = make_plan(inputs, graph, fname, single, documented=outputs,
                          keep_buffers=False, readable=True)
@@ -277,8 +275,7 @@ def _compile_portable(fn: Function) -> tuple:
     with gc_paused():
         graph = fn.outputs
         if fn._optimize:
-            from ..rewrite import simplify
-            graph = simplify(fn.outputs)
+            graph = _optimized(fn.outputs)
         plan = make_plan(fn.inputs, graph, fn.name, fn.single, documented=fn.outputs,
                          keep_buffers=False, readable=True)
         try:
@@ -300,11 +297,17 @@ def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,
     with gc_paused():
         graph = outputs
         if optimize:
-            from ..rewrite import simplify
-            graph = simplify(outputs)
+            graph = _optimized(outputs)
         plan = make_plan(inputs, graph, name, single=False, documented=outputs,
                          keep_buffers=False)
         return module_source_text(plan, doc)
+
+
+def _optimized(outputs: list[Node]) -> list[Node]:
+    """The graph simplified, then with computed inverses reused by the solves."""
+    from ..rewrite import simplify
+    from .shared_inverse import share_inverses
+    return share_inverses(simplify(outputs))
 
 
 def _check_inputs(inputs: list, outputs: list[Node]) -> None:

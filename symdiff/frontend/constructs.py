@@ -20,8 +20,8 @@ plain statements:
 NumPy's own spellings and arguments (``np.fabs``, ``ddof``, ...) are
 ``symdiff.numpy_protocol.numpy_extras``; ``math`` spellings are in ``namespaces.py``.
 
-``x % c`` and ``x // c`` on expressions are refused: the table has no ``floor``
-to write them with (their derivatives would be 1 and 0, as in JAX).
+``x % c`` and ``x // c`` on expressions are the ops ``mod`` and ``floor_divide``
+(derivatives 1 and 0 in ``x``, as in JAX).
 """
 from __future__ import annotations
 
@@ -34,11 +34,6 @@ import numpy as np
 from ..ir import Node
 from ..numpy_protocol import as_node
 from .values import MAX_UNROLL, table_functions
-
-FLOOR_REFUSAL = ("'{symbol}' on expressions is not supported: symdiff has no floor op to "
-                 "write it with; compute it outside the function, or use np.where for a "
-                 "piecewise function")
-
 
 # ---------------------------------------------------------------------------
 # scopes

@@ -139,9 +139,6 @@ class ExpressionWalker:
         kind = type(node.op)
         if kind in REFUSED_OPERATORS:
             raise self.fail(REFUSED_OPERATORS[kind], operator_position(node, self.source))
-        if kind in (ast.Mod, ast.FloorDiv) and (is_expr(left) or is_expr(right)):
-            raise self.fail(constructs.FLOOR_REFUSAL.format(symbol=OPERATOR_TEXT[kind]),
-                            operator_position(node, self.source))
         try:
             return apply_operator(BINARY_OPERATORS[kind], OPERATOR_TEXT[kind], left, right,
                                   guard=lambda fn, a, b: self.guarded(node, fn, a, b))

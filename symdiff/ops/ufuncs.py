@@ -1,15 +1,20 @@
 """More of the NumPy ufuncs a textbook uses, declared by their partials like the
-elementwise family: ``arcsinh``, ``erfc``, ``arctan2``, ``floor``, ``ceil`` and
-``floor_divide``; the running ``cumsum`` and ``cumprod``; and SymPy's ``sec``, ``csc``,
-``cot``, ``acot``, ``coth`` and ``log(x, base)`` built from them.
+elementwise family: ``arcsinh``, ``arccosh``, ``arctanh``, ``cbrt``, ``sinc``,
+``erfc``, ``logaddexp2``, ``round`` (half to even, as NumPy), ``arctan2``, ``floor``,
+``ceil``, ``floor_divide`` and ``mod`` (``//`` and ``%``); the running ``cumsum`` and
+``cumprod``; and SymPy's ``sec``, ``csc``, ``cot``, ``acot``, ``coth`` and
+``log(x, base)`` built from them.
 
 Conventions:
 - Rounding has derivative 0 where it is defined (between the integers), as in JAX;
-  ``floor_divide`` (``//``) has derivative 0 too.
+  ``floor_divide`` (``//``) has derivative 0 too; ``mod`` (``%``) has 1 in ``a``
+  and ``-floor(a/b)`` in ``b``, as JAX's ``%``.
 - ``cumprod``'s adjoint divides by the inputs: it is NaN where an input is 0.
 - ``erfc`` has a run-time helper (NumPy has none; SciPy is never needed).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -17,7 +22,7 @@ from ..ir import Node, make
 from .core import P_ATOM, Case, Op, call_text, np_call, register
 from .declare import BINARY_CASES, FUNCTIONS, as_nodes, binary_builder, public
 from .elementwise import (
-    add, cos, declare_elementwise, declare_unary, divide, exp, log, multiply, negative, sqrt,
+    add, cos, declare_elementwise, power, declare_unary, divide, exp, log, multiply, negative, sqrt,
     square, subtract, zeros_like,
 )
 from .core import normalize_axis
@@ -25,6 +30,67 @@ from .reductions import sum_
 
 declare_unary("arcsinh", np.arcsinh, lambda out, x: divide(1.0, sqrt(add(square(x), 1.0))),
               sympy="asinh", latex=r"\operatorname{arsinh}", math="math.asinh({0})")
+# cbrt'(x) = 1/(3 cbrt(x)**2): inf at 0, the one-sided limit, as JAX.
+declare_unary("cbrt", np.cbrt, lambda out, x: multiply(1.0 / 3.0, power(out, -2.0)),
+              sympy="sign(a)*Abs(a)**(1/3)", latex=r"\sqrt[3]", domain=(0.5, 2.0),
+              math="math.cbrt({0})")
+# arccosh'(x) = 1/sqrt(x - 1)/sqrt(x + 1): exact near 1, NaN below 1 (outside the
+# domain, where 1/sqrt(x**2 - 1) would give a number), its own derivative finite-or-inf.
+declare_unary("arccosh", np.arccosh,
+              lambda out, x: divide(divide(1.0, sqrt(subtract(x, 1.0))), sqrt(add(x, 1.0))),
+              sympy="acosh", latex=r"\operatorname{arcosh}", domain=(1.5, 3.0),
+              math="math.acosh({0})")
+declare_unary("arctanh", np.arctanh,
+              # 1/(1 - x**2) as partial fractions: its derivative is +-inf, not NaN, at +-1.
+              lambda out, x: add(divide(0.5, subtract(1.0, x)), divide(0.5, add(1.0, x))),
+              sympy="atanh", latex=r"\operatorname{artanh}", domain=(-0.5, 0.5),
+              math="math.atanh({0})")
+
+
+# sinc(x) = sin(pi x)/(pi x), 1 at 0 (NumPy's, normalized). sinc'(x) =
+# (cos(pi x) - sinc(x))/x, 0/0 at 0: near 0 (|x| < 0.05) its Maclaurin series,
+# sum_k (-1)^k pi^(2k) 2k x^(2k-1)/(2k+1)!, to x^11 (the next term is below 1e-20
+# relative there), so that every derivative at 0 is right (sinc''(0) = -pi^2/3). The
+# other branch sees x = 1 near 0 (the "double where"), so it never divides by 0.
+_SINC_SWITCH = 0.05
+_SINC_SERIES = [(-1) ** k * np.pi ** (2 * k) * 2 * k / math.factorial(2 * k + 1)
+                for k in range(1, 7)]
+
+
+def _sinc_partial(out, x):
+    where, less, abs_ = FUNCTIONS["where"], FUNCTIONS["less"], FUNCTIONS["abs"]
+    small = less(abs_(x), _SINC_SWITCH)
+    x2 = square(x)
+    series = _SINC_SERIES[-1]
+    for c in reversed(_SINC_SERIES[:-1]):
+        series = add(c, multiply(x2, series))
+    series = multiply(x, series)
+    safe = where(small, 1.0, x)
+    general = divide(subtract(cos(multiply(np.pi, safe)), FUNCTIONS["sinc"](safe)), safe)
+    return where(small, series, general)
+
+
+def _sinc(x):
+    """NumPy's sinc, sin(pi x)/(pi x), with sin(pi x) reduced exactly (fmod(x, 2), then
+    quarter turns): 0 at every nonzero integer, where np.sinc gives rounding noise,
+    and no overflow of pi x for huge x."""
+    x = np.asarray(x)
+    x = x.astype(np.result_type(x.dtype, np.float16))
+    with np.errstate(invalid="ignore"):
+        r = np.fmod(x, 2.0)                      # exact, in (-2, 2)
+        n = np.rint(2.0 * r)                     # quarter turns -4..4
+        f = np.pi * (r - 0.5 * n)                # |f| <= pi/4; r - n/2 is exact
+        quarter = np.mod(n, 4.0)
+        s = np.where(quarter == 0, np.sin(f), np.where(quarter == 1, np.cos(f),
+                     np.where(quarter == 2, -np.sin(f), -np.cos(f))))
+        s = np.where(np.isinf(x), np.nan, s)
+        safe = np.where(x == 0, 1.0, x)
+        out = np.where(x == 0, 1.0, s / np.pi / safe).astype(x.dtype)
+    return out[()]
+
+
+declare_unary("sinc", _sinc, _sinc_partial, helper=_sinc, sympy="sinc(pi*a)",
+              latex=r"\operatorname{sinc}", domain=(0.2, 0.8))
 
 
 def _erfc(x):
@@ -49,6 +115,10 @@ for _name, _sympy in (("floor", "floor"), ("ceil", "ceiling")):
     declare_unary(_name, getattr(np, _name), lambda out, x: zeros_like(x), sympy=_sympy,
                   latex=rf"\operatorname{{{_name}}}", domain=(0.1, 0.9),
                   math=f"float(math.{_name}({{0}}))")
+# NumPy's round is half to even; SymPy has no elementwise form of it, so its SymPy
+# formula is nearest-integer rounding, right away from the halves (the test domain).
+declare_unary("round", np.round, lambda out, x: zeros_like(x), sympy="floor(a + 1/2)",
+              latex=r"\operatorname{round}", domain=(0.1, 0.4), math="float(round({0}))")
 # -- binary --------------------------------------------------------------------------
 
 
@@ -74,8 +144,33 @@ _floordiv = declare_elementwise(
                         r"\right\rfloor", P_ATOM),
     domain=((0.2, 2.0), (2.5, 3.0)), cases=BINARY_CASES, sympy="floor(a/b)")
 
+# a % b is NumPy's (and Python's) floored remainder, a - b*floor(a/b), with the sign
+# of b. Partials as JAX's: 1 in a, -floor(a/b) in b, the quotient as NumPy's // (so
+# consistent with the value, and NaN at a = +-inf where the value is NaN too).
+_mod = declare_elementwise(
+    "mod", np.mod,
+    (lambda out, a, b: 1, lambda out, a, b: negative(floor_divide(a, b))),
+    np_call("np.mod"), text=call_text("mod"),
+    latex=lambda n, c: (rf"{c(n.inputs[0], P_ATOM)} \bmod {c(n.inputs[1], P_ATOM)}",
+                        P_ATOM),
+    domain=((0.2, 2.0), (2.5, 3.0)), cases=BINARY_CASES, sympy="Mod(a, b)")
+
+# log2(2**a + 2**b); d/da = 2**a/(2**a + 2**b) = sigmoid((a - b) log 2), right at
+# infinities too, as logaddexp's.
+_LN2 = float(np.log(2.0))
+_logaddexp2 = declare_elementwise(
+    "logaddexp2", np.logaddexp2,
+    (lambda out, a, b: FUNCTIONS["sigmoid"](multiply(subtract(a, b), _LN2)),
+     lambda out, a, b: FUNCTIONS["sigmoid"](multiply(subtract(b, a), _LN2))),
+    np_call("np.logaddexp2"), text=call_text("logaddexp2"),
+    latex=lambda n, c: (rf"\log_2\left(2^{{{c(n.inputs[0], 0)}}} + 2^{{{c(n.inputs[1], 0)}}}"
+                        r"\right)", P_ATOM),
+    cases=BINARY_CASES, sympy="log(2**a + 2**b, 2)")
+
 arctan2 = public("arctan2")(binary_builder(_arctan2))
+logaddexp2 = public("logaddexp2")(binary_builder(_logaddexp2))
 floor_divide = public("floor_divide")(binary_builder(_floordiv))
+mod = public("mod", "remainder")(binary_builder(_mod))
 
 # -- trigonometric and hyperbolic reciprocals (SymPy's names; no op of their own) ----
 

@@ -35,41 +35,38 @@ def value_and_grad_mu_S(X, mu, S):
     t4 = t3.T
     del t3
     t5 = t4.reshape((-1,))
-    t6 = np.linalg.solve(S, t4)
-    t7 = t6.reshape((-1,))
-    t8 = t5.dot(t7)
-    del t5, t7
-    t9 = t2 + t8
-    t10 = 0.5 * t9
 
     # backward pass
-    # d/d (X - mu).T*solve(S, ....T)
-    t11 = _kept(_s, 0, (64, 512))
-    np.multiply(0.5, t6, out=t11)
+    # d/d t0 where t0 = logdet S
+    t6 = np.linalg.inv(S)
+    t7 = _kept(_s, 0, (64, 512))
+    t6.dot(t4, out=t7)
+    t8 = t7.reshape((-1,))
+    t9 = t5.dot(t8)
+    del t5, t8
+    t10 = t2 + t9
+    t11 = 0.5 * t10
     t12 = _kept(_s, 1, (64, 512))
-    np.multiply(0.5, t4, out=t12)
-    del t4
-    # d/d t6 where t6 = solve S t4
-    t13 = S.T
-    t14 = np.linalg.solve(t13, t12)
-    t11 += t14
-    # d/d t4 where t4 = transpose t3
-    t15 = t11.T
-    # d/d t3 where t3 = sub X mu
-    t16 = np.ones(t15.shape[0]).dot(t15)
-    del t15
-    np.negative(t16, out=t16)
+    np.multiply(0.5, t7, out=t12)
     # d/d t0 where t0 = logdet S
-    t17 = np.linalg.inv(S)
-    t18 = t17.T
-    del t17
-    t19 = 256.0 * t18
-    del t18
-    # d/d t6 where t6 = solve S t4
-    t20 = t6.T
+    t13 = t6.T
     del t6
-    t21 = t14.dot(t20)
+    # d/d (X - mu).T*solve(S, ....T)
+    t14 = _kept(_s, 2, (64, 512))
+    np.multiply(0.5, t4, out=t14)
+    del t4
+    t15 = _kept(_s, 3, (64, 512))
+    t13.dot(t14, out=t15)
+    t12 += t15
+    t16 = t12.T
+    t17 = np.ones(t16.shape[0]).dot(t16)
+    del t16
+    np.negative(t17, out=t17)
     # d/d t0 where t0 = logdet S
-    t19 -= t21
+    t18 = 256.0 * t13
+    del t13
+    t19 = t7.T
+    t20 = t15.dot(t19)
+    t18 -= t20
     _pool.append(_s)
-    return t10, t16, t19
+    return t11, t17, t18

@@ -1,0 +1,69 @@
+"""Reuse a computed inverse: ``solve(A, B)`` becomes ``inv(A) @ B`` when the graph
+computes ``inv(A)`` anyway (``logdet``'s gradient is ``inv(A).T``; the adjoint of
+``solve`` solves with ``A.T``, which is ``inv(A).T @ G``).
+
+A whole-graph step after simplification, before code is planned: the rewrite rules
+go the other way (``inv(A) @ b -> solve(A, b)``), which is right when no inverse is
+formed, since one LU solve costs less than an inverse and a product. Once the inverse
+is formed, each solve with it (or with its transpose) is a matrix product, which is
+cheaper than a new factorization. The algebra is exact; rounding differs slightly
+(forward error of order cond(A) * eps either way, Higham, *Accuracy and Stability of
+Numerical Algorithms*, 2nd ed., sections 14.1 and 14.3).
+"""
+from __future__ import annotations
+
+from ..ir import Node, make_typed, toposort
+from ..ops import OPS
+from ..ops.contractions import matmul, matrix_transpose
+from ..ops.linalg import inv
+
+
+def _matrix_transpose_of(node: Node) -> Node | None:
+    """``x`` if ``node`` is ``x`` with its last two axes swapped, else None."""
+    if node.op is not OPS["transpose"] or node.ndim < 2:
+        return None
+    axes = node.attr("axes")
+    if tuple(axes) != tuple(range(node.ndim - 2)) + (node.ndim - 1, node.ndim - 2):
+        return None
+    return node.inputs[0]
+
+
+def share_inverses(outputs: list[Node]) -> list[Node]:
+    """``outputs`` with each ``solve(A, B)`` (or ``solve(A.T, B)``) whose ``inv(A)``
+    is computed too written as ``inv(A) @ B`` (``inv(A).T @ B``)."""
+    order = toposort(outputs)
+    inv_op, solve_op = OPS["inv"], OPS["solve"]
+    inverted = {n.inputs[0].id for n in order if n.op is inv_op}
+    if not inverted or not any(n.op is solve_op for n in order):
+        return outputs
+    new: dict[int, Node] = {}
+    for node in order:
+        inputs = [new[i.id] for i in node.inputs]
+        if node.op is solve_op:
+            a, b = node.inputs
+            base = _matrix_transpose_of(a)
+            if a.id in inverted:
+                new[node.id] = _product(matmul(inv(inputs[0]), inputs[1]), node, inputs)
+                continue
+            if base is not None and base.id in inverted:
+                inverse = matrix_transpose(inv(new[base.id]))
+                new[node.id] = _product(matmul(inverse, inputs[1]), node, inputs)
+                continue
+        if all(x is y for x, y in zip(inputs, node.inputs)):
+            new[node.id] = node
+        else:
+            new[node.id] = _remake(node, inputs)
+    return [new[o.id] for o in outputs]
+
+
+def _product(product: Node, solve: Node, inputs: list[Node]) -> Node:
+    """The product where it has the solve's type (it has, for float operands), else the
+    solve as it was: a node's type never changes in this step."""
+    if product.dtype == solve.dtype and product.shape == solve.shape:
+        return product
+    return _remake(solve, inputs)
+
+
+def _remake(node: Node, inputs: list[Node]) -> Node:
+    """``node``'s op on new operands of the same types (so the same type)."""
+    return make_typed(node.op, tuple(inputs), node.attrs, node.dtype, node.shape)
