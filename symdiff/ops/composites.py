@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import DiffError
 from .declare import FUNCTIONS, as_nodes, public
 from .elementwise import divide, log, multiply, power, sqrt, square, subtract
 from .reductions import mean, sum_
@@ -52,7 +53,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     derivative 0) and any other ``p`` as ``sum(abs(x)**p)**(1/p)``. Matrix norms (a
     2-d ``x`` with ``axis=None``, or a pair of axes): ``None``/``'fro'``, ``1``, ``-1``,
     ``inf``, ``-inf``. The norms of singular values (``2``, ``-2``, ``'nuc'``) are
-    refused with ``NotImplementedError``.
+    refused with a ``DiffError``.
     """
     f = FUNCTIONS
     (x,) = as_nodes([x])
@@ -105,6 +106,7 @@ def _matrix_norm(f: dict, x: Any, ord: Any, axes: tuple, keepdims: bool) -> Any:
         out = pick(sums, axis=other, keepdims=True)
         return out if keepdims else f["squeeze"](out, axis=axes)
     if ord in (2, -2, "nuc"):
-        raise NotImplementedError(f"norm with ord={ord!r} needs singular values, which "
-                                  "symdiff does not differentiate yet")
+        raise DiffError(f"norm with ord={ord!r} needs singular values, which symdiff "
+                        "does not differentiate yet; ord=None ('fro'), 1, -1, inf or -inf "
+                        "are supported")
     raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
