@@ -7,6 +7,8 @@ central finite differences of the expression give (the oracle never sees the tex
 import json
 import re
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -138,6 +140,23 @@ def test_exact_numbers_and_zero():
     assert cli.run("x**2", order=3) == "0"
     assert sd.parse("x*-0.0 + 1/3 + log(2) + E").vars["x"] is x
     assert float(sd.evaluate(sd.parse("1/(x*-0.0)"), {"x": 1.0})) == -np.inf
+
+
+def test_fraction_exponents_stay_fractions_with_the_value_they_print():
+    # d/dx x**(p/q) has the exponent p/q - 1 rounded once from the fraction, so its
+    # text shows -2/3, and that text computes what the derivative computes.
+    x = sd.scalar("x")
+    for p, q in [(1, 3), (2, 3), (1, 7), (5, 6), (-1, 3)]:
+        g = sd.simplify(sd.grad(x ** (p / q), [x])[0])
+        less = Fraction(p, q) - 1
+        assert f"x**({less.numerator}/{less.denominator})" in str(g) or (
+            f"x**{less.numerator}/{less.denominator}" in str(g)), str(g)
+        back = sd.parse(str(g))
+        for v in (0.3, 2.5, 7.0):
+            got = float(sd.evaluate(g, {"x": v}))
+            assert float(sd.evaluate(back, {"x": v})) == got
+            assert got == pytest.approx(float(Fraction(p, q)) * v ** float(less), rel=1e-14)
+    assert cli.run("x**(1/3)") == "1/3*x**(-2/3)"
 
 
 def test_derivatives_at_kinks_convert_to_sympy():
