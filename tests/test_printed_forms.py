@@ -159,6 +159,25 @@ def test_fraction_exponents_stay_fractions_with_the_value_they_print():
     assert cli.run("x**(1/3)") == "1/3*x**(-2/3)"
 
 
+def test_a_sum_of_a_term_with_itself_prints_doubled():
+    assert cli.run("x @ x", var=["x=3"]) == "2*x"
+    assert cli.run("x*x") == "2*x"
+    assert cli.run("x @ x", var=["x=3"], fmt="latex") == "2 x"
+    # doubling is exact: the printed text computes the simplifier's x + x bit for bit
+    x = sd.var("x", (6,))
+    value = np.array([1.5, -0.0, np.inf, np.nan, 1e308, 5e-324])
+    with np.errstate(all="ignore"):
+        cases = [("x @ x", 2 * value), ("sum(exp(x)) + x @ x", np.exp(value) + 2 * value)]
+    for text, want in cases:
+        g = sd.simplify(sd.grad(sd.parse(text, x=(6,)), [x])[0])
+        back = sd.parse(cli.run(text, var=["x=6"]), x=(6,))
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(sd.evaluate(back, {"x": value}), want)
+            np.testing.assert_array_equal(sd.evaluate(back, {"x": value}),
+                                          sd.evaluate(g, {"x": value}))
+        assert np.signbit(sd.evaluate(back, {"x": value})[1]) == np.signbit(want[1])
+
+
 def test_derivatives_at_kinks_convert_to_sympy():
     sympy = pytest.importorskip("sympy")
     x = sd.scalar("x")
