@@ -178,6 +178,16 @@ def test_a_sum_of_a_term_with_itself_prints_doubled():
         assert np.signbit(sd.evaluate(back, {"x": value})[1]) == np.signbit(want[1])
 
 
+def test_log_abs_keeps_the_value_jax_gives_at_signed_zeros():
+    # 1/x would read better, but it is -inf at -0.0, where JAX's abs'(-0.0) = 1 gives
+    # 1/|x| = inf: the printed form keeps the sign test that computes inf at both zeros.
+    text = cli.run("log(abs(x))")
+    back = sd.parse(text)
+    with np.errstate(divide="ignore"):
+        for v, want in [(0.0, np.inf), (-0.0, np.inf), (2.0, 0.5), (-2.0, -0.5)]:
+            assert float(sd.evaluate(back, {"x": np.float64(v)})) == want, (text, v)
+
+
 def test_derivatives_at_kinks_convert_to_sympy():
     sympy = pytest.importorskip("sympy")
     x = sd.scalar("x")
