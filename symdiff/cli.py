@@ -34,7 +34,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ParseError, SymdiffError
-from .polish import polish
+from .polish import doubled, polish
 
 EXAMPLES = """\
 examples:
@@ -186,6 +186,8 @@ def run(text: str, *, wrt: str | None = None, var: Sequence[str] = (), order: in
     # A scalar zero prints as 0, as SymPy's diff gives it, not as zeros_like(y).
     entries = [(label, sd.constant(0.0) if e.ndim == 0 and e.op.name == "zeros_like" else e)
                for label, e in entries]
+    if simplify:     # x + x prints as 2*x (the same numbers)
+        entries = [(label, doubled(e)) for label, e in entries]
 
     if fmt == "python":
         return _python_module(text, expr, wrt_vars, variables, order, simplify)

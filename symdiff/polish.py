@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .ir import Node, toposort
+from .ir import Node, make, toposort
 
 POLISH_MAX_OPS = 60   # larger expressions are printed as symdiff simplified them
 CACHE_FORMAT = "2"    # raised when what the polish prints changes
@@ -43,6 +43,25 @@ def polish(e: Node) -> str:
     result = _sympy_polish(e, text)
     _write(path, result)
     return result
+
+
+def doubled(e: Node) -> Node:
+    """``e`` with every ``a + a`` written ``2*a``: the same numbers bit for bit (doubling
+    is exact in floating point, inf, nan and -0.0 included), and the form a reader
+    expects. Only for printing: generated code keeps the simplifier's ``a + a``."""
+    from .rewrite.memo import Memo
+    memo = Memo()
+    new: dict[int, Node] = {}
+    for node in toposort([e]):
+        inputs = [new[i.id] for i in node.inputs]
+        if (node.op.name == "add" and node.inputs[0] is node.inputs[1]
+                and node.dtype.kind == "f"):
+            new[node.id] = memo.multiply(memo.constant(2.0, node), inputs[0])
+        elif any(a is not b for a, b in zip(inputs, node.inputs)):
+            new[node.id] = make(node.op, inputs, node.attrs)
+        else:
+            new[node.id] = node
+    return new[e.id]
 
 
 def _sympy_polish(e: Node, text: str) -> str:

@@ -7,6 +7,8 @@ central finite differences of the expression give (the oracle never sees the tex
 import json
 import re
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
@@ -138,6 +140,52 @@ def test_exact_numbers_and_zero():
     assert cli.run("x**2", order=3) == "0"
     assert sd.parse("x*-0.0 + 1/3 + log(2) + E").vars["x"] is x
     assert float(sd.evaluate(sd.parse("1/(x*-0.0)"), {"x": 1.0})) == -np.inf
+
+
+def test_fraction_exponents_stay_fractions_with_the_value_they_print():
+    # d/dx x**(p/q) has the exponent p/q - 1 rounded once from the fraction, so its
+    # text shows -2/3, and that text computes what the derivative computes.
+    x = sd.scalar("x")
+    for p, q in [(1, 3), (2, 3), (1, 7), (5, 6), (-1, 3)]:
+        g = sd.simplify(sd.grad(x ** (p / q), [x])[0])
+        less = Fraction(p, q) - 1
+        assert f"x**({less.numerator}/{less.denominator})" in str(g) or (
+            f"x**{less.numerator}/{less.denominator}" in str(g)), str(g)
+        back = sd.parse(str(g))
+        for v in (0.3, 2.5, 7.0):
+            got = float(sd.evaluate(g, {"x": v}))
+            assert float(sd.evaluate(back, {"x": v})) == got
+            assert got == pytest.approx(float(Fraction(p, q)) * v ** float(less), rel=1e-14)
+    assert cli.run("x**(1/3)") == "1/3*x**(-2/3)"
+
+
+def test_a_sum_of_a_term_with_itself_prints_doubled():
+    assert cli.run("x @ x", var=["x=3"]) == "2*x"
+    assert cli.run("x*x") == "2*x"
+    assert cli.run("x @ x", var=["x=3"], fmt="latex") == "2 x"
+    # doubling is exact: the printed text computes the simplifier's x + x bit for bit
+    x = sd.var("x", (6,))
+    value = np.array([1.5, -0.0, np.inf, np.nan, 1e308, 5e-324])
+    with np.errstate(all="ignore"):
+        cases = [("x @ x", 2 * value), ("sum(exp(x)) + x @ x", np.exp(value) + 2 * value)]
+    for text, want in cases:
+        g = sd.simplify(sd.grad(sd.parse(text, x=(6,)), [x])[0])
+        back = sd.parse(cli.run(text, var=["x=6"]), x=(6,))
+        with np.errstate(all="ignore"):
+            np.testing.assert_array_equal(sd.evaluate(back, {"x": value}), want)
+            np.testing.assert_array_equal(sd.evaluate(back, {"x": value}),
+                                          sd.evaluate(g, {"x": value}))
+        assert np.signbit(sd.evaluate(back, {"x": value})[1]) == np.signbit(want[1])
+
+
+def test_log_abs_keeps_the_value_jax_gives_at_signed_zeros():
+    # 1/x would read better, but it is -inf at -0.0, where JAX's abs'(-0.0) = 1 gives
+    # 1/|x| = inf: the printed form keeps the sign test that computes inf at both zeros.
+    text = cli.run("log(abs(x))")
+    back = sd.parse(text)
+    with np.errstate(divide="ignore"):
+        for v, want in [(0.0, np.inf), (-0.0, np.inf), (2.0, 0.5), (-2.0, -0.5)]:
+            assert float(sd.evaluate(back, {"x": np.float64(v)})) == want, (text, v)
 
 
 def test_derivatives_at_kinks_convert_to_sympy():

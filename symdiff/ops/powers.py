@@ -20,12 +20,18 @@ gives its own derivative the same way. A 0-d comparison prints as ``Heaviside``,
 printed derivative stays in a form SymPy and ``sd.parse`` read.
 A constant exponent or base is looked at when the partial is built: ``x**3`` gets
 ``3 * x**2`` as before, and a constant exponent with zeros (``z**arange(3)``) gets
-``0 * z**0`` at those zeros.
+``0 * z**0`` at those zeros. A constant exponent that is the float nearest a
+simple fraction p/q (``x**(1/3)``) gets the float nearest p/q - 1 as its new exponent,
+not the rounded difference of floats: both are within half an ulp of b - 1 (1/3 - 1
+is a tie), and this one is what ``-2/3`` reads back to, so the derivative prints as
+the exact fraction it computes.
 
 These are the bodies of the ``pow`` record's partials in ``elementwise.py``; the builders
 are looked up when a partial is built (that module imports this one).
 """
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 
@@ -38,7 +44,7 @@ def base_partial(out: Node, a: Node, b: Node) -> Node:
     b_value = constant_value(b)
     if b_value is not None:
         b = Const(b_value, b.dtype) if b.op.name != "const" else b
-        exponent = t.subtract(_replace_zero(b), 1.0)
+        exponent = _less_one(_replace_zero(b))
     elif a.op.name == "const" and not np.any(a.value == 0):
         exponent = t.subtract(b, 1.0)
     else:
@@ -94,3 +100,23 @@ def _replace_zero(c: Node) -> Node:
     if not np.any(c.value == 0):
         return c
     return Const(np.where(c.value == 0, 1, c.value), c.dtype)
+
+
+_DENOMINATORS = 12   # the fractions the printer writes exactly have q <= 12
+
+
+def _less_one(c: Node) -> Node:
+    """The constant ``c - 1``, carried exactly for floats nearest a fraction p/q."""
+    if c.dtype.kind != "f":
+        return Const(np.asarray(c.value - 1), c.dtype)
+
+    def less_one(v: float) -> float:
+        if not np.isfinite(v):
+            return v - 1.0
+        fraction = Fraction(float(v)).limit_denominator(_DENOMINATORS)
+        if fraction.denominator > 1 and float(fraction) == v:
+            return float(fraction - 1)     # p/q - 1 rounded once
+        return v - 1.0
+    values = np.asarray(c.value, dtype=np.float64)
+    result = np.array([less_one(float(v)) for v in values.ravel()]).reshape(values.shape)
+    return Const(result.astype(c.dtype), c.dtype)
