@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import ParseError, ShapeError
 from ..ir import Node, make
 from .core import P_ATOM, Case, Op, register
-from .declare import as_nodes, public
+from .declare import FUNCTIONS, as_nodes, public
 from .shape import broadcast_like, expand_dims
 
 
@@ -118,8 +118,23 @@ def _vjp(g, node):
         missing = tuple(i for i, c in enumerate(terms[k]) if c not in available)
         if missing:
             gk = broadcast_like(expand_dims(gk, missing), x)
+        else:
+            gk = _match_broadcast_lengths(gk, x)
         grads.append(gk)
     return tuple(grads)
+
+
+def _match_broadcast_lengths(gk: Node, x: Node) -> Node:
+    """np.einsum broadcasts a letter of length 1 against n: operand k's adjoint is summed
+    where x has 1 and the others n, and broadcast where x has n and the others 1 (known
+    lengths; unknown ones are left to the caller's reduction to x's shape)."""
+    pairs = list(zip(gk.shape, x.shape))
+    summed = tuple(i for i, (g, d) in enumerate(pairs) if d == 1 and g is not None and g != 1)
+    if summed:
+        gk = FUNCTIONS["sum"](gk, axis=summed, keepdims=True)
+    if any(g == 1 and d is not None and d != 1 for g, d in zip(gk.shape, x.shape)):
+        gk = broadcast_like(gk, x)
+    return gk
 
 
 def _jvp(tangents, node):
