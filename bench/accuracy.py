@@ -55,6 +55,7 @@ REFERENCE: dict[str, Callable] = {
     "maximum": max, "minimum": min, "clip": lambda x, lo, hi: min(max(x, lo), hi),
     # mpmath's erfc overflows on huge arguments; there erfc is 0 (x > 0) or 2 in float64
     "erfc": lambda x: mpmath.erfc(x) if abs(x) < 1e6 else mpmath.mpf(0 if x > 0 else 2), "arcsinh": mpmath.asinh, "arctan2": mpmath.atan2,
+    "hypot": mpmath.hypot,
     "floor": mpmath.floor, "ceil": mpmath.ceil,
     "floor_divide": lambda a, b: mpmath.floor(a / b) if b else None,
     # exact: the floored remainder of the two floats as fractions

@@ -228,6 +228,10 @@ def _zero(a):
     return a == 0
 
 
+def _one_infinite(a, b):
+    return (np.isinf(a) & np.isfinite(b)) | (np.isfinite(a) & np.isinf(b))
+
+
 DIFFERENCES = [
     Difference("pow", "d/d0", lambda a, b: _zero(a) & _zero(b), lambda a, b: 0 * a,
                "a**0 is 1 for every a: its derivative in a is 0 at a = 0 too (JAX: NaN "
@@ -265,6 +269,19 @@ DIFFERENCES = [
     Difference("logaddexp2", ("d/d0", "d2/d0", "d/d1", "d2/d1"),
                lambda a, b: (a == INF) & (b == INF), lambda a, b: np.nan * a,
                "no limit there: sigmoid(inf - inf) (JAX: 1, and 0 for the second)"),
+    Difference("hypot", ("d/d0", "d/d1"), lambda a, b: _zero(a) & _zero(b),
+               lambda a, b: 0 * a, "at the origin, the smallest subgradient of the cone "
+               "sqrt(a**2 + b**2) (JAX: 0.5 each, from the tie in its max/min split)"),
+    Difference("hypot", "d/d0", _one_infinite, lambda a, b: np.where(np.isinf(a), np.sign(a), 0),
+               "the limit of a/hypot(a, b): +-1 as a -> +-inf, 0 as b -> +-inf (JAX: NaN)"),
+    Difference("hypot", "d/d1", _one_infinite, lambda a, b: np.where(np.isinf(b), np.sign(b), 0),
+               "the limit of b/hypot(a, b), as d/d0 (JAX: NaN)"),
+    Difference("hypot", ("d2/d0", "d2/d1"), _one_infinite, lambda a, b: np.zeros_like(a),
+               "the limit of b**2/hypot**3 and a**2/hypot**3: 0 (JAX: NaN)"),
+    Difference("hypot", ("d2/d0", "d2/d1"),
+               lambda a, b: np.isfinite(a) & (np.abs(a) == np.abs(b)) & (a != 0),
+               lambda a, b: 0.5 ** 1.5 / np.abs(a), "b**2/hypot**3 = 1/(2 sqrt(2) |a|) where "
+               "|a| = |b| (JAX: 0, from the tie in its max/min split)"),
     Difference("logaddexp2", "d/d0", lambda a, b: np.isfinite(a) & (b == INF),
                lambda a, b: 0 * a, "the limit, sigmoid(a - b) -> 0 (JAX: 2**a)"),
     Difference("logaddexp2", "d2/d0", lambda a, b: np.isfinite(a) & (b == INF),
@@ -291,6 +308,14 @@ PATH_DIFFERENCES = [
                    "simplification reads sqrt(x)**-3 as x**-1.5, which is 0 at -inf (IEEE "
                    "pow) where sqrt(-inf) is NaN: powers of one base merge wherever both "
                    "sides are finite (-inf is outside sqrt's domain)"),
+    PathDifference("hypot", "d2/d1", "compiled optimize=True",
+                   lambda a, b: np.isnan(a) & (b == 0),
+                   "at b = 0 the partial sign(b)/sqrt(1 + (a/b)**2) has the factor sign(b) = 0 "
+                   "with derivative 0, which simplification drops: 0 where the graph as "
+                   "written gives 0 * NaN (the value and first derivative stay NaN)"),
+    PathDifference("hypot", "d2/d0", "compiled optimize=True",
+                   lambda a, b: (a == 0) & np.isnan(b),
+                   "as d2/d1 at (NaN, 0), mirrored"),
 ]
 
 

@@ -205,3 +205,56 @@ def test_a_solve_without_an_inverse_stays_a_solve():
     e = sd.sum(sd.solve(A, b) ** 2)
     f = sd.function([A, b], [e, sd.grad(e, A)])
     assert "np.linalg.solve" in f.source and "np.linalg.inv" not in f.source
+
+
+# einsum's generated code: the direct NumPy call where the subscripts are one, with
+# static lengths; np.einsum where a length might broadcast (unknown) or no form fits.
+EINSUM_FORMS = [
+    ("ij,jk->ik", [(2, 3), (3, 4)], "@"), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)], "@"),
+    ("bij,bjk->bik", [(1, 2, 3), (4, 3, 2)], "@"), ("i,i->", [(3,), (3,)], "@"),
+    ("ij,j->i", [(2, 3), (3,)], "@"), ("j,jk->k", [(3,), (3, 4)], "@"),
+    ("ij,kj->ik", [(2, 3), (4, 3)], "(x0 @ x1.T)"),
+    ("ji,jk->ik", [(3, 2), (3, 4)], "(x0.T @ x1)"),
+    ("ji,kj->ik", [(3, 2), (4, 3)], "(x0.T @ x1.T)"),
+    ("i,j->ij", [(2,), (3,)], "[..., None] *"),
+    ("ij,k->ijk", [(2, 3), (4,)], "[..., None] *"),
+    ("i,jk->ijk", [(2,), (3, 4)], "[..., None, None] *"),
+    ("ijk,jkl->il", [(8, 8, 8), (8, 8, 8)], "np.tensordot"),
+    ("ijk,jkl->il", [(2, 3, 4), (3, 4, 2)], "np.einsum"),
+    ("ij->i", [(2, 3)], "np.einsum"), ("ij->", [(2, 3)], "np.einsum"),
+    ("ij,jk->ki", [(2, 3), (3, 4)], "np.einsum"), ("ij,ij->i", [(2, 3), (2, 3)], "np.einsum"),
+    ("ij,jk->ik", [(2, 1), (3, 4)], "np.einsum"), ("ij,jk->ik", [(2, 3), (1, 4)], "np.einsum"),
+    ("bij,bjk->bik", [(2, 2, 1), (2, 3, 2)], "np.einsum"), ("ij->ji", [(2, 3)], "np.einsum"),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)], "optimize=True"),
+]
+
+
+@pytest.mark.parametrize("spec,shapes,form", EINSUM_FORMS,
+                         ids=[f"{s}-{'x'.join(map(str, sh[0]))}" for s, sh, _ in EINSUM_FORMS])
+def test_einsum_code_picks_the_direct_form(spec, shapes, form):
+    rng = np.random.default_rng(len(spec) + len(shapes[0]))
+    values = [rng.normal(size=s) for s in shapes]
+    variables = [sd.tensor(f"x{k}", shape=s) for k, s in enumerate(shapes)]
+    e = sd.einsum(spec, *variables)
+    f = sd.function(variables, e)
+    got = f(*values)
+    np.testing.assert_allclose(got, np.einsum(spec, *values), rtol=1e-13, atol=1e-15)
+    assert np.shape(got) == np.shape(np.einsum(spec, *values))
+    line = next(ln for ln in f.source.splitlines() if ln.strip().startswith("t0 ="))
+    assert form in f.source, f.source
+    if form != "np.einsum" and form != "optimize=True":
+        assert "np.einsum" not in line, f.source
+    check_grads(sd.sum(e * e), {f"x{k}": v for k, v in enumerate(values)}, order=2)
+    # the compiled gradient (its adjoint einsums take the direct forms too) against
+    # central differences of np.einsum
+    loss = sd.sum(e * e)
+    grads = sd.function(variables, [sd.grad(loss, v) for v in variables])(*values)
+    for k, v in enumerate(values):
+        fd = np.zeros_like(v)
+        for idx in np.ndindex(v.shape):
+            hi, lo = [w.copy() for w in values], [w.copy() for w in values]
+            hi[k][idx] += 1e-6
+            lo[k][idx] -= 1e-6
+            fd[idx] = (np.sum(np.einsum(spec, *hi) ** 2)
+                       - np.sum(np.einsum(spec, *lo) ** 2)) / 2e-6
+        np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-6 * np.abs(fd).max())

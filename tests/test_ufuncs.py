@@ -106,3 +106,67 @@ def test_sinc_derivatives_at_and_near_zero_match_sympy():
         want = [float(sympy.diff(exact, t, k).subs(t, sympy.Rational(v)).evalf(30))
                 for k in range(3)]
         np.testing.assert_allclose(f(x=float(v)), want, rtol=1e-11, atol=1e-15)
+
+
+# -- hypot: derivatives accurate where one input dwarfs the other, and at the extremes ---
+
+def _hypot_exact(a: float, b: float) -> list:
+    """value, d/da, d/db, d2/da2, d2/dadb, d2/db2 by mpmath at 50 digits (b**2/h**3 and
+    friends, the closed forms)."""
+    import mpmath
+    with mpmath.workdps(50):
+        a, b = mpmath.mpf(a), mpmath.mpf(b)
+        h = mpmath.sqrt(a * a + b * b)
+        return [float(v) for v in (h, a / h, b / h, b * b / h**3, -a * b / h**3, a * a / h**3)]
+
+
+def _hypot_paths(a: float, b: float) -> dict:
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from test_boundary import every_path
+    from symdiff.ir import Var
+    va, vb = Var("a", (), np.float64), Var("b", (), np.float64)
+    h = sd.hypot(va, vb)
+    ga, gb = sd.grad(h, va), sd.grad(h, vb)
+    outputs = [h, ga, gb, sd.grad(ga, va), sd.grad(ga, vb), sd.grad(gb, vb)]
+    return dict(every_path(outputs, {"a": np.float64(a), "b": np.float64(b)}))
+
+
+@pytest.mark.parametrize("point", [(800.0, 1.0), (1.0, -800.0), (-3e5, 2.0), (3.0, 4.0)])
+def test_hypot_second_derivatives_do_not_cancel(point):
+    # written as a/h, d(a/h)/da = (1 - (a/h)**2)/h loses 6 digits at (800, 1)
+    want = _hypot_exact(*point)
+    for path, got in _hypot_paths(*point).items():
+        np.testing.assert_allclose(np.array(got, float), want, rtol=4e-15, atol=0,
+                                   err_msg=f"hypot at {point} ({path})")
+
+
+@pytest.mark.parametrize("point", [(1e-300, 1e-300), (1e300, 1e300), (1e300, 1.0)])
+def test_hypot_at_the_extremes(point):
+    want = _hypot_exact(*point)
+    with np.errstate(all="ignore"):
+        paths = _hypot_paths(*point)
+    for path, got in paths.items():
+        # value and first derivatives on every path (np.hypot scales: no overflow)
+        np.testing.assert_allclose(np.array(got[:3], float), want[:3], rtol=4e-15,
+                                   err_msg=f"hypot at {point} ({path})")
+    # second derivatives in the graph as written (simplification merges b/a/a into
+    # b/a**2, which over- or underflows out here)
+    for path in ("interpreted", "compiled optimize=False"):
+        np.testing.assert_allclose(np.array(paths[path][3:], float), want[3:], rtol=4e-15,
+                                   atol=1e-320, err_msg=f"hypot at {point} ({path})")
+
+
+def test_hypot_gradient_at_the_origin_is_zero():
+    for path, got in _hypot_paths(0.0, 0.0).items():
+        assert np.all(np.array(got, float) == 0), path
+
+
+def test_hypot_spellings():
+    x, y = np.array([3.0, -0.5, 1e-3]), np.array([4.0, 2.0, -7.0])
+    X, Y = sd.vector("x", shape=(3,)), sd.vector("y", shape=(3,))
+    want = np.sum(np.hypot(x, y))
+    for e in (np.sum(np.hypot(X, Y)), sd.sum(sd.hypot(X, Y)),
+              sd.parse("sum(hypot(x, y))", x=(3,), y=(3,))):
+        assert float(sd.evaluate(e, {"x": x, "y": y})) == pytest.approx(want, rel=1e-15)
+    check_grads(lambda a, b: np.sum(np.hypot(a, b)), [x, y], argnums=(0, 1))

@@ -1,7 +1,7 @@
 """More of the NumPy ufuncs a textbook uses, declared by their partials like the
 elementwise family: ``arcsinh``, ``arccosh``, ``arctanh``, ``cbrt``, ``sinc``,
-``erfc``, ``logaddexp2``, ``round`` (half to even, as NumPy), ``arctan2``, ``floor``,
-``ceil``, ``floor_divide`` and ``mod`` (``//`` and ``%``); the running ``cumsum`` and
+``erfc``, ``logaddexp2``, ``round`` (half to even, as NumPy), ``arctan2``, ``hypot``,
+``floor``, ``ceil``, ``floor_divide`` and ``mod`` (``//`` and ``%``); the running ``cumsum`` and
 ``cumprod``; and SymPy's ``sec``, ``csc``, ``cot``, ``acot``, ``coth`` and
 ``log(x, base)`` built from them.
 
@@ -136,6 +136,40 @@ _arctan2 = declare_elementwise(
         P_ATOM),
     domain=((0.5, 2.0), (0.5, 2.0)), cases=BINARY_CASES, math="math.atan2({0}, {1})",
     sympy="atan2(a, b)")
+# hypot(a, b) = sqrt(a**2 + b**2), by np.hypot (scaled: no overflow or underflow).
+# Its partials are a/h and b/h, but written as a/h = divide(a, out) their own
+# derivative comes out as (1 - (a/h)**2)/h, which cancels when one input dwarfs the
+# other (b**2/h**3 loses 6 digits at (800, 1)). So they are written in the ratio
+# t = small/large: a/h = sign(a)/sqrt(1 + t**2) and b/h = t * a/h where |a| >= |b|
+# (mirrored where |a| < |b|), whose derivatives are products, exact to a few ulp, and
+# t <= 1 never overflows. At the origin both are 0 (the smallest subgradient).
+def _hypot_partials():
+    f = FUNCTIONS
+
+    def ratio_form(big, small):
+        """(big/h, small/h) where |big| >= |small|; big is replaced by 1 where it is 0
+        (then small is 0 too) so that the unselected side stays finite."""
+        t = divide(small, f["where"](f["equal"](big, 0.0), 1.0, big))
+        along = divide(f["sign"](big), sqrt(add(square(t), 1.0)))
+        return along, multiply(t, along)
+
+    def partials(out, a, b):
+        a_big = f["greater_equal"](f["abs"](a), f["abs"](b))
+        # each side sees operands that keep it finite (the "double where")
+        ua, va = ratio_form(f["where"](a_big, a, 1.0), f["where"](a_big, b, 0.0))
+        vb, ub = ratio_form(f["where"](a_big, 1.0, b), f["where"](a_big, 0.0, a))
+        return f["where"](a_big, ua, ub), f["where"](a_big, va, vb)
+
+    return (lambda out, a, b: partials(out, a, b)[0],
+            lambda out, a, b: partials(out, a, b)[1])
+
+
+_hypot = declare_elementwise(
+    "hypot", np.hypot, _hypot_partials(), np_call("np.hypot"), text=call_text("hypot"),
+    latex=lambda n, c: (rf"\sqrt{{{c(n.inputs[0], P_ATOM)}^{{2}} + "
+                        rf"{c(n.inputs[1], P_ATOM)}^{{2}}}}", P_ATOM),
+    domain=((0.5, 2.0), (0.5, 2.0)), cases=BINARY_CASES, math="math.hypot({0}, {1})",
+    sympy="sqrt(a**2 + b**2)")
 _floordiv = declare_elementwise(
     "floor_divide", np.floor_divide,
     (lambda out, a, b: zeros_like(out), lambda out, a, b: zeros_like(out)),
@@ -168,6 +202,7 @@ _logaddexp2 = declare_elementwise(
     cases=BINARY_CASES, sympy="log(2**a + 2**b, 2)")
 
 arctan2 = public("arctan2")(binary_builder(_arctan2))
+hypot = public("hypot")(binary_builder(_hypot))
 logaddexp2 = public("logaddexp2")(binary_builder(_logaddexp2))
 floor_divide = public("floor_divide")(binary_builder(_floordiv))
 mod = public("mod", "remainder")(binary_builder(_mod))
