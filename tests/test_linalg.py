@@ -258,3 +258,17 @@ def test_einsum_code_picks_the_direct_form(spec, shapes, form):
             fd[idx] = (np.sum(np.einsum(spec, *hi) ** 2)
                        - np.sum(np.einsum(spec, *lo) ** 2)) / 2e-6
         np.testing.assert_allclose(grads[k], fd, rtol=1e-6, atol=1e-6 * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("spec, shapes", [("i,i->", [(3,), (3,)]), ("i,i", [(4,), (4,)]),
+                                          ("ij,ij->", [(2, 3), (2, 3)])])
+def test_gradient_of_a_scalar_einsum_compiles(spec, shapes):
+    # The cotangent of a scalar output is the number 1.0: the adjoint ",i->i" must
+    # not index it. d/dx0 sum(x0 * x1) = x1 and the other way round.
+    rng = np.random.default_rng(5)
+    values = [rng.normal(size=s) for s in shapes]
+    variables = [sd.tensor(f"x{k}", shape=s) for k, s in enumerate(shapes)]
+    e = sd.einsum(spec, *variables)
+    grads = sd.function(variables, [sd.grad(e, v) for v in variables])(*values)
+    np.testing.assert_allclose(grads[0], values[1], rtol=1e-14)
+    np.testing.assert_allclose(grads[1], values[0], rtol=1e-14)

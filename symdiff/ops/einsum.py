@@ -207,6 +207,10 @@ def _faster_form(args: list[str], node) -> str | None:
     if free != out:
         return None
     if not contracted:
+        if not ta and not tb:
+            return None
+        if not ta or not tb:   # a 0-d operand, maybe a Python number: a plain product
+            return f"({a} * {b})"
         return f"({a}[...{', None' * len(tb)}] * {b})"
     sizes = [x.shape[t.index(c)] for t, x in zip((ta, tb), node.inputs) for c in t]
     if None in sizes or int(np.prod(sizes)) // int(np.prod(
