@@ -133,11 +133,6 @@ def find_regions(computes: list[Node], outputs: list[Node],
                                 for i in node.inputs))][-1:]
             if joinable:
                 target = joinable[0]
-                for other in joinable[1:]:
-                    target.absorb(other)
-                    for m in other.members:
-                        region_of[m.id] = target
-                    found.remove(other)
                 target.add(node)
             elif node.ndim == 0 and scalars and not any(r.closed for r in scalars):
                 # 0-d: every scalar region this node reads merges into one function
