@@ -23,7 +23,9 @@ from .interpret import evaluate
 def sample_input(domain: Any, shape: tuple, rng: np.random.Generator) -> np.ndarray:
     """Random values inside an op's input domain (its entry's ``domain``): ``(lo, hi)``,
     ``"nonzero"`` (away from 0, both signs), ``"bool"``, ``"invertible"`` (square
-    matrices near ``2 I``), ``"spd"`` (symmetric positive definite); anything else (-2, 2)."""
+    matrices near ``2 I``), ``"spd"`` (symmetric positive definite), ``"separated"``
+    (matrices with singular values k, k-1, ..., 1: well apart, none zero); anything else
+    (-2, 2)."""
     if domain == "bool":
         return rng.random(shape) > 0.5
     if domain == "invertible":     # (stacks of) square matrices, well conditioned
@@ -32,6 +34,12 @@ def sample_input(domain: Any, shape: tuple, rng: np.random.Generator) -> np.ndar
     if domain == "spd":            # symmetric positive definite
         m = rng.uniform(-1.0, 1.0, size=shape)
         return m @ np.swapaxes(m, -1, -2) / shape[-1] + np.eye(shape[-1])
+    if domain == "separated":      # random singular vectors, singular values k, ..., 1
+        m, n = shape[-2:]
+        k = min(m, n)
+        q1 = np.linalg.qr(rng.standard_normal(shape[:-2] + (m, m)))[0][..., :k]
+        q2 = np.linalg.qr(rng.standard_normal(shape[:-2] + (n, n)))[0][..., :k]
+        return (q1 * np.arange(k, 0, -1.0)) @ np.swapaxes(q2, -1, -2)
     if domain == "nonzero":
         return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.5, 2.0, size=shape)
     lo, hi = domain if isinstance(domain, tuple) else (-2.0, 2.0)

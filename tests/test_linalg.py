@@ -1,7 +1,8 @@
 """Linear algebra: norms against NumPy, the spellings users write, and bad input.
 
 The derivative rules of the linalg ops are checked by the generic op checker
-(tests/test_ops.py); the Matrix Cookbook identities by tests/test_cookbook.py.
+(tests/test_ops.py); the Matrix Cookbook identities by tests/test_cookbook.py; the
+norms by singular values by tests/test_svd.py.
 """
 import numpy as np
 import pytest
@@ -31,12 +32,6 @@ def test_matrix_norms_match_numpy(ord, axis):
     want = np.linalg.norm(X, ord, axis=axis, keepdims=axis is not None)
     np.testing.assert_allclose(sd.evaluate(e, {"A": X}), want)
     check_grads(e, {"A": X})
-
-
-@pytest.mark.parametrize("ord", [2, -2, "nuc"])
-def test_singular_value_norms_are_refused(ord):
-    with pytest.raises(sd.DiffError, match="singular values"):
-        sd.norm(sd.matrix("A", shape=(3, 3)), ord=ord)
 
 
 def test_inv_of_a_rectangular_matrix_is_a_shape_error_naming_the_op():

@@ -43,7 +43,7 @@ MATH_ALIASES: dict[str, str] = {
 }
 # np.linalg.<name> -> table name (norm is a composite, below).
 LINALG_FUNCTIONS: dict[str, str] = {name: name for name in (
-    "inv", "solve", "det", "slogdet", "cholesky", "diagonal", "trace")}
+    "inv", "solve", "det", "slogdet", "cholesky", "diagonal", "trace", "svdvals", "svd")}
 # (E: SymPy's name for e, as printers write it)
 TEXT_CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e, "E": math.e, "inf": math.inf}
 

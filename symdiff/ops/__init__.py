@@ -18,6 +18,8 @@ family, with any helper it needs (batching rule, run-time helper, printers) next
 - ``einsum.py``: ``einsum`` in NumPy's notation;
 - ``linalg.py``: ``trace``, ``diagonal``, ``diag``, ``inv``, ``solve``, ``det``,
   ``logdet``, ``slogdet``, ``cholesky`` (rules from the matrix identities);
+- ``svd.py``: ``svdvals`` and the factors ``svd_u``, ``svd_vh`` of the reduced SVD
+  (``svd``), whose rules are Townsend's (2016);
 - ``banded.py``: ``band_matrix``, ``band_diagonal`` (banded Jacobians);
 - ``composites.py``: public functions built from the others (``var``, ``log2``...).
 
@@ -31,7 +33,7 @@ whichever module is imported first.
 """
 from . import (  # noqa: F401  (imported to register their ops)
     elementwise, shape, slicing, joining, reductions, ufuncs, contractions, einsum, linalg,
-    gather, banded, composites,
+    svd, gather, banded, composites,
 )
 from .core import OPS, Case, Op
 from .declare import FUNCTIONS

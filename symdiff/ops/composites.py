@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DiffError
 from .declare import FUNCTIONS, as_nodes, public
 from .elementwise import divide, log, multiply, power, sqrt, square, subtract
 from .reductions import mean, sum_
+from .slicing import getitem
 
 
 @public("reciprocal")
@@ -52,8 +52,11 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     Vector norms: ``None``/``2`` Euclidean, ``1``, ``inf``, ``-inf``, ``0`` (a count,
     derivative 0) and any other ``p`` as ``sum(abs(x)**p)**(1/p)``. Matrix norms (a
     2-d ``x`` with ``axis=None``, or a pair of axes): ``None``/``'fro'``, ``1``, ``-1``,
-    ``inf``, ``-inf``. The norms of singular values (``2``, ``-2``, ``'nuc'``) are
-    refused with a ``DiffError``.
+    ``inf``, ``-inf``, and by the singular values (``symdiff/ops/svd.py``): ``2`` the
+    largest, ``-2`` the smallest, ``'nuc'`` their sum. The gradient of ``2`` is
+    ``u_1 v_1^T`` for the first singular vectors NumPy gives; where the largest singular
+    value is repeated the norm has no gradient and that is one subgradient (likewise
+    ``-2``). Second derivatives at repeated singular values are inf or nan.
     """
     f = FUNCTIONS
     (x,) = as_nodes([x])
@@ -106,7 +109,13 @@ def _matrix_norm(f: dict, x: Any, ord: Any, axes: tuple, keepdims: bool) -> Any:
         out = pick(sums, axis=other, keepdims=True)
         return out if keepdims else f["squeeze"](out, axis=axes)
     if ord in (2, -2, "nuc"):
-        raise DiffError(f"norm with ord={ord!r} needs singular values, which symdiff "
-                        "does not differentiate yet; ord=None ('fro'), 1, -1, inf or -inf "
-                        "are supported")
+        rest = tuple(i for i in range(len(x.shape)) if i not in axes)
+        if rest + axes != tuple(range(len(x.shape))):
+            x = f["transpose"](x, rest + axes)
+        s = f["svdvals"](x)                   # descending
+        if ord == "nuc":
+            out = f["sum"](s, axis=-1)
+        else:
+            out = getitem(s, (Ellipsis, 0 if ord == 2 else -1))
+        return f["expand_dims"](out, tuple(sorted(axes))) if keepdims else out
     raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
