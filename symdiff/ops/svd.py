@@ -27,12 +27,12 @@ Conventions of this module:
   is square (m <= n) and the (I - V V^T) ones when ``V`` is (n <= m); they are left
   out when the shape says so.
 - Repeated singular values: the derivatives of ``U`` and ``Vh`` are not defined there,
-  and F is nan where two singular values are equal to within ``TIE_RTOL`` (relative to
-  the largest, squared), so those derivatives, and the second derivatives of the
+  and F is nan where two singular values are equal to within ``TIE_EPS`` roundings
+  (their squares, relative to the largest), so those derivatives, and the second derivatives of the
   norms, come out nan rather than a number made of rounding errors. The adjoint
   ``U diag(g) Vh`` of ``svdvals`` needs no F: the nuclear norm's gradient ``U Vh`` is
   right at ties, and the spectral norm's ``u_1 v_1^T`` is one of its subgradients
-  there. Nearly repeated values (apart by more than ``TIE_RTOL``) give large, correct
+  there. Nearly repeated values (apart by more than that) give large, correct
   but ill-conditioned derivatives of the vectors. A zero singular value of a
   rectangular matrix (S^-1) gives inf or nan in the derivatives of the vectors.
 """
@@ -118,23 +118,25 @@ def _rows(s: Node) -> Node:
     return expand_dims(s, (s.ndim,))
 
 
-# Two singular values whose squares differ by less than this, relative to the largest
-# square, are taken as one repeated value: a repeated singular value comes out of
-# LAPACK as values a few roundings apart, and 1/(s_j^2 - s_i^2) would then be a huge
-# finite number made of rounding errors (about 4500 float64 epsilons).
-TIE_RTOL = 1e-12
+# Two singular values whose squares differ by less than TIE_EPS machine epsilons of
+# their dtype, relative to the largest square, are taken as one repeated value: a
+# repeated singular value comes out of LAPACK as values a few roundings apart, and
+# 1/(s_j^2 - s_i^2) would then be a huge finite number made of rounding errors
+# (float64: about 1e-12; float32: about 5e-4).
+TIE_EPS = 4096
 
 
 def _f_matrix(s: Node) -> Node:
     """F_ij = 1/(s_j^2 - s_i^2) for i != j, 0 on the diagonal; nan where two singular
-    values are tied (to ``TIE_RTOL``), where the singular vectors have no derivative."""
+    values are tied (to ``TIE_EPS``), where the singular vectors have no derivative."""
     s2 = square(s)
     d = subtract(_cols(s2), _rows(s2))
     eye = _eye(s)
     largest = expand_dims(getitem(s2, (Ellipsis, 0)), (s2.ndim - 1, s2.ndim))
     # the diagonal's gap is the largest square itself, never a tie (unless A = 0)
     gap = add(absolute(d), multiply(eye, largest))
-    tied = less_equal(gap, multiply(TIE_RTOL, largest))
+    rtol = TIE_EPS * float(np.finfo(s.dtype).eps)
+    tied = less_equal(gap, multiply(rtol, largest))
     return where(tied, np.nan, divide(subtract(1.0, eye), add(d, eye)))
 
 
