@@ -35,6 +35,11 @@ Conventions of this module:
   there. Nearly repeated values (apart by more than that) give large, correct
   but ill-conditioned derivatives of the vectors. A zero singular value of a
   rectangular matrix (S^-1) gives inf or nan in the derivatives of the vectors.
+- Backends: the Numba backend leaves these ops as NumPy (LAPACK) calls between its
+  compiled regions; the portable variant calls ``xp.linalg.svdvals`` and
+  ``xp.linalg.svd`` (the Array API's linalg extension), whose singular vectors have
+  that library's signs. Each op makes its own LAPACK call: a gradient of a norm
+  computes the decomposition three times (values, ``U``, ``Vh``).
 """
 from __future__ import annotations
 
@@ -142,11 +147,12 @@ def _f_matrix(s: Node) -> Node:
 
 def _eye(s: Node) -> Node:
     """The k x k identity for singular values ``s`` (..., k): a constant when k is
-    known, else built at run time from one row of ``s`` (a form every printer has)."""
+    known, else built at run time from a vector of length k (a form every printer has;
+    summed over the stack rather than indexed, so that an empty stack works)."""
     k = s.shape[-1]
     if k is not None:
         return Const(np.eye(k), s.dtype)
-    return eye_like(getitem(s, (0,) * (s.ndim - 1)) if s.ndim > 1 else s)
+    return eye_like(sum_(s, axis=tuple(range(s.ndim - 1))) if s.ndim > 1 else s)
 
 
 def _u_is_square(a: Node) -> bool:
