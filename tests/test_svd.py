@@ -62,7 +62,7 @@ def test_norms_over_axes_of_a_stack_follow_numpy(ord, axis, keepdims):
 
 def test_gradients_are_the_textbook_forms():
     """d||A||_* = U Vh, d||A||_2 = u_1 v_1^T, d||A||_-2 = u_k v_k^T (distinct singular
-    values), from NumPy's SVD; the nuclear norm's prints as the formula."""
+    values), from NumPy's SVD; they print as these formulas."""
     x = separated((4, 3), seed=5)
     u, _, vh = np.linalg.svd(x, full_matrices=False)
     A = sd.matrix("A", shape=(4, 3))
@@ -71,6 +71,8 @@ def test_gradients_are_the_textbook_forms():
         g = sd.grad(sd.norm(A, ord=ord), A)
         np.testing.assert_allclose(sd.function([A], g)(x), want, rtol=1e-12, atol=1e-14)
     assert str(sd.simplify(sd.grad(sd.norm(A, "nuc"), A))) == "svd_u(A) @ svd_vh(A)"
+    assert (str(sd.simplify(sd.grad(sd.norm(A, 2), A)))
+            == "outer(svd_u(A)[:, 0], svd_vh(A)[0, :])")
     assert cli.run("norm(X, 'nuc')", wrt="X", var=["X=3x2"]) == "svd_u(X) @ svd_vh(X)"
 
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from ..errors import DiffError, ShapeError
 from ..ir import Const, Node, fmt_shape, make
-from .contractions import matmul, matrix_transpose
+from .contractions import matmul, matrix_transpose, outer
 from .core import P_ATOM, Case, Op, call_text, float_dtype, register
 from .declare import as_nodes, public
 from .elementwise import (absolute, add, divide, less_equal, multiply, negative, square,
@@ -167,10 +167,33 @@ def _v_is_square(a: Node) -> bool:
 
 # -- singular values ---------------------------------------------------------------
 
+def _one_value(g: Node, s: Node) -> tuple[Node, int] | None:
+    """``(value, i)`` when the adjoint ``g`` is ``value`` at ``s[..., i]`` and zero
+    elsewhere (the adjoint of one singular value, as in the norms 2 and -2)."""
+    if g.op.name != "embed" or g.inputs[1] is not s:
+        return None
+    index = g.attr("index")
+    whole = ("slice", None, None, None)
+    if (len(index) != s.ndim or not isinstance(index[-1], int)
+            or any(i != whole for i in index[:-1])):
+        return None
+    return g.inputs[0], index[-1]
+
+
 def _svdvals_vjp(g, node):
-    # d s_i = u_i^T dA v_i: the adjoint U diag(g) Vh (Townsend 2016, eq. for S_bar).
-    u, _, vh = _parts(node.inputs[0])
-    return (matmul(multiply(u, _cols(g)), vh),)
+    # d s_i = u_i^T dA v_i: the adjoint U diag(g) Vh (Townsend 2016, eq. for S_bar);
+    # for one singular value, the outer product g_i u_i v_i^T (its matrix form).
+    a = node.inputs[0]
+    u, _, vh = _parts(a)
+    one = _one_value(g, node)
+    if one is None:
+        return (matmul(multiply(u, _cols(g)), vh),)
+    value, i = one
+    ui, vi = getitem(u, (Ellipsis, slice(None), i)), getitem(vh, (Ellipsis, i, slice(None)))
+    if a.ndim == 2:
+        return (multiply(value, outer(ui, vi)),)
+    product = multiply(expand_dims(ui, (ui.ndim,)), expand_dims(vi, (vi.ndim - 1,)))
+    return (multiply(expand_dims(value, (value.ndim, value.ndim + 1)), product),)
 
 
 def _svdvals_jvp(t, node):
