@@ -8,6 +8,8 @@ included), their gradients against the textbook forms computed from NumPy's SVD,
 invariance under the sign choice of the singular vectors, repeated singular values,
 and the spellings users write.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -114,7 +116,9 @@ def test_repeated_singular_values(x):
     v = np.random.default_rng(2).normal(size=(3, 3))
     for cost in [sd.norm(A, "nuc"), sd.norm(A, 2)]:
         hv = sd.grad(sd.sum(sd.grad(cost, A) * V), A)
-        assert np.all(np.isnan(sd.function([A, V], hv)(x, v)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")          # nan by design, without a warning
+            assert np.all(np.isnan(sd.function([A, V], hv)(x, v)))
     # apart by more than rounding: finite, and right
     check_grads(sd.norm(A, 2), {"A": rotated([2.0, 1.999, 1.0])}, order=2)
 
@@ -160,3 +164,18 @@ def test_svd_refuses_what_has_no_derivative():
         sd.svdvals(sd.vector("v", shape=(3,)))
     assert sd.svd(rect, compute_uv=False).shape == (3,)
     assert [t.shape for t in sd.svd(rect, full_matrices=False)] == [(4, 3), (3,), (3, 3)]
+
+
+def test_float32_stays_float32_and_its_ties_are_found():
+    A = sd.matrix("A", shape=(3, 3), dtype="float32")
+    x = separated((3, 3), seed=4).astype(np.float32)
+    u, _, vh = np.linalg.svd(x)
+    f = sd.function([A], [sd.norm(A, "nuc"), sd.grad(sd.norm(A, 2), A)])
+    value, g = f(x)
+    assert value.dtype == np.float32 and g.dtype == np.float32
+    np.testing.assert_allclose(g, np.outer(u[:, 0], vh[0]), rtol=1e-5, atol=1e-6)
+    # singular values 2, 2, 1 in float32: with these vectors LAPACK gives values one
+    # float32 rounding apart (about 1e-7), which must count as a tie
+    tied = rotated([2.0, 2.0, 1.0], seed=1).astype(np.float32)
+    hv = sd.grad(sd.sum(sd.grad(sd.norm(A, "nuc"), A) * x), A)
+    assert np.all(np.isnan(sd.function([A], hv)(tied)))

@@ -142,7 +142,8 @@ def _f_matrix(s: Node) -> Node:
     gap = add(absolute(d), multiply(eye, largest))
     rtol = TIE_EPS * float(np.finfo(s.dtype).eps)
     tied = less_equal(gap, multiply(rtol, largest))
-    return where(tied, np.nan, divide(subtract(1.0, eye), add(d, eye)))
+    # (the inner where keeps an exact tie from dividing by zero, and warning)
+    return where(tied, np.nan, divide(subtract(1.0, eye), where(tied, 1.0, add(d, eye))))
 
 
 def _eye(s: Node) -> Node:
