@@ -29,7 +29,7 @@ from .errors import ArgumentTypeError, CompileError, ShapeError
 
 __all__ = ["_namespace", "_xp_arg", "_xp_sigmoid", "_xp_softplus", "_xp_logsumexp", "_xp_softmax",
            "_xp_log_softmax", "_xp_logsumexp_softmax", "_xp_eye_like", "_xp_embed",
-           "_xp_add_at"]
+           "_xp_add_at", "_xp_svd_packed"]
 
 # Top-level modules of array types -> the library's name, for messages and for telling
 # arrays apart when array-api-compat is not installed.
@@ -196,6 +196,13 @@ def _xp_eye_like(xp, x, dtype):
     from array_api_compat import device
     n = math.prod(x.shape)
     return xp.reshape(xp.eye(n, dtype=dtype, device=device(x)), (n, *x.shape))
+
+
+def _xp_svd_packed(xp, a):
+    """The reduced SVD of ``a`` in one array: the singular values as the first row, then
+    the rows of U, then those of V (see ``symdiff/ops/svd.py``)."""
+    u, s, vh = xp.linalg.svd(a, full_matrices=False)
+    return xp.concat([s[..., None, :], u, xp.matrix_transpose(vh)], axis=-2)
 
 
 def _xp_embed(xp, g, ref, index: tuple, dtype):

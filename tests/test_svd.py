@@ -179,3 +179,38 @@ def test_float32_stays_float32_and_its_ties_are_found():
     tied = rotated([2.0, 2.0, 1.0], seed=1).astype(np.float32)
     hv = sd.grad(sd.sum(sd.grad(sd.norm(A, "nuc"), A) * x), A)
     assert np.all(np.isnan(sd.function([A], hv)(tied)))
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 4)])
+def test_compiled_code_decomposes_each_matrix_once(shape):
+    """The values, U and Vh a gradient needs come from one LAPACK call where the shape
+    is known (codegen/shared_svd.py), on every backend; the same numbers as apart."""
+    xs = pytest.importorskip("array_api_strict")
+    x = separated(shape, seed=9)
+    T = sd.tensor("T", shape=shape)
+    cost = sd.sum(sd.norm(T, 2, axis=(-2, -1)) + sd.norm(T, "nuc", axis=(-2, -1)))
+    outputs = [cost, sd.grad(cost, T)]
+    f = sd.function([T], outputs)
+    assert f.source.count("_svd_packed(") == 1 and "np.linalg.svd" not in f.source
+    want = sd.evaluate(outputs, {"T": x})          # the interpreter: three calls
+    for got in [f(x), sd.function([T], outputs, backend="numba")(x),
+                [np.asarray(v) for v in f(xs.asarray(x))]]:
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+    unknown = sd.tensor("T", shape=(None,) * len(shape))
+    cost = sd.sum(sd.norm(unknown, "nuc", axis=(-2, -1)))
+    g = sd.function([unknown], sd.grad(cost, unknown))
+    assert "_svd_packed" not in g.source          # the slices need the lengths
+    np.testing.assert_allclose(g(x), want[1] - sd.evaluate(
+        sd.grad(sd.sum(sd.norm(T, 2, axis=(-2, -1))), T), {"T": x}), rtol=1e-12, atol=1e-14)
+
+
+def test_a_standalone_module_carries_the_decomposition():
+    source = cli.run("norm(X, 'nuc')", wrt="X", var=["X=4x3"], fmt="python")
+    namespace: dict = {}
+    exec(compile(source, "<module>", "exec"), namespace)
+    x = separated((4, 3), seed=10)
+    u, s, vh = np.linalg.svd(x, full_matrices=False)
+    value, grad = namespace["value_and_grad"](x)
+    assert value == pytest.approx(s.sum(), rel=1e-13)
+    np.testing.assert_allclose(grad, u @ vh, rtol=1e-12, atol=1e-14)

@@ -304,10 +304,12 @@ def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,
 
 
 def _optimized(outputs: list[Node]) -> list[Node]:
-    """The graph simplified, then with computed inverses reused by the solves."""
+    """The graph simplified, then with computed inverses reused by the solves and one
+    SVD per matrix."""
     from ..rewrite import simplify
     from .shared_inverse import share_inverses
-    return share_inverses(simplify(outputs))
+    from .shared_svd import share_svds
+    return share_svds(share_inverses(simplify(outputs)))
 
 
 def _check_inputs(inputs: list, outputs: list[Node]) -> None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import portable_runtime
 from ..errors import DiffError, ShapeError
 from ..ir import Const, Node, fmt_shape, make
 from .contractions import matmul, matrix_transpose, outer
@@ -282,6 +283,55 @@ _svd_vh = register(Op(
     domain=("separated",), cases=_CASES))
 
 
+# -- one decomposition for all three (code generation) ------------------------------
+
+def _svd_packed(a):
+    """The reduced SVD of ``a`` in one array (..., 1 + m + n, k): the singular values as
+    the first row, then the rows of U, then those of V (Vh transposed)."""
+    u, s, vh = np.linalg.svd(a, full_matrices=False)
+    return np.concatenate([s[..., None, :], u, np.swapaxes(vh, -1, -2)], axis=-2)
+
+
+def _infer_packed(inputs, attrs):
+    (a,) = inputs
+    _need_matrix("svd_packed", a)
+    m, n = a.shape[-2:]
+    rows = 1 + m + n if m is not None and n is not None else None
+    return float_dtype(a.dtype), a.shape[:-2] + (rows, _k(m, n))
+
+
+# Not for users: code generation computes svdvals, svd_u and svd_vh of one matrix as
+# slices of this one LAPACK call (symdiff/codegen/shared_svd.py), after differentiation.
+_svd_packed_op = register(Op(
+    name="svd_packed", impl=_svd_packed, infer=_infer_packed,
+    code=lambda args, node: f"_svd_packed({args[0]})", helpers=(_svd_packed,),
+    batch=_batch_unary, text=call_text("svd_packed"),
+    latex=_latex(r"\operatorname{svd}"), differentiable=False,
+    portable=Portable(lambda a, n: f"_xp_svd_packed(xp, {a[0]})",
+                      helpers=(portable_runtime._xp_svd_packed,)),
+    domain=("separated",), cases=_CASES))
+
+
+def svd_parts_packed(part: Node, a: Node) -> Node | None:
+    """``part`` (``svdvals``, ``svd_u`` or ``svd_vh`` of ``a``) read from
+    ``svd_packed(a)``, or None when the shape of ``a`` is not known (the slices need it)."""
+    m, n = a.shape[-2:]
+    if m is None or n is None:
+        return None
+    packed = make(_svd_packed_op, [a])
+    whole = slice(None)
+    if part.op is _svdvals:
+        return getitem(packed, (Ellipsis, 0, whole))
+    if part.op is _svd_u:
+        return getitem(packed, (Ellipsis, slice(1, 1 + m), whole))
+    if part.op is _svd_vh:
+        return matrix_transpose(getitem(packed, (Ellipsis, slice(1 + m, 1 + m + n), whole)))
+    return None
+
+
+SVD_PARTS = (_svdvals, _svd_u, _svd_vh)
+
+
 # -- public builders -------------------------------------------------------------------
 
 @public("svdvals")
@@ -306,8 +356,10 @@ def svd_vh(a):
     return make(_svd_vh, [a])
 
 
+# (named svd_ so that the name svd in the code of _svd_packed, np.linalg.svd, is not
+# taken for this function when generated modules copy their helpers)
 @public("svd")
-def svd(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
+def svd_(a, full_matrices: bool = True, compute_uv: bool = True, hermitian: bool = False):
     """``np.linalg.svd``: ``(U, s, Vh)``, or ``s`` with ``compute_uv=False``.
 
     The full ``U`` or ``Vh`` of a rectangular matrix (``full_matrices=True``, NumPy's
