@@ -56,7 +56,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     largest, ``-2`` the smallest, ``'nuc'`` their sum. The gradient of ``2`` is
     ``u_1 v_1^T`` for the first singular vectors NumPy gives; where the largest singular
     value is repeated the norm has no gradient and that is one subgradient (likewise
-    ``-2``). Second derivatives at repeated singular values are inf or nan.
+    ``-2``). Second derivatives at repeated singular values are nan.
     """
     f = FUNCTIONS
     (x,) = as_nodes([x])
