@@ -204,6 +204,38 @@ def test_a_sliced_plan_is_one_compiled_body():
     np.testing.assert_allclose(g, want, rtol=1e-12)
 
 
+def test_a_banded_hessian_is_one_compiled_body():
+    """The band matrix's zeros and strided writes compile with the rest: checked
+    against the analytic tridiagonal Hessian (as scipy.optimize.rosen_hess) and
+    central differences of the gradient."""
+    x = sd.vector("x", 30)
+    cost = sd.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    f = sd.function([x], sd.hessian(cost, x), backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source and ".ravel()[" in f.source
+    xv = np.random.default_rng(5).uniform(-1.5, 1.5, size=30)
+    H = f._trial.variants[0](xv)
+    want = np.diag(np.r_[1200.0 * xv[:-1] ** 2 - 400.0 * xv[1:] + 2.0, 0.0])
+    want[np.arange(1, 30), np.arange(1, 30)] += 200.0
+    want += np.diag(-400.0 * xv[:-1], 1) + np.diag(-400.0 * xv[:-1], -1)
+    np.testing.assert_allclose(H, want, rtol=1e-13, atol=1e-12)
+    grad = sd.function([x], sd.grad(cost, [x])[0])
+    eps, d = 1e-6, np.random.default_rng(6).normal(size=30)
+    fd = (grad(xv + eps * d) - grad(xv - eps * d)) / (2 * eps)
+    np.testing.assert_allclose(H @ d, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_a_stack_of_band_matrices_in_a_compiled_body(every_node_compiled):
+    node, variables, env = op_example("band_matrix", 3)   # bands with a leading axis
+    f = sd.function(variables, node * 2.0, backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source
+    (offset,), band = node.attr("offsets"), env[variables[2].name]
+    want = np.zeros(node.shape)
+    for j in range(node.shape[1]):   # entry [..., j, j + offset] from the band
+        if 0 <= j + offset < node.shape[2]:
+            want[:, j, j + offset] = 2.0 * np.broadcast_to(band, node.shape[:2])[:, j]
+    np.testing.assert_allclose(f._trial.variants[0](**env), want, rtol=1e-15)
+
+
 def test_unknown_lengths_that_differ_raise_rather_than_read_out_of_bounds():
     a, b = sd.vector("a"), sd.vector("b")
     f = sd.function([a, b], sd.exp(a) * sd.sin(b) + a, backend="numba")
