@@ -236,6 +236,70 @@ def test_a_stack_of_band_matrices_in_a_compiled_body(every_node_compiled):
     np.testing.assert_allclose(f._trial.variants[0](**env), want, rtol=1e-15)
 
 
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_rows_and_their_softmax_in_kernels(keepdims):
+    """Row kernels around NumPy's exp: checked against the formula on moderate rows,
+    the NumPy backend on rows with inf, -inf and nan, and finite differences."""
+    X = sd.matrix("X")
+    lse = sd.logsumexp(X, axis=1, keepdims=keepdims)
+    cost = sd.sum(lse * sd.constant(np.linspace(0.5, 1.5, 6)[:, None] if keepdims
+                                    else np.linspace(0.5, 1.5, 6)))
+    outputs = [lse, cost, *sd.grad(cost, [X])]
+    f = sd.function([X], outputs, backend="numba")
+    assert "_shift(" in f.source and "np.exp(" in f.source
+    compiled = f._trial.variants[0]
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, 4)) * 3
+    got = compiled(x)
+    want = np.log(np.sum(np.exp(x), axis=1, keepdims=keepdims))
+    np.testing.assert_allclose(got[0], want, rtol=1e-13)
+    eps, d = 1e-6, rng.normal(size=x.shape)
+    fd = (compiled(x + eps * d)[1] - compiled(x - eps * d)[1]) / (2 * eps)
+    np.testing.assert_allclose(np.sum(got[2] * d), fd, rtol=1e-6)
+    x[1, 2], x[2, 0], x[3, :] = np.inf, np.nan, -np.inf
+    with np.errstate(all="ignore"):
+        want = sd.function([X], outputs)(x)
+        got = compiled(np.asfortranarray(x))   # any layout
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13)   # nan where NumPy has nan
+
+
+def test_products_are_spelled_as_measured_and_agree():
+    a = np.random.default_rng(8).normal(size=(600, 50))
+    b = np.random.default_rng(9).normal(size=(50, 6))
+    want = a @ b
+    buffers = {}
+    for _ in range(8):   # the trial runs both spellings, then the faster
+        np.testing.assert_allclose(numba_printer.measured_dot(a, b), want, atol=1e-12)
+        kept = numba_printer.measured_dot(a, b, buffers, 3)
+        np.testing.assert_allclose(kept, want, atol=1e-12)
+    assert buffers[3].base is None and np.shares_memory(kept, buffers[3])
+    np.testing.assert_allclose(numba_printer.measured_dot(np.asfortranarray(a), b[:, :1]),
+                               want[:, :1], atol=1e-12)
+
+
+def test_kept_buffers_never_hold_what_a_call_returned():
+    """Big temporaries are kept between calls, outputs never: a later call leaves what
+    an earlier call returned as it was (and the values agree with NumPy)."""
+    X, W, b = sd.matrix("X"), sd.matrix("W"), sd.vector("b")
+    z = X @ W + b
+    cost = sd.mean(sd.logsumexp(z, axis=1) - sd.sum(z * z, axis=1))
+    outputs = [cost, z * 2.0, *sd.grad(cost, [W, b])]
+    f = sd.function([X, W, b], outputs, backend="numba")
+    assert "_kept(_s" in f.source
+    compiled = f._trial.variants[0]
+    rng = np.random.default_rng(10)
+    args1 = rng.normal(size=(3000, 20)), rng.normal(size=(20, 7)), rng.normal(size=7)
+    args2 = [a + 1.0 for a in args1]
+    first = compiled(*args1)
+    saved = [np.copy(v) for v in first]
+    second = compiled(*args2)
+    for v, w in zip(first, saved):
+        np.testing.assert_array_equal(v, w)
+    for g, w in zip(second, sd.function([X, W, b], outputs)(*args2)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+
+
 def test_unknown_lengths_that_differ_raise_rather_than_read_out_of_bounds():
     a, b = sd.vector("a"), sd.vector("b")
     f = sd.function([a, b], sd.exp(a) * sd.sin(b) + a, backend="numba")
