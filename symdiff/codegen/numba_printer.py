@@ -407,7 +407,7 @@ class KernelBodyPrinter(BodyPrinter):
 
 # Products of at least this many multiply-adds have their spelling measured.
 MEASURED_PRODUCT_MIN = 1 << 17
-_DOT_ROUNDS = 3
+_DOT_ROUNDS = 6
 _dot_choice: dict[tuple, bool] = {}
 _dot_times: dict[tuple, tuple[list, list]] = {}
 
@@ -445,8 +445,9 @@ def measured_dot(a: np.ndarray, b: np.ndarray, buffers: dict | None = None,
     out = _dot(a, b, transposed, buffers, key)
     times[transposed].append(time.process_time() - start)
     if min(len(times[0]), len(times[1])) >= _DOT_ROUNDS:
-        # (several threads may be measuring: a choice made twice is made alike)
-        _dot_choice[kind] = min(times[1]) < 0.9 * min(times[0])
+        # the first calls warm the caches: the best of the later ones decides (several
+        # threads may be measuring: a choice made twice is made alike)
+        _dot_choice[kind] = min(times[1][2:]) < 0.9 * min(times[0][2:])
     return out
 
 
@@ -454,8 +455,8 @@ def _dot(a: np.ndarray, b: np.ndarray, transposed: bool, buffers: dict | None,
          key: int) -> np.ndarray:
     if buffers is None:
         return b.T.dot(a.T).T if transposed else a.dot(b)
-    if transposed:
-        out = runtime._kept(buffers, key, (b.shape[1], a.shape[0]))
+    if transposed:   # a buffer of its own (~key): the trial alternates the two
+        out = runtime._kept(buffers, ~key, (b.shape[1], a.shape[0]))
         return np.dot(b.T, a.T, out=out).T
     return np.dot(a, b, out=runtime._kept(buffers, key, (a.shape[0], b.shape[1])))
 
