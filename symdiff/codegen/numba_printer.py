@@ -13,8 +13,16 @@ What it decides, on the statements of a readable plan (one node per statement):
 - A 0-d region (a scalar graph) is one compiled function on floats.
 - A full ``sum`` of a region's value is accumulated in the region's loop.
 - Everything else (matrix products stay BLAS, reductions over an axis, ops without
-  a ``numba`` form) is the NumPy printer's call, unchanged.
+  a ``numba`` form) is the NumPy printer's call, unchanged, except:
+  - a fused pair with a Numba form in the op table (logsumexp over the rows of a
+    matrix and its softmax: two row kernels around NumPy's vectorized exp);
+  - a product of two big matrices, ``measured_dot``: ``a.dot(b)`` or the same
+    product computed transposed, whichever the first calls measured faster.
 - A region of one node stays NumPy: a lone ufunc is already one pass.
+- Memory: kernels write into arrays their caller gives. A big temporary (a kernel's,
+  a product's, a lone ufunc's) that no returned value is or views is kept between
+  calls (``_kept``, one set per call in flight): fresh arrays of a few hundred KB
+  page-fault on every call (368 faults a call on the softmax workload, ~0.3-0.9 ms).
 - Whole plans: when every step is a fused region, Python-float math, or an op whose
   NumPy code Numba also compiles (``Op.numba_body``: products, slices, transposes),
   on float64 values, the body after the argument checks is one compiled function
@@ -28,12 +36,12 @@ use NumPy's error model (a division by zero gives inf or nan, as NumPy does).
 from __future__ import annotations
 
 import importlib.util
-import time
 
 import numpy as np
 
 from .. import runtime
 from ..ir import Node, same_shape
+from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
 from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
 from .statements import Backward, Check, Compute, Differentiates, Pair, Plan, Return
@@ -405,13 +413,6 @@ class KernelBodyPrinter(BodyPrinter):
         raise AssertionError("a fused node without a statement")
 
 
-# Products of at least this many multiply-adds have their spelling measured.
-MEASURED_PRODUCT_MIN = 1 << 17
-_DOT_ROUNDS = 6
-_dot_choice: dict[tuple, bool] = {}
-_dot_times: dict[tuple, tuple[list, list]] = {}
-
-
 def _big_product(s: Compute) -> bool:
     """A product of two float64 matrices, not known to be small, printed as a call."""
     node = s.node
@@ -420,45 +421,6 @@ def _big_product(s: Compute) -> bool:
         return False
     (m, k), n = node.inputs[0].shape, node.shape[1]
     return None in (m, k, n) or m * k * n >= MEASURED_PRODUCT_MIN
-
-
-def measured_dot(a: np.ndarray, b: np.ndarray, buffers: dict | None = None,
-                 key: int = 0) -> np.ndarray:
-    """``a.dot(b)`` of 2-d float64 arrays, or the same product computed transposed,
-    ``b.T.dot(a.T).T`` (a result in Fortran order), whichever measured faster on the
-    first calls with these shapes and layouts. The BLAS (OpenBLAS here) is faster when
-    the long side of the result is the leading dimension of the product it computes:
-    4096x100 @ 100x10 takes 285 against 366 us transposed, the adjoint X.T @ G
-    278 against 396 us; for other shapes the plain call wins or they tie.
-    With ``buffers``, the result is written into the kept buffer ``key`` of that set."""
-    if a.size * b.shape[1] < MEASURED_PRODUCT_MIN:
-        return _dot(a, b, False, buffers, key)
-    kind = (a.shape, b.shape, a.flags.c_contiguous, a.flags.f_contiguous,
-            b.flags.c_contiguous, b.flags.f_contiguous)
-    transposed = _dot_choice.get(kind)
-    if transposed is not None:
-        return _dot(a, b, transposed, buffers, key)
-    times = _dot_times.setdefault(kind, ([], []))
-    transposed = len(times[1]) < len(times[0])
-    # CPU time: other processes on the core do not count
-    start = time.process_time()
-    out = _dot(a, b, transposed, buffers, key)
-    times[transposed].append(time.process_time() - start)
-    if min(len(times[0]), len(times[1])) >= _DOT_ROUNDS:
-        # the first calls warm the caches: the best of the later ones decides (several
-        # threads may be measuring: a choice made twice is made alike)
-        _dot_choice[kind] = min(times[1][2:]) < 0.9 * min(times[0][2:])
-    return out
-
-
-def _dot(a: np.ndarray, b: np.ndarray, transposed: bool, buffers: dict | None,
-         key: int) -> np.ndarray:
-    if buffers is None:
-        return b.T.dot(a.T).T if transposed else a.dot(b)
-    if transposed:   # a buffer of its own (~key): the trial alternates the two
-        out = runtime._kept(buffers, ~key, (b.shape[1], a.shape[0]))
-        return np.dot(b.T, a.T, out=out).T
-    return np.dot(a, b, out=runtime._kept(buffers, key, (a.shape[0], b.shape[1])))
 
 
 def _whole(plan: Plan, body, regions: list[_Region]) -> bool:
