@@ -291,12 +291,32 @@ def test_kept_buffers_never_hold_what_a_call_returned():
     rng = np.random.default_rng(10)
     args1 = rng.normal(size=(3000, 20)), rng.normal(size=(20, 7)), rng.normal(size=7)
     args2 = [a + 1.0 for a in args1]
+    _two_calls(f, [X, W, b], outputs, args1, args2)
+
+
+def test_a_whole_body_run_from_python_keeps_no_returned_value():
+    """A plan compiled whole runs its steps from Python for big operands, keeping big
+    temporaries there: the same check on a sigmoid network."""
+    X, W1, W2 = sd.matrix("X"), sd.matrix("W1"), sd.matrix("W2")
+    h = sd.sigmoid(X @ W1)
+    cost = sd.sum((sd.sigmoid(h @ W2) - 0.5) ** 2)
+    outputs = [cost, h, *sd.grad(cost, [W1, W2])]
+    f = sd.function([X, W1, W2], outputs, backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source and "_kept(_s" in f.source
+    rng = np.random.default_rng(11)
+    args1 = rng.normal(size=(300, 80)), rng.normal(size=(80, 70)), rng.normal(size=(70, 5))
+    args2 = [a * 0.5 for a in args1]
+    _two_calls(f, [X, W1, W2], outputs, args1, args2)
+
+
+def _two_calls(f, inputs, outputs, args1, args2):
+    compiled = f._trial.variants[0]
     first = compiled(*args1)
     saved = [np.copy(v) for v in first]
     second = compiled(*args2)
     for v, w in zip(first, saved):
         np.testing.assert_array_equal(v, w)
-    for g, w in zip(second, sd.function([X, W, b], outputs)(*args2)):
+    for g, w in zip(second, sd.function(inputs, outputs)(*args2)):
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 
 

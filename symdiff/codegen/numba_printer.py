@@ -218,6 +218,7 @@ class KernelBodyPrinter(BodyPrinter):
             if isinstance(st, Compute) and st.node.id in self.protected and st.node.op.view:
                 self.protected.add(st.node.inputs[0].id)
         self.kept = 0                        # buffers kept between calls, so far
+        self.marks: list[tuple[str, str]] = []   # see _mark
         self.floats_out: set[int] = set()   # 0-d kernel outputs (Python floats)
         super().__init__(out, body)
         if self.whole:
@@ -238,7 +239,8 @@ class KernelBodyPrinter(BodyPrinter):
         params = ", ".join(n for n, _ in taken)
         sig = ", ".join("float64" if v.ndim == 0 else
                         f"float64[{', '.join([':'] * (v.ndim - 1) + ['::1'])}]" for _, v in taken)
-        inner = self.lines[self.prologue:]
+        marked = self.lines[self.prologue:]
+        inner = [_spell(line, self.marks, 0) for line in marked]
         blas = any(".dot(" in line for line in inner)   # the products printed as .dot
         self.store.append("\n".join(
             [f'@njit("({sig}{"," if len(taken) == 1 else ""})", cache=True, '
@@ -257,8 +259,16 @@ class KernelBodyPrinter(BodyPrinter):
         sized = [v.name for v in inputs if v.ndim and None in v.shape]
         big = []
         if sized:
+            # there, big temporaries are kept between calls and products measured
+            steps = [_spell(line, self.marks, 1) for line in marked[:-1]]
+            if self.kept:
+                self.out._need([runtime._buffers, runtime._kept])
+                self.pools.append(POOL)
+                steps = [f"_s = _buffers({POOL})", *steps, f"{POOL}.append(_s)"]
+            if any("measured_dot(" in line for line in steps):
+                self.out._need([measured_dot])
             test = " or ".join(f"{n}.size >= {KEEP_MIN_SIZE}" for n in sized)
-            big = [f"if {test}:", *("    " + line if line else "" for line in inner[:-1]),
+            big = [f"if {test}:", *("    " + line if line else "" for line in steps),
                    f"    return {self._returned(values, refs)}"]
         self.lines = self.lines[:self.prologue] + big + [
             f"_r = {name}({args})  {WHOLE_MARK}{BLAS_MARK if blas else ''}", f"return {self._returned(values, results)}"]
@@ -268,9 +278,18 @@ class KernelBodyPrinter(BodyPrinter):
         calls when it is big (or of unknown size) and no returned value is or views it."""
         dtype = "" if node.dtype == np.float64 else ", np.bool_"
         small = None not in node.shape and np.prod(node.shape) < KEEP_MIN_SIZE
-        if self.whole or small or node.id in self.protected or node.dtype != np.float64:
+        if small or node.id in self.protected or node.dtype != np.float64:
             return f"np.empty({shape}{dtype})"
+        if self.whole:   # compiled: a new array; the steps run from Python keep it
+            self.kept += 1
+            return self._mark(f"np.empty({shape})", f"_kept(_s, {self.kept - 1}, {shape})")
         return f"_kept(_s, {self._keep()}, {shape})"
+
+    def _mark(self, compiled: str, python: str) -> str:
+        """A place in a whole body's lines spelled one way in the compiled function and
+        another in its steps run from Python (see ``_spell``)."""
+        self.marks.append((compiled, python))
+        return f"\0{len(self.marks) - 1}\0"
 
     def _keep(self) -> int:
         """The index of a new kept buffer (the set is taken at the first)."""
@@ -299,6 +318,14 @@ class KernelBodyPrinter(BodyPrinter):
         region = self.region_of.get(s.node.id)
         if region is None:
             if not self.whole and self._kept_ufunc(s):
+                return
+            if self.whole and _big_product(s):
+                super()._compute(s)   # .dot compiled; measured when run from Python
+                a, b = (self._ref(i) for i in s.node.inputs)
+                kept = "" if s.node.id in self.protected else f", _s, {self.kept}"
+                self.kept += bool(kept)
+                self.lines[-1] = self._mark(self.lines[-1],
+                                            f"{s.name} = measured_dot({a}, {b}{kept})")
                 return
             if self.whole or not _big_product(s):
                 return super()._compute(s)
@@ -421,6 +448,12 @@ def _big_product(s: Compute) -> bool:
         return False
     (m, k), n = node.inputs[0].shape, node.shape[1]
     return None in (m, k, n) or m * k * n >= MEASURED_PRODUCT_MIN
+
+
+def _spell(line: str, marks: list[tuple[str, str]], which: int) -> str:
+    """``line`` with its marks spelled the compiled way (0) or the Python way (1)."""
+    parts = line.split("\0")
+    return "".join(marks[int(p)][which] if k % 2 else p for k, p in enumerate(parts))
 
 
 def _whole(plan: Plan, body, regions: list[_Region]) -> bool:
