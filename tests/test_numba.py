@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff.codegen import numba_cache, numba_printer
+from symdiff.codegen import measured_dot, numba_cache, numba_printer
 from symdiff.ops import OPS
 from symdiff.testing import op_example
 
@@ -202,6 +202,122 @@ def test_a_sliced_plan_is_one_compiled_body():
     np.testing.assert_allclose(value, np.sum(100.0 * (b - a * a) ** 2 + (1.0 - a) ** 2),
                                rtol=1e-13)
     np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
+def test_a_banded_hessian_is_one_compiled_body():
+    """The band matrix's zeros and strided writes compile with the rest: checked
+    against the analytic tridiagonal Hessian (as scipy.optimize.rosen_hess) and
+    central differences of the gradient."""
+    x = sd.vector("x", 30)
+    cost = sd.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    f = sd.function([x], sd.hessian(cost, x), backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source and ".ravel()[" in f.source
+    xv = np.random.default_rng(5).uniform(-1.5, 1.5, size=30)
+    H = f._trial.variants[0](xv)
+    want = np.diag(np.r_[1200.0 * xv[:-1] ** 2 - 400.0 * xv[1:] + 2.0, 0.0])
+    want[np.arange(1, 30), np.arange(1, 30)] += 200.0
+    want += np.diag(-400.0 * xv[:-1], 1) + np.diag(-400.0 * xv[:-1], -1)
+    np.testing.assert_allclose(H, want, rtol=1e-13, atol=1e-12)
+    grad = sd.function([x], sd.grad(cost, [x])[0])
+    eps, d = 1e-6, np.random.default_rng(6).normal(size=30)
+    fd = (grad(xv + eps * d) - grad(xv - eps * d)) / (2 * eps)
+    np.testing.assert_allclose(H @ d, fd, rtol=1e-6, atol=1e-6)
+
+
+def test_a_stack_of_band_matrices_in_a_compiled_body(every_node_compiled):
+    node, variables, env = op_example("band_matrix", 3)   # bands with a leading axis
+    f = sd.function(variables, node * 2.0, backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source
+    (offset,), band = node.attr("offsets"), env[variables[2].name]
+    want = np.zeros(node.shape)
+    for j in range(node.shape[1]):   # entry [..., j, j + offset] from the band
+        if 0 <= j + offset < node.shape[2]:
+            want[:, j, j + offset] = 2.0 * np.broadcast_to(band, node.shape[:2])[:, j]
+    np.testing.assert_allclose(f._trial.variants[0](**env), want, rtol=1e-15)
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_rows_and_their_softmax_in_kernels(keepdims):
+    """Row kernels around NumPy's exp: checked against the formula on moderate rows,
+    the NumPy backend on rows with inf, -inf and nan, and finite differences."""
+    X = sd.matrix("X")
+    lse = sd.logsumexp(X, axis=1, keepdims=keepdims)
+    cost = sd.sum(lse * sd.constant(np.linspace(0.5, 1.5, 6)[:, None] if keepdims
+                                    else np.linspace(0.5, 1.5, 6)))
+    outputs = [lse, cost, *sd.grad(cost, [X])]
+    f = sd.function([X], outputs, backend="numba")
+    assert "_shift(" in f.source and "np.exp(" in f.source
+    compiled = f._trial.variants[0]
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(6, 4)) * 3
+    got = compiled(x)
+    want = np.log(np.sum(np.exp(x), axis=1, keepdims=keepdims))
+    np.testing.assert_allclose(got[0], want, rtol=1e-13)
+    eps, d = 1e-6, rng.normal(size=x.shape)
+    fd = (compiled(x + eps * d)[1] - compiled(x - eps * d)[1]) / (2 * eps)
+    np.testing.assert_allclose(np.sum(got[2] * d), fd, rtol=1e-6)
+    x[1, 2], x[2, 0], x[3, :] = np.inf, np.nan, -np.inf
+    with np.errstate(all="ignore"):
+        want = sd.function([X], outputs)(x)
+        got = compiled(np.asfortranarray(x))   # any layout
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13)   # nan where NumPy has nan
+
+
+def test_products_are_spelled_as_measured_and_agree():
+    a = np.random.default_rng(8).normal(size=(600, 50))
+    b = np.random.default_rng(9).normal(size=(50, 6))
+    want = a @ b
+    buffers = {}
+    for _ in range(8):   # the trial runs both spellings, then the faster
+        np.testing.assert_allclose(measured_dot.measured_dot(a, b), want, atol=1e-12)
+        kept = measured_dot.measured_dot(a, b, buffers, 3)
+        np.testing.assert_allclose(kept, want, atol=1e-12)
+    assert buffers[3].base is None and np.shares_memory(kept, buffers[3])
+    np.testing.assert_allclose(measured_dot.measured_dot(np.asfortranarray(a), b[:, :1]),
+                               want[:, :1], atol=1e-12)
+
+
+def test_kept_buffers_never_hold_what_a_call_returned():
+    """Big temporaries are kept between calls, outputs never: a later call leaves what
+    an earlier call returned as it was (and the values agree with NumPy)."""
+    X, W, b = sd.matrix("X"), sd.matrix("W"), sd.vector("b")
+    z = X @ W + b
+    cost = sd.mean(sd.logsumexp(z, axis=1) - sd.sum(z * z, axis=1))
+    outputs = [cost, z * 2.0, *sd.grad(cost, [W, b])]
+    f = sd.function([X, W, b], outputs, backend="numba")
+    assert "_kept(_s" in f.source
+    compiled = f._trial.variants[0]
+    rng = np.random.default_rng(10)
+    args1 = rng.normal(size=(3000, 20)), rng.normal(size=(20, 7)), rng.normal(size=7)
+    args2 = [a + 1.0 for a in args1]
+    _two_calls(f, [X, W, b], outputs, args1, args2)
+
+
+def test_a_whole_body_run_from_python_keeps_no_returned_value():
+    """A plan compiled whole runs its steps from Python for big operands, keeping big
+    temporaries there: the same check on a sigmoid network."""
+    X, W = sd.matrix("X"), sd.matrix("W")
+    h = sd.tanh(X @ W)
+    cost = sd.sum(h * h)
+    outputs = [cost, h, *sd.grad(cost, [W])]
+    f = sd.function([X, W], outputs, backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source and "_kept(_s" in f.source
+    rng = np.random.default_rng(11)
+    args1 = rng.normal(size=(300, 80)), rng.normal(size=(80, 70))
+    args2 = [a * 0.5 for a in args1]
+    _two_calls(f, [X, W], outputs, args1, args2)
+
+
+def _two_calls(f, inputs, outputs, args1, args2):
+    compiled = f._trial.variants[0]
+    first = compiled(*args1)
+    saved = [np.copy(v) for v in first]
+    second = compiled(*args2)
+    for v, w in zip(first, saved):
+        np.testing.assert_array_equal(v, w)
+    for g, w in zip(second, sd.function(inputs, outputs)(*args2)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
 
 
 def test_unknown_lengths_that_differ_raise_rather_than_read_out_of_bounds():

@@ -54,9 +54,9 @@ class Measured:
             return self.winner[big](*args, **kwargs)
         which = self.calls[big] % 2
         self.calls[big] += 1
-        start = time.perf_counter()
+        start = time.process_time()   # CPU time: other processes do not count
         result = self.variants[which](*args, **kwargs)
-        self.times[big][which].append(time.perf_counter() - start)
+        self.times[big][which].append(time.process_time() - start)
         numba_times, numpy_times = self.times[big]
         # (several threads may be calling: decide on whole measurements only)
         if len(numba_times) >= ROUNDS and len(numpy_times) >= ROUNDS:

@@ -13,8 +13,16 @@ What it decides, on the statements of a readable plan (one node per statement):
 - A 0-d region (a scalar graph) is one compiled function on floats.
 - A full ``sum`` of a region's value is accumulated in the region's loop.
 - Everything else (matrix products stay BLAS, reductions over an axis, ops without
-  a ``numba`` form) is the NumPy printer's call, unchanged.
+  a ``numba`` form) is the NumPy printer's call, unchanged, except:
+  - a fused pair with a Numba form in the op table (logsumexp over the rows of a
+    matrix and its softmax: two row kernels around NumPy's vectorized exp);
+  - a product of two big matrices, ``measured_dot``: ``a.dot(b)`` or the same
+    product computed transposed, whichever the first calls measured faster.
 - A region of one node stays NumPy: a lone ufunc is already one pass.
+- Memory: kernels write into arrays their caller gives. A big temporary (a kernel's,
+  a product's, a lone ufunc's) that no returned value is or views is kept between
+  calls (``_kept``, one set per call in flight): fresh arrays of a few hundred KB
+  page-fault on every call (368 faults a call on the softmax workload, ~0.3-0.9 ms).
 - Whole plans: when every step is a fused region, Python-float math, or an op whose
   NumPy code Numba also compiles (``Op.numba_body``: products, slices, transposes),
   on float64 values, the body after the argument checks is one compiled function
@@ -31,7 +39,9 @@ import importlib.util
 
 import numpy as np
 
+from .. import runtime
 from ..ir import Node, same_shape
+from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
 from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
 from .statements import Backward, Check, Compute, Differentiates, Pair, Plan, Return
@@ -46,6 +56,7 @@ MIN_REGION = 2
 # np.dot: Numba's BLAS is SciPy's, so that module must not hide SciPy while it
 # compiles or loads (importing scipy.linalg costs ~0.2 s at the first call).
 WHOLE_MARK = "# the whole body, compiled"
+POOL = "_nbpool"   # not the NumPy variant's ``_pool``: both are in one module
 BLAS_MARK = " (with BLAS)"
 
 
@@ -53,14 +64,19 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
     """The module source of the plan with its fused kernels, the big constants it
     names but does not define, and the number of kernels."""
     kernels: list[str] = []
+    pools: list[str] = []
 
     class Printer(KernelBodyPrinter):
         store = kernels
 
+    Printer.pools = pools
+
     def blocks() -> list[str]:
         if not kernels:
             return []
-        return ["import math\n\nfrom numba import njit", *kernels]
+        lists = [f"{p} = []   # sets of big temporaries kept between calls"
+                 for p in sorted(set(pools))]
+        return ["import math\n\nfrom numba import njit", *lists, *kernels]
 
     source, held = function_source(plan, Printer, blocks)
     return source, held, len(kernels)
@@ -169,6 +185,7 @@ class KernelBodyPrinter(BodyPrinter):
     its last node."""
 
     store: list[str] = []
+    pools: list[str] = []   # the module's lists of kept buffer sets
 
     def __init__(self, out, body) -> None:
         computes = [s.node for s in body.statements if isinstance(s, Compute)]
@@ -195,6 +212,13 @@ class KernelBodyPrinter(BodyPrinter):
                     if n.id not in self.region_of:
                         self.read_by_numpy.add(i.id)
         self.returned = {o.id for o in outputs}
+        # what a returned value is or views: never written into a kept buffer
+        self.protected = set(self.returned)
+        for st in reversed(body.statements):
+            if isinstance(st, Compute) and st.node.id in self.protected and st.node.op.view:
+                self.protected.add(st.node.inputs[0].id)
+        self.kept = 0                        # buffers kept between calls, so far
+        self.marks: list[tuple[str, str]] = []   # see _mark
         self.floats_out: set[int] = set()   # 0-d kernel outputs (Python floats)
         super().__init__(out, body)
         if self.whole:
@@ -215,7 +239,8 @@ class KernelBodyPrinter(BodyPrinter):
         params = ", ".join(n for n, _ in taken)
         sig = ", ".join("float64" if v.ndim == 0 else
                         f"float64[{', '.join([':'] * (v.ndim - 1) + ['::1'])}]" for _, v in taken)
-        inner = self.lines[self.prologue:]
+        marked = self.lines[self.prologue:]
+        inner = [_spell(line, self.marks, 0) for line in marked]
         blas = any(".dot(" in line for line in inner)   # the products printed as .dot
         self.store.append("\n".join(
             [f'@njit("({sig}{"," if len(taken) == 1 else ""})", cache=True, '
@@ -234,11 +259,46 @@ class KernelBodyPrinter(BodyPrinter):
         sized = [v.name for v in inputs if v.ndim and None in v.shape]
         big = []
         if sized:
+            # there, big temporaries are kept between calls and products measured
+            steps = [_spell(line, self.marks, 1) for line in marked[:-1]]
+            if self.kept:
+                self.out._need([runtime._buffers, runtime._kept])
+                self.pools.append(POOL)
+                steps = [f"_s = _buffers({POOL})", *steps, f"{POOL}.append(_s)"]
+            if any("measured_dot(" in line for line in steps):
+                self.out._need([measured_dot])
             test = " or ".join(f"{n}.size >= {KEEP_MIN_SIZE}" for n in sized)
-            big = [f"if {test}:", *("    " + line if line else "" for line in inner[:-1]),
+            big = [f"if {test}:", *("    " + line if line else "" for line in steps),
                    f"    return {self._returned(values, refs)}"]
         self.lines = self.lines[:self.prologue] + big + [
             f"_r = {name}({args})  {WHOLE_MARK}{BLAS_MARK if blas else ''}", f"return {self._returned(values, results)}"]
+
+    def _buffer(self, node: Node, shape: str) -> str:
+        """An array for ``node``'s value, of the shape written ``shape``: kept between
+        calls when it is big (or of unknown size) and no returned value is or views it."""
+        dtype = "" if node.dtype == np.float64 else ", np.bool_"
+        small = None not in node.shape and np.prod(node.shape) < KEEP_MIN_SIZE
+        if small or node.id in self.protected or node.dtype != np.float64:
+            return f"np.empty({shape}{dtype})"
+        if self.whole:   # compiled: a new array; the steps run from Python keep it
+            self.kept += 1
+            return self._mark(f"np.empty({shape})", f"_kept(_s, {self.kept - 1}, {shape})")
+        return f"_kept(_s, {self._keep()}, {shape})"
+
+    def _mark(self, compiled: str, python: str) -> str:
+        """A place in a whole body's lines spelled one way in the compiled function and
+        another in its steps run from Python (see ``_spell``)."""
+        self.marks.append((compiled, python))
+        return f"\0{len(self.marks) - 1}\0"
+
+    def _keep(self) -> int:
+        """The index of a new kept buffer (the set is taken at the first)."""
+        if not self.kept:
+            self.out._need([runtime._buffers, runtime._kept])
+            self.lines.append(f"_s = _buffers({POOL})")
+            self.pools.append(POOL)
+        self.kept += 1
+        return self.kept - 1
 
     def _returned(self, values: tuple, refs: list[str]) -> str:
         """The returned values, 0-d ones as NumPy scalars (as the NumPy code gives)."""
@@ -257,9 +317,70 @@ class KernelBodyPrinter(BodyPrinter):
     def _compute(self, s: Compute) -> None:
         region = self.region_of.get(s.node.id)
         if region is None:
-            return super()._compute(s)
+            if not self.whole and self._kept_ufunc(s):
+                return
+            if self.whole and _big_product(s):
+                super()._compute(s)   # .dot compiled; measured when run from Python
+                a, b = (self._ref(i) for i in s.node.inputs)
+                kept = "" if s.node.id in self.protected else f", _s, {self.kept}"
+                self.kept += bool(kept)
+                self.lines[-1] = self._mark(self.lines[-1],
+                                            f"{s.name} = measured_dot({a}, {b}{kept})")
+                return
+            if self.whole or not _big_product(s):
+                return super()._compute(s)
+            self.out._need([measured_dot])
+            a, b = (self._ref(i) for i in s.node.inputs)
+            self.label[s.node.id] = s.name
+            self.holder[s.name] = s.node.id
+            small = None not in s.node.shape and np.prod(s.node.shape) < KEEP_MIN_SIZE
+            kept = "" if small or s.node.id in self.protected else f", _s, {self._keep()}"
+            self.lines.append(f"{s.name} = measured_dot({a}, {b}{kept})")
+            return
         if s.node.id in self.anchor:
             self._kernel(region)
+
+    def _kept_ufunc(self, s: Compute) -> bool:
+        """A lone elementwise node (not worth a kernel) whose big float64 temporary is
+        written by its ufunc into a kept buffer (``np.add(b, t0, out=...)``)."""
+        node = s.node
+        if (not node.op.elementwise or node.op.out is None or s.form != "call"
+                or node.dtype != np.float64 or not node.ndim or node.id in self.protected
+                or (None not in node.shape and np.prod(node.shape) < KEEP_MIN_SIZE)):
+            return False
+        dims = []
+        for d, n in enumerate(node.shape):
+            if n is not None:
+                dims.append(str(n))
+                continue
+            for i in sorted(node.inputs, key=lambda i: -i.ndim):   # one that spans the axis
+                axis = d - (node.ndim - i.ndim)
+                if axis >= 0 and i.shape[axis] is None:
+                    dims.append(f"{self._ref(i)}.shape[{axis}]")
+                    break
+            else:
+                return False
+        args = [self._ref(i) for i in node.inputs]
+        shape = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+        self.lines.append(f"{s.name} = _kept(_s, {self._keep()}, {shape})")
+        self.lines.append(node.op.out(args, node, s.name))
+        self.label[node.id] = s.name
+        self.holder[s.name] = node.id
+        return True
+
+    def _pair(self, s: Pair) -> None:
+        """A fused pair with a Numba form (the op table's): its kernels and calls."""
+        form = s.fusion.numba and s.fusion.numba(
+            f"{KERNEL_PREFIX}{len(self.store)}", self._ref(s.first.inputs[0]), s.first, s.second)
+        if not form:
+            return super()._pair(s)
+        kernels, lines = form
+        self.store.append(kernels)
+        a, b = s.names
+        e = self._buffer(s.second, f"{self._ref(s.first.inputs[0])}.shape")
+        self.label[s.first.id], self.label[s.second.id] = a, b
+        self.holder[a], self.holder[b] = s.first.id, s.second.id
+        self.lines += lines.format(a=a, b=b, e=e).splitlines()
 
     def _return(self, s: Return) -> None:
         values = tuple((o, how) for o, how in s.values)
@@ -269,6 +390,8 @@ class KernelBodyPrinter(BodyPrinter):
             self.lines.append("return " + (refs[0] if self.plan.single else ", ".join(refs)
                                            + ("," if len(refs) == 1 else "")))
             return
+        if self.kept:
+            self.lines.append(f"{POOL}.append(_s)")
         for o, _ in values:
             if o.id in self.floats_out and o.dtype == np.float64:
                 self.label[o.id] = f"np.float64({self.label[o.id]})"
@@ -288,6 +411,10 @@ class KernelBodyPrinter(BodyPrinter):
             if e.ndim == 0 and e.id not in self.floats_out:
                 ref = f"float({ref})" if e.dtype == np.float64 else f"bool({ref})"
             args.append(ref)
+        dims = [str(x) if isinstance(x, int) else f"{self._ref(x[0])}.shape[{x[1]}]"
+                for x in loop_extents(region, externals)]
+        shape = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
+        args += [self._buffer(m, shape) for m in outs if m.ndim and m.id not in region.sums]
         names = []
         for m in outs:
             tname = self._name_of(m)
@@ -311,6 +438,22 @@ class KernelBodyPrinter(BodyPrinter):
             if isinstance(s, Compute) and s.node.id == node.id:
                 return s.name
         raise AssertionError("a fused node without a statement")
+
+
+def _big_product(s: Compute) -> bool:
+    """A product of two float64 matrices, not known to be small, printed as a call."""
+    node = s.node
+    if (node.op.name != "matmul" or s.form != "call" or s.kept is not None
+            or node.ndim != 2 or any(i.ndim != 2 or i.dtype != np.float64 for i in node.inputs)):
+        return False
+    (m, k), n = node.inputs[0].shape, node.shape[1]
+    return None in (m, k, n) or m * k * n >= MEASURED_PRODUCT_MIN
+
+
+def _spell(line: str, marks: list[tuple[str, str]], which: int) -> str:
+    """``line`` with its marks spelled the compiled way (0) or the Python way (1)."""
+    parts = line.split("\0")
+    return "".join(marks[int(p)][which] if k % 2 else p for k, p in enumerate(parts))
 
 
 def _whole(plan: Plan, body, regions: list[_Region]) -> bool:
@@ -364,26 +507,25 @@ def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, li
             seen.add(i.id)
             externals.append(i)
     params = {e.id: f"a{j}" for j, e in enumerate(externals)}
-    sig = ", ".join(_numba_type(e) for e in externals)
-    lines = [f'@njit("({sig}{"," if len(externals) == 1 else ""})", cache=True, '
+    array_outs = [m for m in outs if m.ndim and m.id not in region.sums]
+    # array results are written into arrays the caller gives (kept between calls when
+    # big: fresh memory page-faults on every call), C-contiguous
+    names = [params[e.id] for e in externals] + [f"o{j}" for j in range(len(array_outs))]
+    types = [_numba_type(e) for e in externals] + [_numba_type(m, True) for m in array_outs]
+    sig = ", ".join(types)
+    lines = [f'@njit("({sig}{"," if len(types) == 1 else ""})", cache=True, '
              f'error_model="numpy", nogil=True)',
-             f"def {name}({', '.join(params[e.id] for e in externals)}):"]
+             f"def {name}({', '.join(names)}):"]
     body: list[str] = []
     # loop lengths: static, or read from an operand that spans that axis
     extent = {}
-    for d, n in enumerate(loop):
-        if n is not None:
-            body.append(f"n{d} = {n}")
+    for d, ext in enumerate(loop_extents(region, externals)):
+        if isinstance(ext, int):
+            body.append(f"n{d} = {ext}")
             extent[d] = None
-            continue
-        for e in externals:
-            axis = d - (k - e.ndim)
-            if axis >= 0 and e.shape[axis] is None:
-                body.append(f"n{d} = {params[e.id]}.shape[{axis}]")
-                extent[d] = e.id
-                break
         else:
-            raise AssertionError("a loop length no operand gives")
+            body.append(f"n{d} = {params[ext[0].id]}.shape[{ext[1]}]")
+            extent[d] = ext[0].id
     index: dict[int, str] = {}
     for e in externals:
         if e.ndim == 0:
@@ -399,11 +541,10 @@ def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, li
                 body.append(f"if {params[e.id]}.shape[{axis}] != n{d}:")
                 body.append(f'    raise ValueError("{name}: operand lengths differ")')
         index[e.id] = ", ".join(idx)
-    array_outs = [m for m in outs if m.ndim and m.id not in region.sums]
-    dims = ", ".join(f"n{d}" for d in range(k)) + ("," if k == 1 else "")
-    for j, m in enumerate(array_outs):
-        dtype = "np.float64" if m.dtype == np.float64 else "np.bool_"
-        body.append(f"o{j} = np.empty(({dims}), {dtype})")
+    for j in range(len(array_outs)):
+        for d in range(k):
+            body.append(f"if o{j}.shape[{d}] != n{d}:")
+            body.append(f'    raise ValueError("{name}: a result of the wrong shape")')
     for s in region.sums:
         body.append(f"s{s} = 0.0")
     inner: list[str] = []
@@ -441,9 +582,30 @@ def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, li
     return "\n".join(lines), externals
 
 
-def _numba_type(node: Node) -> str:
+def loop_extents(region: _Region, externals: list[Node]) -> list:
+    """Per loop axis: its static length, or (operand, axis) that gives it."""
+    loop, k = region.shape, len(region.shape)
+    extents: list = []
+    for d, n in enumerate(loop):
+        if n is not None:
+            extents.append(n)
+            continue
+        for e in externals:
+            axis = d - (k - e.ndim)
+            if axis >= 0 and e.shape[axis] is None:
+                extents.append((e, axis))
+                break
+        else:
+            raise AssertionError("a loop length no operand gives")
+    return extents
+
+
+def _numba_type(node: Node, contiguous: bool = False) -> str:
     base = _NUMBA_TYPE[node.dtype.name]
     if node.ndim == 0:
         return base
-    return f"{base}[{', '.join([':'] * node.ndim)}]"
+    axes = [':'] * node.ndim
+    if contiguous:
+        axes[-1] = '::1'
+    return f"{base}[{', '.join(axes)}]"
 

@@ -53,7 +53,9 @@ def _band_matrix_block(out, args, node):
     dtype_arg = "" if node.dtype == np.float64 else f", {dtype}"
     lines = [f"{out} = np.zeros({node.shape!r}{dtype_arg})"]
     # Entry [j, j + k] is element j * (n + 1) + k of the flattened matrix.
-    flat = f"{out}.flat[" if not lead else f"{out}.reshape({lead + (m * n,)!r})[..., "
+    # (``ravel()`` of the new zeros is a view, in NumPy and in Numba, and cheaper than
+    # ``.flat``, which Numba cannot assign slices of: 0.3 against 0.9 us a write)
+    flat = f"{out}.ravel()[" if not lead else f"{out}.reshape({lead + (m * n,)!r})[..., "
     for k, d, d_node in zip(offsets, bands, node.inputs[2:]):
         j0, j1 = max(0, -k), min(m, n - k)
         if j1 <= j0:
@@ -117,6 +119,8 @@ _band_matrix = register(Op(
     # inline, so only lengths known at run time need the helper
     block=_band_matrix_block,
     helpers=lambda node: (_band_matrix_helper,) if None in node.shape else (),
+    # with static lengths the block above also compiles in Numba
+    numba_body=lambda node: None not in node.shape,
     domain=("const", "const"),
     cases=(Case(((4,), (5,), (4,), (), (4,)), {"offsets": (-1, 0, 2), "axes": (-1, -1)}),
            Case(((3,), (3,), (1,), (3,)), {"offsets": (0, -2), "axes": (-1, -1)}),
