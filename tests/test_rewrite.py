@@ -167,6 +167,8 @@ ROWS = [
     ("inv(Y) @ Y -> I", CAN, lambda: S @ sd.inv(WELL).T @ WELL.T),
     ("inv(Y) @ Y -> I", CAN, lambda: S @ (2.0 * sd.inv(WELL))),
     ("inv(inv(Y)) -> Y", CAN, lambda: sd.inv(sd.inv(WELL))),
+    ("solve(A, k*B) -> k*solve(A, B)", CAN,
+     lambda: sd.solve(WELL, sd.scalar("k") * sd.matrix("Bs", shape=(3, 2)))),
     ("s + s -> 2*s for a matrix or a sum", CAN, lambda: (S + Q) + (S + Q)),
     ("log(abs(det(X))) -> logdet(X)", CAN, lambda: sd.log(sd.abs(sd.det(WELL)))),
     ("trace(A @ B) -> sum(A * B.T)", SPEC, lambda: sd.trace(S @ Q)),

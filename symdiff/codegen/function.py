@@ -275,7 +275,7 @@ def _compile_portable(fn: Function) -> tuple:
     with gc_paused():
         graph = fn.outputs
         if fn._optimize:
-            graph = _optimized(fn.outputs)
+            graph = _optimized(fn.outputs, symmetric_inputs=False)
         plan = make_plan(fn.inputs, graph, fn.name, fn.single, documented=fn.outputs,
                          keep_buffers=False, readable=True)
         try:
@@ -303,11 +303,15 @@ def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,
         return module_source_text(plan, doc)
 
 
-def _optimized(outputs: list[Node]) -> list[Node]:
-    """The graph simplified, then with computed inverses reused by the solves."""
-    from ..rewrite import simplify
+def _optimized(outputs: list[Node], symmetric_inputs: bool = True) -> list[Node]:
+    """The graph simplified, then with computed inverses reused by the solves.
+
+    ``symmetric_inputs``: the rewrites take the variables declared symmetric to be so
+    (``S.T -> S``); the NumPy printers check those arguments at each call. The portable
+    variant does not (a test would compute a lazy array), so it does not assume it."""
+    from ..rewrite import run
     from .shared_inverse import share_inverses
-    return share_inverses(simplify(outputs))
+    return share_inverses(run(outputs, symmetric_inputs=symmetric_inputs)[0])
 
 
 def _check_inputs(inputs: list, outputs: list[Node]) -> None:
