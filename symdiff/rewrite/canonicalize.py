@@ -396,6 +396,8 @@ CANONICALIZE = Phase("canonicalize", [
     rule_fn("inv(Y) @ Y -> I", matrices.inverse_cancels, ("matmul",)),
     rule_fn("inv(inv(Y)) -> Y", matrices.inverse_inverse, ("inv",)),
     rule_fn("solve(A, k*B) -> k*solve(A, B)", matrices.solve_scaled, ("solve",)),
+    rule_fn("(k*a) @ b -> k*(a @ b) when smaller", matrices.smaller_scaled_product,
+            ("matmul",)),
     rule_fn("s + s -> 2*s for a matrix or a sum", matrices.doubled_sum, ("add",)),
     rule_fn("log(abs(det(X))) -> logdet(X)", matrices.log_abs_det, ("log",)),
     rule_fn("a @ c + b @ c -> (a + b) @ c", matrices.factor_product, ("add", "sub")),

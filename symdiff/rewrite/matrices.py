@@ -10,7 +10,8 @@ the notation of the Matrix Cookbook (Petersen & Pedersen, 2012).
 - ``a @ c + b @ c -> (a + b) @ c`` and ``c @ a + c @ b -> c @ (a + b)``;
 - ``inv(Y) @ Y -> I`` (in chains too), ``inv(inv(Y)) -> Y``, ``a @ (k*b) -> k*(a @ b)``,
   ``s + s -> 2*s`` for a matrix, ``log(abs(det(X))) -> logdet(X)``;
-- ``solve(A, k*B) -> k*solve(A, B)`` for a 0-d k;
+- ``solve(A, k*B) -> k*solve(A, B)`` for a 0-d k, and ``(k*a) @ b -> k*(a @ b)`` where
+  the product is the smaller array;
 - ``inv(A) @ b -> solve(A, b)`` (specialize: one factorization, no explicit inverse);
 - ``logdet(L) -> sum(log(diagonal(L)))`` for a Cholesky factor ``L`` (its diagonal is
   positive), and ``logdet(L @ L.T) -> 2*sum(log(diagonal(L)))``;
@@ -204,6 +205,28 @@ def inverse_inverse(m: Match) -> Node | None:
     """inv(inv(Y)) -> Y."""
     x = m.node.inputs[0]
     return x.inputs[0] if x.op.name == "inv" else None
+
+
+def smaller_scaled_product(m: Match) -> Node | None:
+    """(k*a) @ b -> k*(a @ b) (and a @ (k*b)) for a 0-d k, when the product has fewer
+    elements than the scaled operand (known lengths): the scaling is a pass over the
+    smaller array (``(0.5*Z) @ Z.T``, Z of n x N, in the Gaussian likelihood's gradient)."""
+    node = m.node
+    size = _static_size(node)
+    if size is None:
+        return None
+    a, b = node.inputs
+    for scaled, other, left in ((a, b, True), (b, a, False)):
+        for k, rest in _scaled(scaled):
+            before = _static_size(scaled)
+            if before is not None and size < before:
+                product = F["matmul"](rest, other) if left else F["matmul"](other, rest)
+                return F["multiply"](k, product)
+    return None
+
+
+def _static_size(node: Node) -> int | None:
+    return None if None in node.shape else int(np.prod(node.shape, dtype=np.int64))
 
 
 def solve_scaled(m: Match) -> Node | None:

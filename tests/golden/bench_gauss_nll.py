@@ -53,9 +53,8 @@ def value_and_grad_mu_S(X, mu, S):
     np.negative(t13, out=t13)
     # d/d t0 where t0 = logdet S
     t6 *= 256.0
-    t14 = _kept(_s, 1, (64, 512))
-    np.multiply(0.5, t7, out=t14)
-    t15 = t14.dot(t12)
-    t6 -= t15
+    t14 = t7.dot(t12)
+    t14 *= 0.5
+    t6 -= t14
     _pool.append(_s)
     return t11, t13, t6
