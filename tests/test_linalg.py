@@ -418,3 +418,17 @@ def test_a_standalone_module_checks_symmetry_too():
     np.testing.assert_allclose(namespace["g"](s)[0], np.linalg.inv(s), rtol=1e-10)
     with pytest.raises(ValueError, match="declared symmetric"):
         namespace["g"](s + np.triu(np.ones((3, 3)), 1))
+
+
+def test_the_portable_variant_computes_the_expression_as_written():
+    xp = pytest.importorskip("array_api_strict")
+    S, A = sd.matrix("S", shape=(3, 3), symmetric=True), sd.matrix("A", shape=(3, 3))
+    cost = sd.sum(A * S.T) + sd.sum(sd.exp(sd.sin(S) * A) * S.T)
+    outs = [cost, sd.grad(cost, S)]
+    f = sd.function([S, A], outs)
+    rng = np.random.default_rng(11)
+    env = {"S": _spd(3, rng), "A": rng.normal(size=(3, 3))}
+    want = sd.evaluate(outs, env)
+    for got in (f(**env), f(*(xp.asarray(env[k]) for k in "SA"))):
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(np.asarray(g), w, rtol=1e-12, atol=1e-14)
