@@ -432,3 +432,24 @@ def test_the_portable_variant_computes_the_expression_as_written():
     for got in (f(**env), f(*(xp.asarray(env[k]) for k in "SA"))):
         for g, w in zip(got, want):
             np.testing.assert_allclose(np.asarray(g), w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_symmetric_inverse_times_a_transpose_is_computed_in_its_orientation(declared):
+    # inv(S) @ D.T as (D @ inv(S)).T (shared_inverse.py): the values and gradients are
+    # those of the graph as written, for a declared S and for a certainly symmetric one
+    rng = np.random.default_rng(12)
+    n, N = 4, 7
+    A, D = sd.matrix("A", shape=(n, n)), sd.matrix("D", shape=(N, n))
+    S = sd.matrix("S", shape=(n, n), symmetric=True) if declared else \
+        A @ A.T + sd.constant(np.eye(n))
+    e = sd.logdet(S) + sd.sum(D.T * sd.solve(S, D.T)) + sd.sum(sd.solve(S, D.T) ** 2)
+    wrt = [v for v in (A, D) + ((S,) if declared else ()) if v.name in e.vars]
+    outs = [e, *sd.grad(e, wrt)]
+    env = {"A": rng.normal(size=(n, n)), "D": rng.normal(size=(N, n)), "S": _spd(n, rng)}
+    env = {k: v for k, v in env.items() if k in e.vars}
+    f = sd.function([e.vars[k] for k in sorted(env)], outs)
+    assert "np.linalg.solve" not in f.source
+    for got, want in zip(f(**{k: env[k] for k in sorted(env)}), sd.evaluate(outs, env)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    check_grads(e, env)

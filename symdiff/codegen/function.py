@@ -311,7 +311,7 @@ def _optimized(outputs: list[Node], symmetric_inputs: bool = True) -> list[Node]
     variant does not (a test would compute a lazy array), so it does not assume it."""
     from ..rewrite import run
     from .shared_inverse import share_inverses
-    return share_inverses(run(outputs, symmetric_inputs=symmetric_inputs)[0])
+    return share_inverses(run(outputs, symmetric_inputs=symmetric_inputs)[0], symmetric_inputs)
 
 
 def _check_inputs(inputs: list, outputs: list[Node]) -> None:

@@ -33,28 +33,26 @@ def value_and_grad_mu_S(X, mu, S):
     t1 = 512.0 * t0
     t2 = 60223.55571210143 + t1
     t3 = X - mu
-    t4 = t3.T
-    del t3
-    t5 = t4.reshape((-1,))
+    t4 = t3.reshape((-1,))
 
     # backward pass
     # d/d t0 where t0 = logdet S
-    t6 = np.linalg.inv(S)
-    t7 = _kept(_s, 0, (64, 512))
-    t6.dot(t4, out=t7)
-    del t4
-    t8 = t7.reshape((-1,))
-    t9 = t5.dot(t8)
-    del t5, t8
-    t10 = t2 + t9
-    t11 = 0.5 * t10
-    t12 = t7.T
-    t13 = np.ones(t12.shape[0]).dot(t12)
-    np.negative(t13, out=t13)
+    t5 = np.linalg.inv(S)
+    t6 = _kept(_s, 0, (512, 64))
+    t3.dot(t5, out=t6)
+    del t3
+    t7 = t6.reshape((-1,))
+    t8 = t4.dot(t7)
+    del t4, t7
+    t9 = t2 + t8
+    t10 = 0.5 * t9
+    t11 = np.ones(t6.shape[0]).dot(t6)
+    np.negative(t11, out=t11)
     # d/d t0 where t0 = logdet S
-    t6 *= 256.0
-    t14 = t7.dot(t12)
-    t14 *= 0.5
-    t6 -= t14
+    t5 *= 256.0
+    t12 = t6.T
+    t13 = t12.dot(t6)
+    t13 *= 0.5
+    t5 -= t13
     _pool.append(_s)
-    return t11, t13, t6
+    return t10, t11, t5
