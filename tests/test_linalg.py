@@ -453,3 +453,24 @@ def test_a_symmetric_inverse_times_a_transpose_is_computed_in_its_orientation(de
     for got, want in zip(f(**{k: env[k] for k in sorted(env)}), sd.evaluate(outs, env)):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     check_grads(e, env)
+
+
+def test_a_hessian_with_respect_to_a_symmetric_input_is_the_unconstrained_one():
+    rng = np.random.default_rng(13)
+    n = 3
+    S, A = sd.matrix("S", shape=(n, n), symmetric=True), sd.matrix("A", shape=(n, n))
+    e = sd.logdet(S) + sd.sum(A * (S.T @ S)) + sd.sum(sd.solve(S.T, A) * A.T)
+    env = {"S": _spd(n, rng), "A": rng.normal(size=(n, n))}
+    h = sd.hessian(e, S)
+    got = sd.function([S, A], h)(**env)
+    # oracle: central differences of the gradient (interpreted, as written), one entry
+    # of S at a time
+    g, step = sd.grad(e, S), 1e-6
+    want = np.zeros((n, n, n, n))
+    for i, j in np.ndindex(n, n):
+        d = np.zeros((n, n))
+        d[i, j] = step
+        want[..., i, j] = (sd.evaluate(g, {**env, "S": env["S"] + d})
+                           - sd.evaluate(g, {**env, "S": env["S"] - d})) / (2 * step)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(want, want.transpose(1, 0, 2, 3), atol=1e-3)
