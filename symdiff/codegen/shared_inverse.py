@@ -25,7 +25,7 @@ from ..ops import OPS
 from ..ops.contractions import matmul, matrix_transpose
 from ..ops.linalg import inv
 from ..ops.shape import reshape
-from ..rewrite.matrices import _symmetric
+from ..rewrite.matrices import certainly_symmetric
 
 
 def _matrix_transpose_of(node: Node) -> Node | None:
@@ -72,7 +72,7 @@ def share_inverses(outputs: list[Node], symmetric_inputs: bool = False) -> list[
 def _inverse_times(a: Node, b: Node, symmetric_inputs: bool) -> Node:
     """``inv(a) @ b``, as ``(x @ inv(a)).T`` for ``b = x.T`` and a symmetric ``a``."""
     x = _matrix_transpose_of(b)
-    if x is not None and b.ndim == 2 and _symmetric(a, 0, symmetric_inputs):
+    if x is not None and b.ndim == 2 and certainly_symmetric(a, 0, symmetric_inputs):
         return matrix_transpose(matmul(x, inv(a)))
     return matmul(inv(a), b)
 

@@ -73,7 +73,7 @@ def _t(node: Node) -> Node:
     return node.inputs[0] if _is_t(node) else F["transpose"](node)
 
 
-def _symmetric(node: Node, depth: int = 0, declared: bool = False) -> bool:
+def certainly_symmetric(node: Node, depth: int = 0, declared: bool = False) -> bool:
     """Certainly symmetric: a.T @ a, a @ a.T, a + a.T, and inverses, sums, scalings of
     symmetric matrices (read a few levels deep); with ``declared``, also the variables
     declared symmetric (see ``Memo.symmetric_inputs``)."""
@@ -89,13 +89,14 @@ def _symmetric(node: Node, depth: int = 0, declared: bool = False) -> bool:
         a, b = node.inputs
         if (_is_t(b) and b.inputs[0] is a) or (_is_t(a) and a.inputs[0] is b):
             return name == "add"
-        return _symmetric(a, depth + 1, declared) and _symmetric(b, depth + 1, declared)
+        return (certainly_symmetric(a, depth + 1, declared)
+                and certainly_symmetric(b, depth + 1, declared))
     if name in ("inv", "neg"):
-        return _symmetric(node.inputs[0], depth + 1, declared)
+        return certainly_symmetric(node.inputs[0], depth + 1, declared)
     if name in ("mul", "div"):
         a, b = node.inputs
-        return (a.ndim == 0 and _symmetric(b, depth + 1, declared)) or \
-            (b.ndim == 0 and _symmetric(a, depth + 1, declared))
+        return (a.ndim == 0 and certainly_symmetric(b, depth + 1, declared)) or \
+            (b.ndim == 0 and certainly_symmetric(a, depth + 1, declared))
     if name == "const":
         return bool(np.array_equal(node.value, node.value.T))
     return _is_identity(node)
@@ -104,7 +105,7 @@ def _symmetric(node: Node, depth: int = 0, declared: bool = False) -> bool:
 def symmetric_transpose(m: Match) -> Node | None:
     """s.T -> s for a symmetric matrix s."""
     x = m.node.inputs[0]
-    return x if m.node.ndim == 2 and _symmetric(x, 0, m.memo.symmetric_inputs) else None
+    return x if m.node.ndim == 2 and certainly_symmetric(x, 0, m.memo.symmetric_inputs) else None
 
 
 def factor_product(m: Match) -> Node | None:
