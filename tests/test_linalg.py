@@ -405,8 +405,10 @@ def test_only_square_matrices_can_be_declared_symmetric():
         with pytest.raises(sd.ShapeError, match="symmetric"):
             make()
     S = sd.matrix("S", symmetric=True)
-    with pytest.raises(sd.CompileError, match="two different inputs are named 'S'"):
+    with pytest.raises(sd.CompileError, match=r"named 'S' \(f64\[\?,\?\] symmetric and"):
         sd.function([S, sd.matrix("S")], S)
+    with pytest.raises(sd.CompileError, match=r"f64\[\?,\?\] symmetric \(an input\)"):
+        sd.function([S], S + sd.matrix("S"))
 
 
 def test_a_standalone_module_checks_symmetry_too():

@@ -328,7 +328,7 @@ def _check_inputs(inputs: list, outputs: list[Node]) -> None:
             if names[v.name] is v:
                 raise CompileError(f"input {v.name!r} is listed twice")
             raise CompileError(f"two different inputs are named {v.name!r} "
-                               f"({type_str(names[v.name])} and {type_str(v)})")
+                               f"({_var_type(names[v.name])} and {_var_type(v)})")
         names[v.name] = v
     for node in toposort(outputs):
         if isinstance(node, Var):
@@ -339,7 +339,12 @@ def _check_inputs(inputs: list, outputs: list[Node]) -> None:
                                    f"[{', '.join(names) or 'none'}]")
             if known is not node:
                 raise CompileError(f"two different variables are named {node.name!r}: "
-                                   f"{type_str(known)} (an input) and {type_str(node)}")
+                                   f"{_var_type(known)} (an input) and {_var_type(node)}")
+
+
+def _var_type(v: Var) -> str:
+    """A variable's type as the errors name it: ``f64[3,3]``, ``f64[3,3] symmetric``."""
+    return type_str(v) + (" symmetric" if v.symmetric else "")
 
 
 def _function_name(inputs: list[Var], outputs: list[Node]) -> str:
