@@ -87,7 +87,7 @@ class Symdiff(Contender):
             if not hasattr(symdiff, needed):
                 raise ImportError(f"symdiff has no attribute '{needed}' yet")
 
-    def variable(self, name, value, static):
+    def variable(self, name, value, static, symmetric=False):
         """A variable of the value's rank; its lengths are declared only if static."""
         sd = self.sd
         shape = np.shape(value)
@@ -97,14 +97,15 @@ class Symdiff(Contender):
         if len(shape) == 1:
             return sd.vector(name, shape=declared)
         if len(shape) == 2:
-            return sd.matrix(name, shape=declared)
-        return sd.tensor(name, shape=declared or (None,) * len(shape))
+            return sd.matrix(name, shape=declared, symmetric=symmetric)
+        return sd.tensor(name, shape=declared or (None,) * len(shape), symmetric=symmetric)
 
     def build(self, workload, inputs):
         sd = self.sd
         static = self.static_shapes or workload.static_shapes
         variables = {
-            name: self.variable(name, value, static) for name, value in inputs.items()
+            name: self.variable(name, value, static, name in workload.symmetric)
+            for name, value in inputs.items()
         }
         cost = workload.model(sd, **variables)
         wrt = [variables[name] for name in workload.wrt]

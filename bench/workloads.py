@@ -40,6 +40,7 @@ class Workload:
     target: float | None = None  # symdiff time / hand time
     first_call_target_ms: float | None = None
     static_shapes: bool = False  # symdiff variables declare their lengths
+    symmetric: tuple = ()  # inputs symdiff declares symmetric (the hand code assumes it)
     reference_label: str = "hand-written NumPy"
     known: dict = field(default_factory=dict)  # output index -> published value
     rtol: float = 1e-7
@@ -340,6 +341,7 @@ WORKLOADS = [
         model=gauss_model,
         hand=gauss_hand,
         static_shapes=True,
+        symmetric=("S",),
         target=1.0,
         rtol=1e-6,
         atol=1e-8,

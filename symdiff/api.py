@@ -25,18 +25,33 @@ def vector(name: str, shape: Any = None, dtype: Any = "float64") -> Var:
     return Var(name, (None,) if shape is None else _tuple(shape), dtype)
 
 
-def matrix(name: str, shape: Any = None, dtype: Any = "float64") -> Var:
-    """A 2-d variable; ``shape=(3, None)`` fixes the lengths that are known."""
-    return Var(name, (None, None) if shape is None else _tuple(shape), dtype)
+def matrix(name: str, shape: Any = None, dtype: Any = "float64", *,
+           symmetric: bool = False) -> Var:
+    """A 2-d variable; ``shape=(3, None)`` fixes the lengths that are known.
+
+    ``symmetric=True`` declares that every value passed is a symmetric matrix (a
+    covariance, a Hessian, a kernel matrix). Compiled code then uses ``S.T == S`` and
+    ``inv(S).T == inv(S)``, and raises ``ShapeError`` for an argument that is not
+    symmetric (to a tolerance of a few units of rounding, ``_symmetric_arg`` in
+    ``symdiff.runtime``). Derivatives are those of the expression as written, with the
+    entries of ``S`` independent, taken at the symmetric value: the same numbers as
+    ``jax.grad`` and as finite differences moving one entry. They are not the
+    gradients constrained to symmetric matrices (``G + G.T - diag(G)`` in the Matrix
+    Cookbook, section 2.8); where ``G`` is not symmetric, symmetrize it yourself.
+    """
+    return Var(name, (None, None) if shape is None else _tuple(shape), dtype,
+               symmetric=symmetric)
 
 
-def tensor(name: str, shape: Any, dtype: Any = "float64") -> Var:
-    """A variable of any number of dimensions, e.g. ``shape=(None, 3, 4)``."""
-    return Var(name, _tuple(shape), dtype)
+def tensor(name: str, shape: Any, dtype: Any = "float64", *, symmetric: bool = False) -> Var:
+    """A variable of any number of dimensions, e.g. ``shape=(None, 3, 4)``;
+    ``symmetric=True``: a stack of symmetric matrices (see ``matrix``)."""
+    return Var(name, _tuple(shape), dtype, symmetric=symmetric)
 
 
-def var(name: str, shape: Any = (), dtype: Any = "float64") -> Var:
-    return Var(name, _tuple(shape), dtype)
+def var(name: str, shape: Any = (), dtype: Any = "float64", *, symmetric: bool = False) -> Var:
+    """A variable of the given shape (0-d by default); ``symmetric``: see ``matrix``."""
+    return Var(name, _tuple(shape), dtype, symmetric=symmetric)
 
 
 def constant(value: Any, dtype: Any = None) -> Const:

@@ -176,22 +176,40 @@ class Node:
 
 
 class Var(Node):
-    """A named input. ``Var(name, shape, dtype)`` returns the one variable of that type."""
+    """A named input. ``Var(name, shape, dtype)`` returns the one variable of that type.
+
+    ``symmetric=True`` declares a matrix (or a stack of them) equal to its transpose in
+    the last two axes: compiled code may use it (``S.T`` is ``S``) and refuses an
+    argument that is not. Derivatives treat the entries as independent (JAX's
+    gradient), at a symmetric point; see ``symdiff.api.matrix``.
+    """
 
     __slots__ = ()
 
-    def __new__(cls, name: str, shape: Iterable = (), dtype: Any = "float64") -> "Var":
+    def __new__(cls, name: str, shape: Iterable = (), dtype: Any = "float64",
+                symmetric: bool = False) -> "Var":
         if not isinstance(name, str):
             raise ArgumentTypeError(f"a variable name must be a string, not {name!r}")
         if not name:
             raise ArgumentError("a variable name must not be empty")
         shape = check_shape(shape, what=f"shape of variable {name!r}")
         dtype = np.dtype(dtype)
-        return _intern(cls, _VAR, (), (("name", name),), dtype, shape)
+        attrs: tuple = (("name", name),)
+        if symmetric:
+            if len(shape) < 2 or None not in shape[-2:] and shape[-1] != shape[-2]:
+                raise ShapeError(f"variable {name!r} is declared symmetric but its shape "
+                                 f"{fmt_shape(shape)} does not end in a square matrix")
+            attrs += (("symmetric", True),)
+        return _intern(cls, _VAR, (), attrs, dtype, shape)
 
     @property
     def name(self) -> str:
         return self.attrs[0][1]
+
+    @property
+    def symmetric(self) -> bool:
+        """Declared equal to its transpose (in the last two axes)."""
+        return len(self.attrs) > 1
 
 
 class Const(Node):

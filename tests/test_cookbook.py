@@ -197,3 +197,45 @@ def test_hessians_of_matrix_expressions_and_second_derivatives():
     hess = sd.evaluate(sd.hessian(sd.logdet(X), X), {"X": a0})
     ai = np.linalg.inv(a0)
     np.testing.assert_allclose(hess, -np.einsum("li,jk->ijkl", ai, ai), rtol=1e-9, atol=1e-12)
+
+
+# Symmetric matrices declared so (sd.matrix("X", symmetric=True)): the Cookbook's
+# formulas with X.T = X and B.T = B. The derivative is the unconstrained one at the
+# symmetric value (the numbers JAX gives), not the constrained G + G.T - diag(G) of the
+# Cookbook's section 2.8: rows (100) and (103) are not symmetric. The compiled code has
+# no transpose of a symmetric input or of its inverse left.
+SYMMETRIC_ROWS = [
+    (49, "det(X)", "X", lambda e: det(e["X"]) * inv(e["X"])),
+    (57, "logdet(X)", "X", lambda e: inv(e["X"])),
+    (61, "a @ inv(X) @ b", "X", lambda e: -inv(e["X"]) @ np.outer(e["a"], e["b"]) @ inv(e["X"])),
+    (81, "x @ B @ x", "x", lambda e: 2 * e["B"] @ e["x"]),
+    (100, "trace(X @ A)", "X", lambda e: e["A"].T),
+    (103, "trace(X.T @ A)", "X", lambda e: e["A"]),
+    (106, "trace(X @ X)", "X", lambda e: 2 * e["X"]),
+    (108, "trace(X.T @ B @ X)", "X", lambda e: 2 * e["B"] @ e["X"]),
+    (124, "trace(A @ inv(X) @ C)", "X",
+     lambda e: -inv(e["X"]) @ e["A"].T @ e["C"].T @ inv(e["X"])),
+]
+
+
+@pytest.mark.parametrize("eq,text,wrt,formula", SYMMETRIC_ROWS,
+                         ids=[f"({r[0]}) {r[1]}" for r in SYMMETRIC_ROWS])
+def test_cookbook_identity_for_symmetric_matrices(eq, text, wrt, formula):
+    from symdiff.codegen.function import _optimized
+    symmetric = {"X", "B"}
+    bindings = {k: sd.matrix(k, shape=s, symmetric=k in symmetric) if len(s) == 2
+                else sd.vector(k, shape=s) for k, s in SHAPES.items()}
+    f = sd.parse(text, **bindings)
+    variables = _vars(f)
+    env = env_for({v.name: v.shape for v in variables}, eq)
+    for k in symmetric & env.keys():
+        env[k] = (env[k] + env[k].T) / 2
+    g = sd.grad(f, bindings[wrt])
+    got = sd.function(variables, g)(**env)
+    np.testing.assert_allclose(got, formula(env), rtol=1e-9, atol=1e-12)
+    check_grads(f, env)
+    for node in sd.ir.toposort(_optimized([g])):
+        if node.op.name == "transpose":
+            inner = node.inputs[0]
+            inner = inner.inputs[0] if inner.op.name == "inv" else inner
+            assert not (isinstance(inner, sd.Var) and inner.symmetric), node

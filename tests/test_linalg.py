@@ -267,3 +267,207 @@ def test_gradient_of_a_scalar_einsum_compiles(spec, shapes):
     grads = sd.function(variables, [sd.grad(e, v) for v in variables])(*values)
     np.testing.assert_allclose(grads[0], values[1], rtol=1e-14)
     np.testing.assert_allclose(grads[1], values[0], rtol=1e-14)
+
+
+# -- inputs declared symmetric (sd.matrix("S", symmetric=True)) --------------------------
+# The derivative is that of the expression as written, entries independent, at the
+# symmetric value (JAX's); compiled code may use S.T == S and refuses other values.
+
+def _not_symmetric_gradient_cost(S, A, B, C, x, y):
+    """A cost whose gradient with respect to S is not symmetric, with S.T, inv(S).T and
+    solves with S and S.T that compiled code may rewrite."""
+    return (sd.sum(A * S.T) + x @ S @ y + sd.logdet(S) + sd.sum(sd.solve(S.T, B) * C)
+            + sd.sum(sd.inv(S).T * A) + sd.sum(sd.solve(S, B) * C))
+
+
+def _symmetric_case(n=4, seed=5):
+    rng = np.random.default_rng(seed)
+    env = {"S": _spd(n, rng), "A": rng.normal(size=(n, n)), "B": rng.normal(size=(n, 2)),
+           "C": rng.normal(size=(n, 2)), "x": rng.normal(size=n), "y": rng.normal(size=n)}
+    S = sd.matrix("S", shape=(n, n), symmetric=True)
+    A = sd.matrix("A", shape=(n, n))
+    B, C = sd.matrix("B", shape=(n, 2)), sd.matrix("C", shape=(n, 2))
+    x, y = sd.vector("x", shape=n), sd.vector("y", shape=n)
+    return [S, A, B, C, x, y], env
+
+
+def test_a_symmetric_input_has_the_unconstrained_gradient_at_a_symmetric_point():
+    variables, env = _symmetric_case()
+    S = variables[0]
+    cost = _not_symmetric_gradient_cost(*variables)
+    f = sd.function(variables, [cost, sd.grad(cost, S)])
+    value, g = f(**env)
+    # oracle: central differences moving one entry of S at a time, through the reference
+    # interpreter (which computes the expression as written, for any S)
+    s, h = env["S"], 1e-6
+    fd = np.zeros_like(s)
+    for i, j in np.ndindex(*s.shape):
+        e = np.zeros_like(s)
+        e[i, j] = h
+        fd[i, j] = (sd.evaluate(cost, {**env, "S": s + e})
+                    - sd.evaluate(cost, {**env, "S": s - e})) / (2 * h)
+    assert not np.allclose(fd, fd.T, atol=1e-3)     # a case where the semantics matter
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(value, sd.evaluate(cost, env), rtol=1e-12)
+    check_grads(cost, env)
+
+
+def test_a_symmetric_inputs_gradient_matches_jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    variables, env = _symmetric_case(seed=6)
+    cost = _not_symmetric_gradient_cost(*variables)
+    g = sd.function(variables, sd.grad(cost, variables[0]))(**env)
+
+    def jax_cost(S, A, B, C, x, y):
+        return (jnp.sum(A * S.T) + x @ S @ y + jnp.linalg.slogdet(S)[1]
+                + jnp.sum(jnp.linalg.solve(S.T, B) * C) + jnp.sum(jnp.linalg.inv(S).T * A)
+                + jnp.sum(jnp.linalg.solve(S, B) * C))
+    want = jax.grad(jax_cost)(*(jnp.asarray(env[k]) for k in "SABCxy"))
+    np.testing.assert_allclose(g, np.asarray(want), rtol=1e-9, atol=1e-12)
+
+
+def test_compiled_code_uses_the_symmetry_and_simplify_does_not():
+    n = 3
+    S, M = sd.matrix("S", shape=(n, n), symmetric=True), sd.matrix("M", shape=(n, n))
+    assert S.symmetric and not M.symmetric and S is not sd.matrix("S", shape=(n, n))
+    # logdet's gradient inv(S).T is inv(S): no transpose left in the code
+    assert ".T" not in sd.function([S], sd.grad(sd.logdet(S), S)).source
+    assert ".T" in sd.function([M], sd.grad(sd.logdet(M), M)).source
+    # simplify keeps the expression as written: its derivatives are the same
+    assert sd.simplify(S.T) is not S
+    A = sd.matrix("A", shape=(n, n))
+    cost = sd.sum(A * S.T)
+    rng = np.random.default_rng(7)
+    env = {"S": _spd(n, rng), "A": rng.normal(size=(n, n))}
+    for e in (cost, sd.simplify(cost)):
+        np.testing.assert_allclose(sd.evaluate(sd.grad(e, S), env), env["A"].T)
+
+
+def test_the_gaussian_nll_with_a_symmetric_covariance_saves_a_product():
+    rng = np.random.default_rng(8)
+    N, n = 20, 6
+    X = sd.matrix("X", shape=(N, n))
+    mu = sd.vector("mu", shape=(n,))
+    sources, results = [], []
+    x, m, s = rng.normal(size=(N, n)), rng.normal(size=n), _spd(n, rng)
+    for symmetric in (False, True):
+        S = sd.matrix("S", shape=(n, n), symmetric=symmetric)
+        D = X - mu
+        nll = 0.5 * (N * sd.logdet(S) + sd.sum(D.T * sd.solve(S, D.T)))
+        f = sd.function([X, mu, S], [nll, *sd.grad(nll, [mu, S])])
+        sources.append(f.source)
+        results.append(f(x, m, s))
+    assert sources[1].count("dot(") < sources[0].count("dot(")
+    # Matrix Cookbook eqs. (57), (61), (88), as in the test above
+    si = np.linalg.inv(s)
+    z = si @ (x - m).T
+    for got, want in zip(results[1], [results[0][0], -z.sum(axis=1), 0.5 * (N * si - z @ z.T)]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_value_that_is_not_symmetric_is_refused():
+    rng = np.random.default_rng(9)
+    S = sd.matrix("S", shape=(None, None), symmetric=True)
+    f = sd.function([S], sd.grad(sd.logdet(S), S))
+    s = _spd(5, rng)
+    bad = s.copy()
+    bad[0, 1] += 1e-6
+    with pytest.raises(sd.ShapeError, match="'S' is declared symmetric, but it is not"):
+        f(bad)
+    with pytest.raises(sd.ShapeError, match="square"):
+        f(np.ones((2, 3)))
+    # the rounding of B @ C @ B.T is let through, and the result is that of the
+    # symmetric part
+    b, c = rng.normal(size=(5, 5)), s
+    close = b @ c @ b.T
+    np.testing.assert_allclose(f(close), np.linalg.inv((close + close.T) / 2), rtol=1e-9)
+    # a stack of symmetric matrices: each is checked
+    T = sd.tensor("T", shape=(2, 3, 3), symmetric=True)
+    g = sd.function([T], sd.grad(sd.sum(sd.logdet(T)), T))
+    stack = np.stack([_spd(3, rng), _spd(3, rng)])
+    np.testing.assert_allclose(g(stack), np.linalg.inv(stack), rtol=1e-10)
+    stack[1, 2, 0] += 0.1
+    with pytest.raises(sd.ShapeError, match="declared symmetric"):
+        g(stack)
+
+
+def test_only_square_matrices_can_be_declared_symmetric():
+    for make in (lambda: sd.matrix("S", shape=(3, 4), symmetric=True),
+                 lambda: sd.var("S", shape=(3,), symmetric=True),
+                 lambda: sd.tensor("S", shape=(2, 3, 4), symmetric=True)):
+        with pytest.raises(sd.ShapeError, match="symmetric"):
+            make()
+    S = sd.matrix("S", symmetric=True)
+    with pytest.raises(sd.CompileError, match=r"named 'S' \(f64\[\?,\?\] symmetric and"):
+        sd.function([S, sd.matrix("S")], S)
+    with pytest.raises(sd.CompileError, match=r"f64\[\?,\?\] symmetric \(an input\)"):
+        sd.function([S], S + sd.matrix("S"))
+
+
+def test_a_standalone_module_checks_symmetry_too():
+    S = sd.matrix("S", shape=(3, 3), symmetric=True)
+    text = sd.codegen.module_source([S], [sd.grad(sd.logdet(S), S)], "g")
+    namespace: dict = {}
+    exec(compile(text, "<module>", "exec"), namespace)
+    s = _spd(3, np.random.default_rng(10))
+    np.testing.assert_allclose(namespace["g"](s)[0], np.linalg.inv(s), rtol=1e-10)
+    with pytest.raises(ValueError, match="declared symmetric"):
+        namespace["g"](s + np.triu(np.ones((3, 3)), 1))
+
+
+def test_the_portable_variant_computes_the_expression_as_written():
+    xp = pytest.importorskip("array_api_strict")
+    S, A = sd.matrix("S", shape=(3, 3), symmetric=True), sd.matrix("A", shape=(3, 3))
+    cost = sd.sum(A * S.T) + sd.sum(sd.exp(sd.sin(S) * A) * S.T)
+    outs = [cost, sd.grad(cost, S)]
+    f = sd.function([S, A], outs)
+    rng = np.random.default_rng(11)
+    env = {"S": _spd(3, rng), "A": rng.normal(size=(3, 3))}
+    want = sd.evaluate(outs, env)
+    for got in (f(**env), f(*(xp.asarray(env[k]) for k in "SA"))):
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(np.asarray(g), w, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_symmetric_inverse_times_a_transpose_is_computed_in_its_orientation(declared):
+    # inv(S) @ D.T as (D @ inv(S)).T (shared_inverse.py): the values and gradients are
+    # those of the graph as written, for a declared S and for a certainly symmetric one
+    rng = np.random.default_rng(12)
+    n, N = 4, 7
+    A, D = sd.matrix("A", shape=(n, n)), sd.matrix("D", shape=(N, n))
+    S = sd.matrix("S", shape=(n, n), symmetric=True) if declared else \
+        A @ A.T + sd.constant(np.eye(n))
+    e = sd.logdet(S) + sd.sum(D.T * sd.solve(S, D.T)) + sd.sum(sd.solve(S, D.T) ** 2)
+    wrt = [v for v in (A, D) + ((S,) if declared else ()) if v.name in e.vars]
+    outs = [e, *sd.grad(e, wrt)]
+    env = {"A": rng.normal(size=(n, n)), "D": rng.normal(size=(N, n)), "S": _spd(n, rng)}
+    env = {k: v for k, v in env.items() if k in e.vars}
+    f = sd.function([e.vars[k] for k in sorted(env)], outs)
+    assert "np.linalg.solve" not in f.source
+    for got, want in zip(f(**{k: env[k] for k in sorted(env)}), sd.evaluate(outs, env)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    check_grads(e, env)
+
+
+def test_a_hessian_with_respect_to_a_symmetric_input_is_the_unconstrained_one():
+    rng = np.random.default_rng(13)
+    n = 3
+    S, A = sd.matrix("S", shape=(n, n), symmetric=True), sd.matrix("A", shape=(n, n))
+    e = sd.logdet(S) + sd.sum(A * (S.T @ S)) + sd.sum(sd.solve(S.T, A) * A.T)
+    env = {"S": _spd(n, rng), "A": rng.normal(size=(n, n))}
+    h = sd.hessian(e, S)
+    got = sd.function([S, A], h)(**env)
+    # oracle: central differences of the gradient (interpreted, as written), one entry
+    # of S at a time
+    g, step = sd.grad(e, S), 1e-6
+    want = np.zeros((n, n, n, n))
+    for i, j in np.ndindex(n, n):
+        d = np.zeros((n, n))
+        d[i, j] = step
+        want[..., i, j] = (sd.evaluate(g, {**env, "S": env["S"] + d})
+                           - sd.evaluate(g, {**env, "S": env["S"] - d})) / (2 * step)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(want, want.transpose(1, 0, 2, 3), atol=1e-3)

@@ -275,7 +275,7 @@ def _compile_portable(fn: Function) -> tuple:
     with gc_paused():
         graph = fn.outputs
         if fn._optimize:
-            graph = _optimized(fn.outputs)
+            graph = _optimized(fn.outputs, symmetric_inputs=False)
         plan = make_plan(fn.inputs, graph, fn.name, fn.single, documented=fn.outputs,
                          keep_buffers=False, readable=True)
         try:
@@ -303,13 +303,18 @@ def module_source(inputs: Sequence[Var], outputs: Sequence[Node], name: str, *,
         return module_source_text(plan, doc)
 
 
-def _optimized(outputs: list[Node]) -> list[Node]:
+def _optimized(outputs: list[Node], symmetric_inputs: bool = True) -> list[Node]:
     """The graph simplified, then with computed inverses reused by the solves and one
-    SVD per matrix."""
-    from ..rewrite import simplify
+    SVD per matrix.
+
+    ``symmetric_inputs``: the rewrites take the variables declared symmetric to be so
+    (``S.T -> S``); the NumPy printers check those arguments at each call. The portable
+    variant does not (a test would compute a lazy array), so it does not assume it."""
+    from ..rewrite import run
     from .shared_inverse import share_inverses
     from .shared_svd import share_svds
-    return share_svds(share_inverses(simplify(outputs)))
+    return share_svds(share_inverses(run(outputs, symmetric_inputs=symmetric_inputs)[0],
+                                     symmetric_inputs))
 
 
 def _check_inputs(inputs: list, outputs: list[Node]) -> None:
@@ -326,7 +331,7 @@ def _check_inputs(inputs: list, outputs: list[Node]) -> None:
             if names[v.name] is v:
                 raise CompileError(f"input {v.name!r} is listed twice")
             raise CompileError(f"two different inputs are named {v.name!r} "
-                               f"({type_str(names[v.name])} and {type_str(v)})")
+                               f"({_var_type(names[v.name])} and {_var_type(v)})")
         names[v.name] = v
     for node in toposort(outputs):
         if isinstance(node, Var):
@@ -337,7 +342,12 @@ def _check_inputs(inputs: list, outputs: list[Node]) -> None:
                                    f"[{', '.join(names) or 'none'}]")
             if known is not node:
                 raise CompileError(f"two different variables are named {node.name!r}: "
-                                   f"{type_str(known)} (an input) and {type_str(node)}")
+                                   f"{_var_type(known)} (an input) and {_var_type(node)}")
+
+
+def _var_type(v: Var) -> str:
+    """A variable's type as the errors name it: ``f64[3,3]``, ``f64[3,3] symmetric``."""
+    return type_str(v) + (" symmetric" if v.symmetric else "")
 
 
 def _function_name(inputs: list[Var], outputs: list[Node]) -> str:

@@ -35,24 +35,29 @@ __all__ = ["simplify", "run", "Trace", "Phase", "Rule", "rule", "rule_fn", "P", 
 
 
 def run(outputs: Sequence[Node], phases: Sequence[Phase] | None = None,
-        max_rounds: int = MAX_ROUNDS, strict: bool = False) -> tuple[list[Node], Trace]:
-    """Rewrite ``outputs`` with ``phases`` (default: all) to a fixpoint; also the trace."""
+        max_rounds: int = MAX_ROUNDS, strict: bool = False, *,
+        symmetric_inputs: bool = False) -> tuple[list[Node], Trace]:
+    """Rewrite ``outputs`` with ``phases`` (default: all) to a fixpoint; also the trace.
+
+    ``symmetric_inputs``: take the variables declared symmetric to be so (``S.T -> S``);
+    the result has the same values at symmetric arguments, not the same derivatives
+    (see ``Memo``), so only graphs that are compiled, not differentiated, are run so."""
     phases = PHASES if phases is None else list(phases)
     outputs = list(outputs)
     trace = Trace(nodes_before=count_ops(outputs))
     start = time.perf_counter()
     with gc_paused():
-        outputs = _rounds(outputs, phases, trace, max_rounds, strict)
+        outputs = _rounds(outputs, phases, trace, max_rounds, strict, symmetric_inputs)
     trace.seconds = time.perf_counter() - start
     trace.nodes_after = count_ops(outputs)
     return outputs, trace
 
 
 def _rounds(outputs: list[Node], phases: Sequence[Phase], trace: Trace, max_rounds: int,
-            strict: bool) -> list[Node]:
+            strict: bool, symmetric_inputs: bool = False) -> list[Node]:
     """The phases in turn until a round changes nothing, with one memo for them all (freed
     on return, before the collector is back)."""
-    memo = Memo()                   # readings and built nodes, for every phase and round
+    memo = Memo(symmetric_inputs)   # readings and built nodes, for every phase and round
     settled: dict[int, set] = {}    # per phase: the nodes it leaves as they are
     for _ in range(max_rounds):
         before = outputs

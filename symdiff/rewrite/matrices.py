@@ -5,10 +5,13 @@ the notation of the Matrix Cookbook (Petersen & Pedersen, 2012).
   derivative brings in, a constant ``eye`` or, for unknown sizes, a diagonal of ones;
 - ``(a @ b).T -> b.T @ a.T`` and ``(a + b).T -> a.T + b.T`` when that leaves fewer
   transposes (never more, so it cannot cycle with ``a.T @ b.T -> (b @ a).T``);
-- ``s.T -> s`` for a matrix certainly symmetric (``a.T @ a``, ``inv`` of one...);
+- ``s.T -> s`` for a matrix certainly symmetric (``a.T @ a``, ``inv`` of one...), and in
+  code generation for a variable declared symmetric (``sd.matrix("S", symmetric=True)``);
 - ``a @ c + b @ c -> (a + b) @ c`` and ``c @ a + c @ b -> c @ (a + b)``;
 - ``inv(Y) @ Y -> I`` (in chains too), ``inv(inv(Y)) -> Y``, ``a @ (k*b) -> k*(a @ b)``,
   ``s + s -> 2*s`` for a matrix, ``log(abs(det(X))) -> logdet(X)``;
+- ``solve(A, k*B) -> k*solve(A, B)`` for a 0-d k, and ``(k*a) @ b -> k*(a @ b)`` where
+  the product is the smaller array;
 - ``inv(A) @ b -> solve(A, b)`` (specialize: one factorization, no explicit inverse);
 - ``logdet(L) -> sum(log(diagonal(L)))`` for a Cholesky factor ``L`` (its diagonal is
   positive), and ``logdet(L @ L.T) -> 2*sum(log(diagonal(L)))``;
@@ -70,12 +73,15 @@ def _t(node: Node) -> Node:
     return node.inputs[0] if _is_t(node) else F["transpose"](node)
 
 
-def _symmetric(node: Node, depth: int = 0) -> bool:
+def certainly_symmetric(node: Node, depth: int = 0, declared: bool = False) -> bool:
     """Certainly symmetric: a.T @ a, a @ a.T, a + a.T, and inverses, sums, scalings of
-    symmetric matrices (read a few levels deep)."""
+    symmetric matrices (read a few levels deep); with ``declared``, also the variables
+    declared symmetric (see ``Memo.symmetric_inputs``)."""
     if node.ndim != 2 or depth > 4:
         return False
     name = node.op.name
+    if name == "var":
+        return declared and node.symmetric
     if name == "matmul":
         a, b = node.inputs
         return (_is_t(a) and a.inputs[0] is b) or (_is_t(b) and b.inputs[0] is a)
@@ -83,13 +89,14 @@ def _symmetric(node: Node, depth: int = 0) -> bool:
         a, b = node.inputs
         if (_is_t(b) and b.inputs[0] is a) or (_is_t(a) and a.inputs[0] is b):
             return name == "add"
-        return _symmetric(a, depth + 1) and _symmetric(b, depth + 1)
+        return (certainly_symmetric(a, depth + 1, declared)
+                and certainly_symmetric(b, depth + 1, declared))
     if name in ("inv", "neg"):
-        return _symmetric(node.inputs[0], depth + 1)
+        return certainly_symmetric(node.inputs[0], depth + 1, declared)
     if name in ("mul", "div"):
         a, b = node.inputs
-        return (a.ndim == 0 and _symmetric(b, depth + 1)) or (b.ndim == 0 and
-                                                               _symmetric(a, depth + 1))
+        return (a.ndim == 0 and certainly_symmetric(b, depth + 1, declared)) or \
+            (b.ndim == 0 and certainly_symmetric(a, depth + 1, declared))
     if name == "const":
         return bool(np.array_equal(node.value, node.value.T))
     return _is_identity(node)
@@ -98,7 +105,7 @@ def _symmetric(node: Node, depth: int = 0) -> bool:
 def symmetric_transpose(m: Match) -> Node | None:
     """s.T -> s for a symmetric matrix s."""
     x = m.node.inputs[0]
-    return x if m.node.ndim == 2 and _symmetric(x) else None
+    return x if m.node.ndim == 2 and certainly_symmetric(x, 0, m.memo.symmetric_inputs) else None
 
 
 def factor_product(m: Match) -> Node | None:
@@ -199,6 +206,38 @@ def inverse_inverse(m: Match) -> Node | None:
     """inv(inv(Y)) -> Y."""
     x = m.node.inputs[0]
     return x.inputs[0] if x.op.name == "inv" else None
+
+
+def smaller_scaled_product(m: Match) -> Node | None:
+    """(k*a) @ b -> k*(a @ b) (and a @ (k*b)) for a 0-d k, when the product has fewer
+    elements than the scaled operand (known lengths): the scaling is a pass over the
+    smaller array (``(0.5*Z) @ Z.T``, Z of n x N, in the Gaussian likelihood's gradient)."""
+    node = m.node
+    size = _static_size(node)
+    if size is None:
+        return None
+    a, b = node.inputs
+    for scaled, other, left in ((a, b, True), (b, a, False)):
+        for k, rest in _scaled(scaled):
+            before = _static_size(scaled)
+            if before is not None and size < before:
+                product = F["matmul"](rest, other) if left else F["matmul"](other, rest)
+                return F["multiply"](k, product)
+    return None
+
+
+def _static_size(node: Node) -> int | None:
+    return None if None in node.shape else int(np.prod(node.shape, dtype=np.int64))
+
+
+def solve_scaled(m: Match) -> Node | None:
+    """solve(A, k*B) -> k*solve(A, B) for a 0-d k: the solve with B is then one node with
+    any other solve with B (the adjoint of ``sum(B * solve(A, B))`` solves with ``k*B``
+    and ``A.T``, which is ``A`` for a symmetric ``A``)."""
+    a, b = m.node.inputs
+    for k, other in _scaled(b):
+        return F["multiply"](k, F["solve"](a, other))
+    return None
 
 
 def log_abs_det(m: Match) -> Node | None:

@@ -39,15 +39,21 @@ _BUILDERS = {name: (FUNCTIONS[name], OPS[name] if OPS[name].same_type else None)
 class Memo:
     """The readings of one rewrite run (``sums``, ``products``: node id -> reading), the
     nodes it built ((op name, operand ids) -> weak reference to the node), and whether a
-    ratio rule fires on a product as it is (``ratio_fires``: node id -> bool)."""
+    ratio rule fires on a product as it is (``ratio_fires``: node id -> bool).
 
-    __slots__ = ("sums", "products", "built", "ratio_fires")
+    ``symmetric_inputs``: the run may take the variables declared symmetric to be so
+    (``S.T -> S``). Only code generation asks for it: its graphs are not differentiated
+    again, and an expression rewritten so has other derivatives with respect to ``S``
+    (those of ``S`` where ``S.T`` was written)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("sums", "products", "built", "ratio_fires", "symmetric_inputs")
+
+    def __init__(self, symmetric_inputs: bool = False) -> None:
         self.sums: dict[int, object] = {}
         self.products: dict[int, object] = {}
         self.built: dict[tuple, weakref.ref] = {}
         self.ratio_fires: dict[int, bool] = {}
+        self.symmetric_inputs = symmetric_inputs
 
     def read(self, node: Node, table: dict, reader: Callable) -> object:
         """``table[node.id]`` (``self.sums`` or ``self.products``), read first when missing:

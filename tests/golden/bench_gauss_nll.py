@@ -1,6 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _buffers, _kept, _native, _other_arrays, _shape_error
+from symdiff.runtime import _buffers, _kept, _native, _other_arrays, _shape_error, _symmetric_arg
 
 
 _pool = []   # sets of big temporaries kept between calls
@@ -12,7 +12,7 @@ def value_and_grad_mu_S(X, mu, S):
     Inputs:
         X: f64[512,64]
         mu: f64[64]
-        S: f64[64,64]
+        S: f64[64,64], symmetric
     Returns:
         f64[]: 0.5*(512*logdet(S) + sum((X - mu).T*solve(S, (X - mu).T)) + 60223.5...
         f64[64]: d(0.5*(512*logdet(S) + sum((X - mu).T*solve(S, (X - mu).T)) + 60223.5...) / dmu
@@ -27,46 +27,32 @@ def value_and_grad_mu_S(X, mu, S):
     if mu.shape != (64,): _shape_error('mu', mu, (64,))
     S = asarray(S, np.float64)
     if S.shape != (64, 64): _shape_error('S', S, (64, 64))
+    _symmetric_arg(S, 'S')
     _s = _buffers(_pool)
     t0 = np.linalg.slogdet(S)[1]
     t1 = 512.0 * t0
     t2 = 60223.55571210143 + t1
     t3 = X - mu
-    t4 = t3.T
-    del t3
-    t5 = t4.reshape((-1,))
+    t4 = t3.reshape((-1,))
 
     # backward pass
     # d/d t0 where t0 = logdet S
-    t6 = np.linalg.inv(S)
-    t7 = _kept(_s, 0, (64, 512))
-    t6.dot(t4, out=t7)
-    t8 = t7.reshape((-1,))
-    t9 = t5.dot(t8)
-    del t5, t8
-    t10 = t2 + t9
-    t11 = 0.5 * t10
-    t12 = _kept(_s, 1, (64, 512))
-    np.multiply(0.5, t7, out=t12)
+    t5 = np.linalg.inv(S)
+    t6 = _kept(_s, 0, (512, 64))
+    t3.dot(t5, out=t6)
+    del t3
+    t7 = t6.reshape((-1,))
+    t8 = t4.dot(t7)
+    del t4, t7
+    t9 = t2 + t8
+    t10 = 0.5 * t9
+    t11 = np.ones(t6.shape[0]).dot(t6)
+    np.negative(t11, out=t11)
     # d/d t0 where t0 = logdet S
-    t13 = t6.T
-    del t6
-    # d/d (X - mu).T*solve(S, ....T)
-    t14 = _kept(_s, 2, (64, 512))
-    np.multiply(0.5, t4, out=t14)
-    del t4
-    t15 = _kept(_s, 3, (64, 512))
-    t13.dot(t14, out=t15)
-    t12 += t15
-    t16 = t12.T
-    t17 = np.ones(t16.shape[0]).dot(t16)
-    del t16
-    np.negative(t17, out=t17)
-    # d/d t0 where t0 = logdet S
-    t18 = 256.0 * t13
-    del t13
-    t19 = t7.T
-    t20 = t15.dot(t19)
-    t18 -= t20
+    t5 *= 256.0
+    t12 = t6.T
+    t13 = t12.dot(t6)
+    t13 *= 0.5
+    t5 -= t13
     _pool.append(_s)
-    return t11, t17, t18
+    return t10, t11, t5
