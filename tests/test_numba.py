@@ -6,7 +6,9 @@ Every op's first case runs by default (static lengths); SYMDIFF_SLOW_TESTS=1 run
 every case with static and unknown lengths. Compiled code is cached in one directory
 for the test session, so a second run takes its machine code from there.
 """
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -371,3 +373,97 @@ def test_eight_processes_racing_on_a_cold_cache(fresh_cache):
     x = np.linspace(0, 1, 3)
     assert float(results[0][0].split()[0]) == pytest.approx(np.sum(np.tanh(x) * np.exp(-x)),
                                                             rel=1e-13)
+
+
+# -- a warm first call: what a load from the cache does and does not do ---------------
+
+_WARM = textwrap.dedent('''\
+    import json, sys
+    import numpy as np, symdiff as sd
+    x, t, W1, W2 = sd.vector("x"), sd.vector("t"), sd.matrix("W1"), sd.matrix("W2")
+    o = sd.sigmoid(W2 @ sd.sigmoid(W1 @ x + 0.35) + 0.6)
+    cost = sd.sum(0.5 * (t - o) ** 2)
+    f = sd.function([x, t, W1, W2], [cost, *sd.grad(cost, [W1, W2])], backend="numba")
+    assert "with BLAS" in f.source
+    module = sys.modules[f._trial.variants[0].__module__]
+    W1v, W2v = np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([[0.40, 0.45], [0.50, 0.55]])
+    args = [np.array([0.05, 0.10]), np.array([0.01, 0.99]), W1v, W2v]
+    value, g1, g2 = f._trial.variants[0](*args)
+    strided = f._trial.variants[0](np.repeat(args[0], 2)[::2], args[1], W1v.T.copy().T, W2v)
+    kernels = [v for k, v in vars(module).items() if k.startswith("_nb")]
+    print(json.dumps({
+        "value": float(value), "g2": g2.tolist(), "strided": float(strided[0]),
+        "hits": sum(sum(k.stats.cache_hits.values()) for k in kernels),
+        "misses": sum(sum(k.stats.cache_misses.values()) for k in kernels),
+        "registries": "numba.np.arraymath" in sys.modules,
+        "scipy_linalg": "scipy.linalg" in sys.modules,
+        "blas": "scipy.linalg.cython_blas" in sys.modules}))
+    ''')
+
+
+def test_a_warm_load_runs_the_cached_code_without_compiling(fresh_cache):
+    """A second process loads what the first stored: no compilation, none of Numba's
+    set-up for compiling (its typing registries), SciPy's BLAS module without
+    scipy.linalg; the values are Mazur's published ones either way."""
+    env = dict(os.environ, SYMDIFF_CACHE_DIR=str(fresh_cache), PYTHONPATH=ROOT)
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", _WARM], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    cold, warm = runs
+    assert cold["misses"] > 0 and cold["hits"] == 0
+    assert warm["misses"] == 0 and warm["hits"] == cold["misses"]
+    assert not warm["registries"] and not warm["scipy_linalg"] and warm["blas"]
+    for run in runs:
+        assert run["value"] == pytest.approx(0.298371109, rel=1e-9)
+        assert run["strided"] == run["value"]
+        np.testing.assert_allclose(run["g2"], [[0.082167041, 0.082667628],
+                                               [-0.022602540, -0.022740242]], rtol=1e-7)
+    entry = next(p for p in (fresh_cache / "numba").iterdir() if not p.name.startswith("."))
+    assert (entry / numba_cache.CODE).exists()   # the stored code object, under checksum
+    recorded = json.loads((entry / "manifest.json").read_text())["files"]
+    assert numba_cache.CODE in recorded
+
+
+_BLAS = textwrap.dedent('''\
+    import sys
+    from symdiff.codegen import numba_blas
+    numba_blas.preload()
+    assert "scipy.linalg.cython_blas" in sys.modules and "scipy.linalg" not in sys.modules
+    blas = sys.modules["scipy.linalg.cython_blas"]
+    import numpy as np
+    import scipy.linalg
+    assert scipy.linalg.cython_blas is blas
+    assert type(scipy.linalg.__loader__) is type(scipy.linalg.__spec__.loader)
+    assert "numba_blas" not in type(scipy.linalg.__loader__).__module__
+    from scipy.linalg import cython_lapack
+    print(scipy.linalg.solve(np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([3.0, 5.0])))
+    ''')
+
+
+def test_scipy_blas_preloaded_then_scipy_linalg_imported_as_usual():
+    pytest.importorskip("scipy")
+    out = subprocess.run([sys.executable, "-c", _BLAS], env=dict(os.environ, PYTHONPATH=ROOT),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_allclose(np.array(out.stdout.strip()[1:-1].split(), float),
+                               np.linalg.solve([[2.0, 1.0], [1.0, 3.0]], [3.0, 5.0]))
+
+
+def test_a_moved_entry_compiles_its_source_rather_than_run_code_named_elsewhere(
+        fresh_cache):
+    calls = []
+    key = "m" * 40
+    numba_cache.load_or_build(key, _builder(5, calls))
+    entry = fresh_cache / "numba" / key
+    moved = fresh_cache / "moved"
+    shutil.copytree(entry, moved)
+    path = moved / f"sd_{key}.py"
+    assert numba_cache._code(entry, entry / path.name).co_filename == str(entry / path.name)
+    code = numba_cache._code(moved, path)
+    assert code.co_filename == str(path)
+    namespace = {"__name__": "moved"}
+    exec(code, namespace)
+    assert namespace["f"](1.0) == 6.0

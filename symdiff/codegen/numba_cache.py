@@ -1,9 +1,11 @@
 """The disk cache of functions compiled with ``backend="numba"``.
 
-An entry is a directory named by its key: the generated module (``sd_<key>.py``),
-its big constants (``constants.npz``), the machine code Numba caches beside the
-module (``__pycache__/``) and, written last, ``manifest.json``: the SHA-256 of every
-other file.
+An entry is a directory named by its key: the generated module (``sd_<key>.py``) and
+its code object (``module.code``), its big constants (``constants.npz``), the machine
+code Numba caches beside the module (``__pycache__/``) and, written last,
+``manifest.json``: the SHA-256 of every other file. A load runs that machine code
+without Numba's set-up for compiling (``njit`` below), which takes longer than the
+rest of a load.
 
 - Key: the graph as the user gave it (before simplification: a warm load skips the
   rewrites), the input types (part of the graph), the options, a digest of
@@ -26,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import marshal
 import os
 import platform
 import shutil
@@ -43,6 +46,7 @@ from ..ir import Node, Var, meta, toposort
 
 DEFAULT_MAX_BYTES = 256 << 20
 MANIFEST = "manifest.json"
+CODE = "module.code"   # the generated module's code object (marshal)
 _SOURCE_DIGEST: list[str] = []
 
 
@@ -91,7 +95,6 @@ def source_digest() -> str:
 
 def environment() -> str:
     """Versions and the CPU: what else changes the machine code."""
-    from importlib.metadata import version   # without importing Numba (0.3 s)
     cpu = platform.machine() + " " + platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -102,8 +105,26 @@ def environment() -> str:
                     break
     except OSError:
         pass
-    return (f"numba {version('numba')} numpy {np.__version__} "
+    return (f"numba {_numba_version()} numpy {np.__version__} "
             f"python {sys.version} cpu {cpu}")
+
+
+def _numba_version() -> str:
+    """Numba's version, without importing Numba (0.2-0.3 s) or reading the installed
+    distributions' metadata (~0.05 s): the text of its ``_version.py``, which names the
+    release and its revision."""
+    spec = importlib.util.find_spec("numba")
+    if spec is not None and spec.origin:
+        try:
+            text = (Path(spec.origin).parent / "_version.py").read_bytes()
+            return "_version.py " + hashlib.sha256(text).hexdigest()
+        except OSError:
+            pass
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("numba")
+    except PackageNotFoundError:
+        return "none"
 
 
 _META_KEYS = ("forward", "origin", "grad_of")   # what the comments and docstring name
@@ -159,6 +180,47 @@ def load_or_build(key: str, build: Callable[[], tuple[str, dict]]) -> tuple[str,
     return source, _store(root, entry, key, source, held)
 
 
+def njit(signature: str, **options: Any) -> Callable[[Callable], Any]:
+    """Numba's ``njit(signature, **options)``, for the generated modules: the machine
+    code Numba cached beside the module is loaded without Numba's set-up for compiling.
+
+    Numba's own load first fills its typing and lowering registries (importing most of
+    Numba, ~0.2-0.3 s), which only compiling needs: calling compiled code does not, and
+    a later compilation fills them itself. When the cached code is missing or cannot
+    be read this way, it is Numba's ``compile``, as ``njit(signature)`` does. As with an
+    explicit signature, the function then compiles nothing more.
+    """
+    from numba import njit as numba_njit
+
+    def decorate(fn: Callable) -> Any:
+        dispatcher = numba_njit(**options)(fn)   # no signature: nothing compiled yet
+        if not _load_machine_code(dispatcher, signature):
+            dispatcher.compile(signature)
+        dispatcher.disable_compile()
+        return dispatcher
+    return decorate
+
+
+def _load_machine_code(dispatcher: Any, signature: str) -> bool:
+    """Numba's cache load (``Dispatcher.compile`` on a cache hit) minus the registry
+    set-up; False when the code is not there or Numba's internals differ."""
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.runtime import nrt
+        context = dispatcher.targetctx
+        with global_compiler_lock:
+            nrt.rtsys.initialize(context)   # the runtime the compiled code allocates with
+            result = dispatcher._cache._load_overload(signature, context)
+            if result is None or result.objectmode:
+                return False
+            dispatcher._cache_hits[signature] += 1
+            context.insert_user_function(result.entry_point, result.fndesc, [result.library])
+            dispatcher.add_overload(result)
+        return True
+    except Exception:   # a Numba whose internals differ: its own load path
+        return False
+
+
 def _module_name(key: str) -> str:
     return f"sd_{key}"
 
@@ -206,17 +268,21 @@ def _import(directory: Path, key: str) -> ModuleType:
             vars(module).update({k: data[k] for k in data.files})
     # Numba finds the module by name when it loads cached machine code.
     sys.modules[name] = module
-    # Numba's first compilation or load probes for SciPy's BLAS (used only by its own
+    # Numba's first compilation probes for SciPy's BLAS (used only by its own
     # np.convolve and np.correlate), and importing scipy.linalg takes longer than
-    # loading a whole function. The kernels call no BLAS: SciPy is hidden meanwhile
-    # when it is not loaded yet, unless a whole compiled body calls np.dot.
+    # loading a whole function. Kernels call no BLAS: SciPy is hidden meanwhile when it
+    # is not loaded yet. A whole compiled body that calls np.dot needs SciPy's BLAS
+    # module, which loads faster on its own (numba_blas.py).
     from .numba_printer import BLAS_MARK, WHOLE_MARK
-    hide = ("scipy.linalg" not in sys.modules
-            and WHOLE_MARK + BLAS_MARK not in path.read_text())
+    blas = WHOLE_MARK + BLAS_MARK in path.read_text()
+    hide = "scipy.linalg" not in sys.modules and not blas
     if hide:
         sys.modules["scipy.linalg"] = None   # type: ignore[assignment]
+    elif blas:
+        from .numba_blas import preload
+        preload()
     try:
-        spec.loader.exec_module(module)
+        exec(_code(directory, path), vars(module))   # only code we generated
     except BaseException:
         sys.modules.pop(name, None)
         raise
@@ -227,11 +293,26 @@ def _import(directory: Path, key: str) -> ModuleType:
     return module
 
 
+def _code(directory: Path, path: Path) -> Any:
+    """The module's code object: the one compiled when the entry was stored (a big
+    module takes tens of ms to compile, and Python may not be writing bytecode files)
+    when it names this very file (Numba finds its cache beside it), else compiled."""
+    stored = directory / CODE
+    if stored.exists():
+        code = marshal.loads(stored.read_bytes())
+        if code.co_filename == str(path):
+            return code
+    return compile(path.read_text(), str(path), "exec")
+
+
 def _store(root: Path, entry: Path, key: str, source: str, held: dict) -> ModuleType:
     tmp = root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(mode=0o700)
     try:
-        (tmp / f"{_module_name(key)}.py").write_text(source)
+        name = f"{_module_name(key)}.py"
+        (tmp / name).write_text(source)
+        # compiled for its place once stored (the checksums of the manifest cover it)
+        (tmp / CODE).write_bytes(marshal.dumps(compile(source, str(entry / name), "exec")))
         if held:
             np.savez(tmp / "constants.npz", **held)
         module = _import(tmp, key)   # compiles the kernels; Numba writes its cache here

@@ -60,7 +60,7 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
     def blocks() -> list[str]:
         if not kernels:
             return []
-        return ["import math\n\nfrom numba import njit", *kernels]
+        return ["import math\n\nfrom symdiff.codegen.numba_cache import njit", *kernels]
 
     source, held = function_source(plan, Printer, blocks)
     return source, held, len(kernels)
