@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -31,13 +32,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def session_cache(tmp_path_factory):
     path = tmp_path_factory.getbasetemp() / "symdiff-cache"
     path.mkdir(mode=0o700, exist_ok=True)
-    saved = os.environ.get("SYMDIFF_CACHE_DIR")
-    os.environ["SYMDIFF_CACHE_DIR"] = str(path)
+    # compiled before sd.function returns, unless a test asks for the thread
+    settings = {"SYMDIFF_CACHE_DIR": str(path), "SYMDIFF_NUMBA_BACKGROUND": "0"}
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     yield path
-    if saved is None:
-        del os.environ["SYMDIFF_CACHE_DIR"]
-    else:
-        os.environ["SYMDIFF_CACHE_DIR"] = saved
+    for name, value in saved.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -362,7 +366,9 @@ _RACE = textwrap.dedent('''\
 
 
 def test_eight_processes_racing_on_a_cold_cache(fresh_cache):
-    env = dict(os.environ, SYMDIFF_CACHE_DIR=str(fresh_cache), PYTHONPATH=ROOT)
+    # each compiles on its thread, and exits once that has stored (or dropped) its entry
+    env = dict(os.environ, SYMDIFF_CACHE_DIR=str(fresh_cache), PYTHONPATH=ROOT,
+               SYMDIFF_NUMBA_BACKGROUND="1")
     procs = [subprocess.Popen([sys.executable, "-c", _RACE], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(8)]
     results = [p.communicate(timeout=300) for p in procs]
@@ -467,3 +473,55 @@ def test_a_moved_entry_compiles_its_source_rather_than_run_code_named_elsewhere(
     namespace = {"__name__": "moved"}
     exec(code, namespace)
     assert namespace["f"](1.0) == 6.0
+
+
+def test_a_cold_function_runs_its_numpy_code_while_the_kernels_compile(fresh_cache,
+                                                                      monkeypatch):
+    """The first call does not wait for Numba: it runs the NumPy code; once the thread
+    has compiled and stored the kernels, the trial of the two variants starts."""
+    monkeypatch.setenv("SYMDIFF_NUMBA_BACKGROUND", "1")
+    started, release = threading.Event(), threading.Event()
+    real_store = numba_cache.store
+
+    def slow_store(*args):   # holds the compilation until the first call is done
+        started.set()
+        release.wait(60)
+        return real_store(*args)
+    monkeypatch.setattr(numba_cache, "store", slow_store)
+    x = sd.vector("x")
+    cost = sd.sum(sd.tanh(x) * sd.exp(-x))
+    f = sd.function([x], [cost, *sd.grad(cost, [x])], backend="numba", name="background")
+    xv = np.linspace(-1.0, 2.0, 9)
+    want = (np.sum(np.tanh(xv) * np.exp(-xv)),
+            (1 - np.tanh(xv) ** 2) * np.exp(-xv) - np.tanh(xv) * np.exp(-xv))
+    assert started.wait(60)
+    value, grad = f(xv)
+    assert f._trial is None and f.chosen == {} and not f.wait_compiled(timeout=0)
+    np.testing.assert_allclose(value, want[0], rtol=1e-13)
+    np.testing.assert_allclose(grad, want[1], rtol=1e-13)
+    release.set()
+    assert f.wait_compiled(timeout=120)
+    for _ in range(2 * 5 + 1):
+        value, grad = f(xv)
+        np.testing.assert_allclose(value, want[0], rtol=1e-13)
+        np.testing.assert_allclose(grad, want[1], rtol=1e-13)
+    assert f.chosen == {"small": f.chosen["small"]} and f._trial is not None
+    assert numba_cache.cache_info()["entries"] == 1
+
+
+def test_a_failed_background_compilation_warns_and_keeps_the_numpy_code(fresh_cache,
+                                                                        monkeypatch):
+    monkeypatch.setenv("SYMDIFF_NUMBA_BACKGROUND", "1")
+
+    def broken_store(*args):
+        raise RuntimeError("no compiler today")
+    monkeypatch.setattr(numba_cache, "store", broken_store)
+    x = sd.vector("x")
+    cost = sd.sum(sd.sin(x) * sd.exp(x))
+    with pytest.warns(RuntimeWarning, match="no compiler today"):
+        f = sd.function([x], [cost, *sd.grad(cost, [x])], backend="numba", name="broken")
+        assert not f.wait_compiled(timeout=60)
+    xv = np.linspace(0.0, 1.0, 5)
+    value, grad = f(xv)
+    np.testing.assert_allclose(value, np.sum(np.sin(xv) * np.exp(xv)), rtol=1e-13)
+    np.testing.assert_allclose(grad, (np.cos(xv) + np.sin(xv)) * np.exp(xv), rtol=1e-13)

@@ -47,7 +47,7 @@ def preload() -> None:
         module_spec = importlib.util.spec_from_file_location(NAME, path, loader=loader)
         module = importlib.util.module_from_spec(module_spec)
         loader.exec_module(module)
-        if "dgemm" not in getattr(module, "__pyx_capi__", {}):
+        if "dgemm" not in vars(module).get("__pyx_capi__", {}):
             return
     except Exception:   # another SciPy layout: the ordinary import
         return

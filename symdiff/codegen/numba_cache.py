@@ -171,13 +171,23 @@ def entry_key(graph_text: str) -> str:
 def load_or_build(key: str, build: Callable[[], tuple[str, dict]]) -> tuple[str, ModuleType]:
     """The module of entry ``key``: loaded when a verified entry is there, else built
     (``build() -> (source, big constants)``), compiled and stored."""
-    root = cache_root()
-    entry = root / key
-    module = _load(entry, key)
+    module = load(key)
     if module is not None:
         return module.__symdiff_source__, module
     source, held = build()
-    return source, _store(root, entry, key, source, held)
+    return source, store(key, source, held)
+
+
+def load(key: str) -> ModuleType | None:
+    """The module of entry ``key`` when a verified entry is there."""
+    return _load(cache_root() / key, key)
+
+
+def store(key: str, source: str, held: dict) -> ModuleType:
+    """Compile the module ``source`` (with its big constants ``held``) and store it as
+    entry ``key``; the module."""
+    root = cache_root()
+    return _store(root, root / key, key, source, held)
 
 
 def njit(signature: str, **options: Any) -> Callable[[Callable], Any]:
@@ -257,7 +267,7 @@ def _kernels(module: ModuleType) -> list[Any]:
     return [v for k, v in vars(module).items() if k.startswith("_nb") and hasattr(v, "stats")]
 
 
-def _import(directory: Path, key: str) -> ModuleType:
+def _import(directory: Path, key: str, compiling: bool = False) -> ModuleType:
     name = _module_name(key)
     path = directory / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -268,27 +278,19 @@ def _import(directory: Path, key: str) -> ModuleType:
             vars(module).update({k: data[k] for k in data.files})
     # Numba finds the module by name when it loads cached machine code.
     sys.modules[name] = module
-    # Numba's first compilation probes for SciPy's BLAS (used only by its own
-    # np.convolve and np.correlate), and importing scipy.linalg takes longer than
-    # loading a whole function. Kernels call no BLAS: SciPy is hidden meanwhile when it
-    # is not loaded yet. A whole compiled body that calls np.dot needs SciPy's BLAS
-    # module, which loads faster on its own (numba_blas.py).
+    # Numba's first compilation imports SciPy's BLAS module (to offer np.convolve),
+    # and a whole compiled body that calls np.dot needs it at its first call; importing
+    # it the usual way imports scipy.linalg (0.13-0.3 s). It loads faster on its own
+    # (numba_blas.py). (Hiding SciPy meanwhile would hide it from other threads too.)
+    from .numba_blas import preload
     from .numba_printer import BLAS_MARK, WHOLE_MARK
-    blas = WHOLE_MARK + BLAS_MARK in path.read_text()
-    hide = "scipy.linalg" not in sys.modules and not blas
-    if hide:
-        sys.modules["scipy.linalg"] = None   # type: ignore[assignment]
-    elif blas:
-        from .numba_blas import preload
+    if compiling or WHOLE_MARK + BLAS_MARK in path.read_text():
         preload()
     try:
         exec(_code(directory, path), vars(module))   # only code we generated
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    finally:
-        if hide and sys.modules.get("scipy.linalg", 0) is None:
-            del sys.modules["scipy.linalg"]
     module.__symdiff_source__ = path.read_text()
     return module
 
@@ -315,7 +317,8 @@ def _store(root: Path, entry: Path, key: str, source: str, held: dict) -> Module
         (tmp / CODE).write_bytes(marshal.dumps(compile(source, str(entry / name), "exec")))
         if held:
             np.savez(tmp / "constants.npz", **held)
-        module = _import(tmp, key)   # compiles the kernels; Numba writes its cache here
+        # compiles the kernels; Numba writes its cache here
+        module = _import(tmp, key, compiling=True)
         manifest = json.dumps({"files": _files(tmp)})
         (tmp / (MANIFEST + ".tmp")).write_text(manifest)
         os.replace(tmp / (MANIFEST + ".tmp"), tmp / MANIFEST)
