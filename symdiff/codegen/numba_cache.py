@@ -34,6 +34,7 @@ import platform
 import shutil
 import stat
 import sys
+import threading
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -201,14 +202,53 @@ def njit(signature: str, **options: Any) -> Callable[[Callable], Any]:
     explicit signature, the function then compiles nothing more.
     """
     from numba import njit as numba_njit
+    entry = vars(_LOADING).get("entry")
 
     def decorate(fn: Callable) -> Any:
         dispatcher = numba_njit(**options)(fn)   # no signature: nothing compiled yet
+        if entry is not None:
+            return _Lazy(dispatcher, signature, entry)
         if not _load_machine_code(dispatcher, signature):
             dispatcher.compile(signature)
         dispatcher.disable_compile()
         return dispatcher
     return decorate
+
+
+_LOADING = threading.local()   # .entry: the entry this thread is loading from the cache
+_LAZY_LOCK = threading.RLock()
+
+
+class _Lazy:
+    """A kernel of a module loaded from the cache, until its first call loads its
+    machine code and puts the kernel in its place in the module. A compiled body has
+    the code of the kernels it calls in its own, so the kernels only the steps run
+    from Python call (big operands) are not loaded unless such a call comes."""
+
+    def __init__(self, dispatcher: Any, signature: str, entry: Path) -> None:
+        self.dispatcher, self.signature, self.entry = dispatcher, signature, entry
+        self.name = dispatcher.py_func.__name__
+        self.loading = False
+
+    def __call__(self, *args: Any) -> Any:
+        return self.load()(*args)
+
+    def load(self) -> Any:
+        with _LAZY_LOCK:   # reentrant: a kernel compiling here loads the others first
+            namespace = self.dispatcher.py_func.__globals__
+            if namespace.get(self.name) is self and not self.loading:
+                self.loading = True
+                if not _load_machine_code(self.dispatcher, self.signature):
+                    # Numba did not take its machine code: compile here (the kernels
+                    # this one calls first), and let the next process build the entry.
+                    for other in list(namespace.values()):
+                        if isinstance(other, _Lazy) and other is not self:
+                            other.load()
+                    self.dispatcher.compile(self.signature)
+                    _remove(self.entry)
+                self.dispatcher.disable_compile()
+                namespace[self.name] = self.dispatcher
+        return self.dispatcher
 
 
 def _load_machine_code(dispatcher: Any, signature: str) -> bool:
@@ -248,7 +288,11 @@ def _load(entry: Path, key: str) -> ModuleType | None:
         recorded = json.loads(manifest.read_text())["files"]
         if _files(entry) != recorded:
             raise ValueError("checksum")
-        module = _import(entry, key)
+        _LOADING.entry = entry
+        try:
+            module = _import(entry, key)
+        finally:
+            _LOADING.entry = None
     except Exception:   # corrupt, truncated, or removed by another process meanwhile
         _remove(entry)
         return None
