@@ -6,10 +6,13 @@ Every op's first case runs by default (static lengths); SYMDIFF_SLOW_TESTS=1 run
 every case with static and unknown lengths. Compiled code is cached in one directory
 for the test session, so a second run takes its machine code from there.
 """
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -29,13 +32,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def session_cache(tmp_path_factory):
     path = tmp_path_factory.getbasetemp() / "symdiff-cache"
     path.mkdir(mode=0o700, exist_ok=True)
-    saved = os.environ.get("SYMDIFF_CACHE_DIR")
-    os.environ["SYMDIFF_CACHE_DIR"] = str(path)
+    # compiled before sd.function returns, unless a test asks for the thread
+    settings = {"SYMDIFF_CACHE_DIR": str(path), "SYMDIFF_NUMBA_BACKGROUND": "0"}
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     yield path
-    if saved is None:
-        del os.environ["SYMDIFF_CACHE_DIR"]
-    else:
-        os.environ["SYMDIFF_CACHE_DIR"] = saved
+    for name, value in saved.items():
+        if value is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
@@ -476,7 +482,9 @@ _RACE = textwrap.dedent('''\
 
 
 def test_eight_processes_racing_on_a_cold_cache(fresh_cache):
-    env = dict(os.environ, SYMDIFF_CACHE_DIR=str(fresh_cache), PYTHONPATH=ROOT)
+    # each compiles on its thread, and exits once that has stored (or dropped) its entry
+    env = dict(os.environ, SYMDIFF_CACHE_DIR=str(fresh_cache), PYTHONPATH=ROOT,
+               SYMDIFF_NUMBA_BACKGROUND="1")
     procs = [subprocess.Popen([sys.executable, "-c", _RACE], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(8)]
     results = [p.communicate(timeout=300) for p in procs]
@@ -487,3 +495,179 @@ def test_eight_processes_racing_on_a_cold_cache(fresh_cache):
     x = np.linspace(0, 1, 3)
     assert float(results[0][0].split()[0]) == pytest.approx(np.sum(np.tanh(x) * np.exp(-x)),
                                                             rel=1e-13)
+
+
+# -- a warm first call: what a load from the cache does and does not do ---------------
+
+_WARM = textwrap.dedent('''\
+    import json, sys
+    import numpy as np, symdiff as sd
+    x, t, W1, W2 = sd.vector("x"), sd.vector("t"), sd.matrix("W1"), sd.matrix("W2")
+    o = sd.sigmoid(W2 @ sd.sigmoid(W1 @ x + 0.35) + 0.6)
+    cost = sd.sum(0.5 * (t - o) ** 2)
+    f = sd.function([x, t, W1, W2], [cost, *sd.grad(cost, [W1, W2])], backend="numba")
+    assert "with BLAS" in f.source
+    module = sys.modules[f._trial.variants[0].__module__]
+    W1v, W2v = np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([[0.40, 0.45], [0.50, 0.55]])
+    args = [np.array([0.05, 0.10]), np.array([0.01, 0.99]), W1v, W2v]
+    value, g1, g2 = f._trial.variants[0](*args)
+    strided = f._trial.variants[0](np.repeat(args[0], 2)[::2], args[1], W1v.T.copy().T, W2v)
+    kernels = [v for k, v in vars(module).items() if k.startswith("_nb")]
+    loaded = [k for k in kernels if hasattr(k, "stats")]
+    print(json.dumps({
+        "value": float(value), "g2": g2.tolist(), "strided": float(strided[0]),
+        "kernels": len(kernels), "loaded": len(loaded),
+        "hits": sum(sum(k.stats.cache_hits.values()) for k in loaded),
+        "misses": sum(sum(k.stats.cache_misses.values()) for k in loaded),
+        "registries": "numba.np.arraymath" in sys.modules,
+        "scipy_linalg": "scipy.linalg" in sys.modules,
+        "blas": "scipy.linalg.cython_blas" in sys.modules}))
+    ''')
+
+
+def test_a_warm_load_runs_the_cached_code_without_compiling(fresh_cache):
+    """A second process loads what the first stored: no compilation, none of Numba's
+    set-up for compiling (its typing registries), only the compiled body (not the
+    kernels that only the steps run from Python call), SciPy's BLAS module without
+    scipy.linalg; the values are Mazur's published ones either way."""
+    env = dict(os.environ, SYMDIFF_CACHE_DIR=str(fresh_cache), PYTHONPATH=ROOT)
+    runs = []
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", _WARM], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    cold, warm = runs
+    assert cold["misses"] == cold["kernels"] == cold["loaded"] > 1 and cold["hits"] == 0
+    assert warm["misses"] == 0 and warm["hits"] == warm["loaded"] == 1
+    assert not warm["registries"] and not warm["scipy_linalg"] and warm["blas"]
+    for run in runs:
+        assert run["value"] == pytest.approx(0.298371109, rel=1e-9)
+        assert run["strided"] == run["value"]
+        np.testing.assert_allclose(run["g2"], [[0.082167041, 0.082667628],
+                                               [-0.022602540, -0.022740242]], rtol=1e-7)
+    entry = next(p for p in (fresh_cache / "numba").iterdir() if not p.name.startswith("."))
+    assert (entry / numba_cache.CODE).exists()   # the stored code object, under checksum
+    recorded = json.loads((entry / "manifest.json").read_text())["files"]
+    assert numba_cache.CODE in recorded
+
+
+_BLAS = textwrap.dedent('''\
+    import sys
+    from symdiff.codegen import numba_blas
+    numba_blas.preload()
+    assert "scipy.linalg.cython_blas" in sys.modules and "scipy.linalg" not in sys.modules
+    blas = sys.modules["scipy.linalg.cython_blas"]
+    import numpy as np
+    import scipy.linalg
+    assert scipy.linalg.cython_blas is blas
+    assert type(scipy.linalg.__loader__) is type(scipy.linalg.__spec__.loader)
+    assert "numba_blas" not in type(scipy.linalg.__loader__).__module__
+    from scipy.linalg import cython_lapack
+    print(scipy.linalg.solve(np.array([[2.0, 1.0], [1.0, 3.0]]), np.array([3.0, 5.0])))
+    ''')
+
+
+def test_scipy_blas_preloaded_then_scipy_linalg_imported_as_usual():
+    pytest.importorskip("scipy")
+    out = subprocess.run([sys.executable, "-c", _BLAS], env=dict(os.environ, PYTHONPATH=ROOT),
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    np.testing.assert_allclose(np.array(out.stdout.strip()[1:-1].split(), float),
+                               np.linalg.solve([[2.0, 1.0], [1.0, 3.0]], [3.0, 5.0]))
+
+
+def test_a_moved_entry_compiles_its_source_rather_than_run_code_named_elsewhere(
+        fresh_cache):
+    calls = []
+    key = "m" * 40
+    numba_cache.load_or_build(key, _builder(5, calls))
+    entry = fresh_cache / "numba" / key
+    moved = fresh_cache / "moved"
+    shutil.copytree(entry, moved)
+    path = moved / f"sd_{key}.py"
+    assert numba_cache._code(entry, entry / path.name).co_filename == str(entry / path.name)
+    code = numba_cache._code(moved, path)
+    assert code.co_filename == str(path)
+    namespace = {"__name__": "moved"}
+    exec(code, namespace)
+    assert namespace["f"](1.0) == 6.0
+
+
+def test_a_cold_function_runs_its_numpy_code_while_the_kernels_compile(fresh_cache,
+                                                                      monkeypatch):
+    """The first call does not wait for Numba: it runs the NumPy code; once the thread
+    has compiled and stored the kernels, the trial of the two variants starts."""
+    monkeypatch.setenv("SYMDIFF_NUMBA_BACKGROUND", "1")
+    started, release = threading.Event(), threading.Event()
+    real_store = numba_cache.store
+
+    def slow_store(*args):   # holds the compilation until the first call is done
+        started.set()
+        release.wait(60)
+        return real_store(*args)
+    monkeypatch.setattr(numba_cache, "store", slow_store)
+    x = sd.vector("x")
+    cost = sd.sum(sd.tanh(x) * sd.exp(-x))
+    f = sd.function([x], [cost, *sd.grad(cost, [x])], backend="numba", name="background")
+    xv = np.linspace(-1.0, 2.0, 9)
+    want = (np.sum(np.tanh(xv) * np.exp(-xv)),
+            (1 - np.tanh(xv) ** 2) * np.exp(-xv) - np.tanh(xv) * np.exp(-xv))
+    assert started.wait(60)
+    value, grad = f(xv)
+    assert f._trial is None and f.chosen == {} and not f.wait_compiled(timeout=0)
+    np.testing.assert_allclose(value, want[0], rtol=1e-13)
+    np.testing.assert_allclose(grad, want[1], rtol=1e-13)
+    release.set()
+    assert f.wait_compiled(timeout=120)
+    for _ in range(2 * 5 + 1):
+        value, grad = f(xv)
+        np.testing.assert_allclose(value, want[0], rtol=1e-13)
+        np.testing.assert_allclose(grad, want[1], rtol=1e-13)
+    assert f.chosen == {"small": f.chosen["small"]} and f._trial is not None
+    assert numba_cache.cache_info()["entries"] == 1
+
+
+def test_a_failed_background_compilation_warns_and_keeps_the_numpy_code(fresh_cache,
+                                                                        monkeypatch):
+    monkeypatch.setenv("SYMDIFF_NUMBA_BACKGROUND", "1")
+
+    def broken_store(*args):
+        raise RuntimeError("no compiler today")
+    monkeypatch.setattr(numba_cache, "store", broken_store)
+    x = sd.vector("x")
+    cost = sd.sum(sd.sin(x) * sd.exp(x))
+    with pytest.warns(RuntimeWarning, match="no compiler today"):
+        f = sd.function([x], [cost, *sd.grad(cost, [x])], backend="numba", name="broken")
+        assert not f.wait_compiled(timeout=60)
+    xv = np.linspace(0.0, 1.0, 5)
+    value, grad = f(xv)
+    np.testing.assert_allclose(value, np.sum(np.sin(xv) * np.exp(xv)), rtol=1e-13)
+    np.testing.assert_allclose(grad, (np.cos(xv) + np.sin(xv)) * np.exp(xv), rtol=1e-13)
+
+
+def test_a_stale_kernel_is_compiled_at_its_first_call_and_its_entry_dropped(fresh_cache):
+    """Machine code Numba does not take (here: its index names another source file
+    stamp) is compiled where it is first needed, with the kernels it calls, and the
+    entry is removed so that the next process builds it again."""
+    x, W = sd.vector("x"), sd.matrix("W", shape=(2, 2))
+    cost = sd.sum(sd.tanh(W @ sd.exp(x) + 0.5) ** 2)
+    outputs = [cost, *sd.grad(cost, [x, W])]
+    f = sd.function([x, W], outputs, backend="numba", name="stale")
+    assert numba_printer.WHOLE_MARK in f.source
+    entry = next(p for p in (fresh_cache / "numba").iterdir() if not p.name.startswith("."))
+    module_file = next(entry.glob("sd_*.py"))
+    stamp = module_file.stat()   # Numba's index records the source's stamp: make it differ
+    os.utime(module_file, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
+    manifest = json.loads((entry / "manifest.json").read_text())
+    del sys.modules[f"sd_{entry.name}"]
+    module = numba_cache.load(entry.name)
+    assert module is not None and entry.exists()   # the files are whole: it loads
+    name = f.name
+    xv, Wv = np.array([0.3, -0.2]), np.array([[0.5, -1.0], [0.25, 2.0]])
+    got = vars(module)[name](xv, Wv)
+    want = sd.function([x, W], outputs, name="stale_numpy")(xv, Wv)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13)
+    assert not entry.exists()                      # dropped: the next process builds it
+    assert manifest["files"]

@@ -20,7 +20,9 @@ import importlib.util
 import itertools
 import keyword
 import linecache
+import os
 import threading
+import warnings
 from collections import OrderedDict
 from typing import Any, Sequence
 
@@ -58,6 +60,7 @@ class Function:
         self._optimize = True                    # simplify again for the portable variant
         self._portable: tuple | None = None      # (source, function) or (None, NoPortableForm)
         self._trial: Measured | None = None      # backend="numba": the two variants' trial
+        self._compiling: _Compiling | None = None   # backend="numba": kernels on a thread
         self._lock = threading.Lock()
 
     def __call__(self, *args, **kwargs):  # replaced per function by the generated function
@@ -98,6 +101,15 @@ class Function:
         """``backend="numba"``: the variant (``"numba"`` or ``"numpy"``) each class of
         sizes (``"small"``, ``"big"``) runs, once measured on the first calls."""
         return self._trial.chosen if self._trial is not None else {}
+
+    def wait_compiled(self, timeout: float | None = None) -> bool:
+        """``backend="numba"``: wait until the kernels compiling on a thread (a first
+        compilation, see ``function``) are in place; False if ``timeout`` (seconds)
+        passed first or the compilation failed (the NumPy code runs on)."""
+        pending = self._compiling
+        if pending is None:
+            return True
+        return pending.done.wait(timeout) and pending.error is None
 
     def release_buffers(self) -> None:
         """Free the temporaries kept for the next call (the next call makes new ones)."""
@@ -143,7 +155,13 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
 
     ``backend="numba"`` (the extra ``symdiff[numba]``) fuses the chains of elementwise
     work into compiled loops (``numba_printer.py``); the compiled code is cached on
-    disk (``numba_cache.py``), so a later process loads it without compiling.
+    disk (``numba_cache.py``), so a later process loads it without compiling. When it
+    is not in the cache yet, compiling takes seconds: it runs on a thread of its own,
+    and until it is done calls run the NumPy code printed from the same graph (the
+    same values, up to rounding). Then the first calls measure which variant is
+    faster. ``f.wait_compiled()`` waits for the compiled code; the interpreter waits
+    for it at exit, so that the next process finds it in the cache. With
+    ``SYMDIFF_NUMBA_BACKGROUND=0`` ``function`` compiles before it returns.
     """
     if backend not in BACKENDS:
         raise CompileError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, "
@@ -173,8 +191,10 @@ def function(inputs: Sequence[Var] | Var, outputs: Sequence[Node] | Node, *,
 def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: bool,
              name: str | None, readable: bool, backend: str) -> Function:
     fname = name or _function_name(inputs, outputs)
+    pending = None
     if backend == "numba":
-        source, compiled = _compile_numba(inputs, outputs, single, optimize, fname, readable)
+        source, compiled, pending = _compile_numba(inputs, outputs, single, optimize, fname,
+                                                   readable)
     else:
         graph = outputs
         if optimize:
@@ -193,14 +213,22 @@ def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: boo
         # The numba module's functions have no class test of their own: a small
         # dispatcher makes it (the NumPy backend's test is inside its generated code).
         cls.__call__ = staticmethod(_dispatcher(fn))
-        if isinstance(compiled, Measured):
-            fn._trial = compiled
-            dispatch_globals = cls.__call__.__globals__
+        dispatch_globals = cls.__call__.__globals__
 
-            def rebind(winner: Any) -> None:
-                fn._fn = winner
-                dispatch_globals["_numpy_path"] = winner
-            compiled.rebind = rebind
+        def rebind(winner: Any) -> None:
+            fn._fn = winner
+            dispatch_globals["_numpy_path"] = winner
+
+        def install(trial: Any) -> None:
+            if isinstance(trial, Measured):
+                fn._trial = trial
+                trial.rebind = rebind
+            rebind(trial)
+        if pending is not None:
+            fn._compiling = pending
+            pending.start(install)
+        elif isinstance(compiled, Measured):
+            install(compiled)
         return fn
     # The source imports symdiff.runtime's _other_arrays (NumPy only, for the source run
     # on its own); this function's namespace takes the method that knows its variant.
@@ -212,9 +240,11 @@ def _compile(inputs: list[Var], outputs: list[Node], single: bool, optimize: boo
 
 
 def _compile_numba(inputs: list[Var], outputs: list[Node], single: bool, optimize: bool,
-                   fname: str, readable: bool) -> tuple[str, Any]:
-    """(source, function) with fused Numba kernels, from the disk cache when it has
-    them: the key is the graph before simplification, so a hit skips the rewrites."""
+                   fname: str, readable: bool) -> tuple[str, Any, "_Compiling | None"]:
+    """(source, function, pending): the function with fused Numba kernels from the disk
+    cache when it has them (the key is the graph before simplification, so a hit skips
+    the rewrites); else, unless ``SYMDIFF_NUMBA_BACKGROUND=0``, the NumPy code and the
+    kernels ``pending`` to compile on a thread."""
     try:
         from . import numba_cache, numba_printer
         from .numba_printer import numba_source
@@ -223,30 +253,71 @@ def _compile_numba(inputs: list[Var], outputs: list[Node], single: bool, optimiz
                            f"pip install 'symdiff[numba]'") from None
     if importlib.util.find_spec("numba") is None:
         raise CompileError("backend='numba' needs Numba: pip install 'symdiff[numba]'")
-
-    def build() -> tuple[str, dict]:
-        graph = outputs
-        if optimize:
-            graph = _optimized(outputs)
-        # One array per node: the kernels hold the temporaries that matter.
-        plan = make_plan(inputs, graph, fname, single, documented=outputs,
-                         keep_buffers=False, readable=True)
-        source, held, kernels = numba_source(plan)
-        numpy_plan = make_plan(inputs, graph, fname if not kernels else f"_{fname}_np",
-                               single, documented=outputs, readable=readable)
-        numpy_text, numpy_held = function_source(numpy_plan)
-        if not kernels:   # nothing to fuse: the NumPy code alone, and no Numba to load
-            return numpy_text, numpy_held
-        # Both variants in one module; the first calls measure which is faster.
-        return source + "\n\n" + numpy_text, {**held, **numpy_held}
-
     text = numba_cache.graph_text(inputs, outputs, ("numba", single, optimize, fname,
                                                     readable, numba_printer.MIN_REGION))
-    source, module = numba_cache.load_or_build(numba_cache.entry_key(text), build)
+    key = numba_cache.entry_key(text)
+    module = numba_cache.load(key)
+    if module is not None:
+        return module.__symdiff_source__, _variants(module, fname, inputs), None
+    graph = outputs
+    if optimize:
+        graph = _optimized(outputs)
+    # One array per node: the kernels hold the temporaries that matter.
+    plan = make_plan(inputs, graph, fname, single, documented=outputs,
+                     keep_buffers=False, readable=True)
+    kernel_text, held, kernels = numba_source(plan)
+    numpy_name = fname if not kernels else f"_{fname}_np"
+    numpy_plan = make_plan(inputs, graph, numpy_name, single, documented=outputs,
+                           readable=readable)
+    numpy_text, numpy_held = function_source(numpy_plan)
+    if not kernels:   # nothing to fuse: the NumPy code alone, and no Numba to load
+        module = numba_cache.store(key, numpy_text, numpy_held)
+        return numpy_text, vars(module)[fname], None
+    # Both variants in one module; the first calls measure which is faster.
+    source, held = kernel_text + "\n\n" + numpy_text, {**held, **numpy_held}
+    if os.environ.get("SYMDIFF_NUMBA_BACKGROUND", "1") == "0":
+        module = numba_cache.store(key, source, held)
+        return source, _variants(module, fname, inputs), None
+    filename = f"<symdiff-{next(_serial)}:{fname}:numpy>"
+    linecache.cache[filename] = (len(numpy_text), None, numpy_text.splitlines(True), filename)
+    namespace = dict(numpy_held)
+    exec(compile(numpy_text, filename, "exec"), namespace)  # only code we generated
+    pending = _Compiling(lambda: _variants(numba_cache.store(key, source, held), fname,
+                                           inputs), fname)
+    return source, namespace[numpy_name], pending
+
+
+def _variants(module: Any, fname: str, inputs: list[Var]) -> Any:
+    """The module's function: its two variants on trial, or its NumPy code alone."""
     numpy_variant = vars(module).get(f"_{fname}_np")
     if numpy_variant is None:
-        return source, vars(module)[fname]
-    return source, measured(vars(module)[fname], numpy_variant, inputs)
+        return vars(module)[fname]
+    return measured(vars(module)[fname], numpy_variant, inputs)
+
+
+class _Compiling:
+    """A function's kernels compiling on a thread; ``install`` takes the result."""
+
+    def __init__(self, build: Any, name: str) -> None:
+        self.build, self.name = build, name
+        self.done = threading.Event()
+        self.error: Exception | None = None
+
+    def start(self, install: Any) -> None:
+        # Not a daemon: the interpreter waits for it at exit, so the cache gets the code.
+        threading.Thread(target=self._run, args=(install,), name=f"symdiff-numba-{self.name}",
+                         daemon=False).start()
+
+    def _run(self, install: Any) -> None:
+        try:
+            install(self.build())
+        except Exception as err:   # the NumPy code runs on, and says why once
+            self.error = err
+            warnings.warn(f"backend='numba': compiling {self.name} failed "
+                          f"({type(err).__name__}: {err}); it runs its NumPy code",
+                          RuntimeWarning, stacklevel=1)
+        finally:
+            self.done.set()
 
 
 def _dispatcher(fn: Function):

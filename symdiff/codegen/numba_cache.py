@@ -1,9 +1,11 @@
 """The disk cache of functions compiled with ``backend="numba"``.
 
-An entry is a directory named by its key: the generated module (``sd_<key>.py``),
-its big constants (``constants.npz``), the machine code Numba caches beside the
-module (``__pycache__/``) and, written last, ``manifest.json``: the SHA-256 of every
-other file.
+An entry is a directory named by its key: the generated module (``sd_<key>.py``) and
+its code object (``module.code``), its big constants (``constants.npz``), the machine
+code Numba caches beside the module (``__pycache__/``) and, written last,
+``manifest.json``: the SHA-256 of every other file. A load runs that machine code
+without Numba's set-up for compiling (``njit`` below), which takes longer than the
+rest of a load.
 
 - Key: the graph as the user gave it (before simplification: a warm load skips the
   rewrites), the input types (part of the graph), the options, a digest of
@@ -26,11 +28,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import marshal
 import os
 import platform
 import shutil
 import stat
 import sys
+import threading
 import uuid
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +47,7 @@ from ..ir import Node, Var, meta, toposort
 
 DEFAULT_MAX_BYTES = 256 << 20
 MANIFEST = "manifest.json"
+CODE = "module.code"   # the generated module's code object (marshal)
 _SOURCE_DIGEST: list[str] = []
 
 
@@ -91,7 +96,6 @@ def source_digest() -> str:
 
 def environment() -> str:
     """Versions and the CPU: what else changes the machine code."""
-    from importlib.metadata import version   # without importing Numba (0.3 s)
     cpu = platform.machine() + " " + platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -102,8 +106,26 @@ def environment() -> str:
                     break
     except OSError:
         pass
-    return (f"numba {version('numba')} numpy {np.__version__} "
+    return (f"numba {_numba_version()} numpy {np.__version__} "
             f"python {sys.version} cpu {cpu}")
+
+
+def _numba_version() -> str:
+    """Numba's version, without importing Numba (0.2-0.3 s) or reading the installed
+    distributions' metadata (~0.05 s): the text of its ``_version.py``, which names the
+    release and its revision."""
+    spec = importlib.util.find_spec("numba")
+    if spec is not None and spec.origin:
+        try:
+            text = (Path(spec.origin).parent / "_version.py").read_bytes()
+            return "_version.py " + hashlib.sha256(text).hexdigest()
+        except OSError:
+            pass
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("numba")
+    except PackageNotFoundError:
+        return "none"
 
 
 _META_KEYS = ("forward", "origin", "grad_of")   # what the comments and docstring name
@@ -150,13 +172,103 @@ def entry_key(graph_text: str) -> str:
 def load_or_build(key: str, build: Callable[[], tuple[str, dict]]) -> tuple[str, ModuleType]:
     """The module of entry ``key``: loaded when a verified entry is there, else built
     (``build() -> (source, big constants)``), compiled and stored."""
-    root = cache_root()
-    entry = root / key
-    module = _load(entry, key)
+    module = load(key)
     if module is not None:
         return module.__symdiff_source__, module
     source, held = build()
-    return source, _store(root, entry, key, source, held)
+    return source, store(key, source, held)
+
+
+def load(key: str) -> ModuleType | None:
+    """The module of entry ``key`` when a verified entry is there."""
+    return _load(cache_root() / key, key)
+
+
+def store(key: str, source: str, held: dict) -> ModuleType:
+    """Compile the module ``source`` (with its big constants ``held``) and store it as
+    entry ``key``; the module."""
+    root = cache_root()
+    return _store(root, root / key, key, source, held)
+
+
+def njit(signature: str, **options: Any) -> Callable[[Callable], Any]:
+    """Numba's ``njit(signature, **options)``, for the generated modules: the machine
+    code Numba cached beside the module is loaded without Numba's set-up for compiling.
+
+    Numba's own load first fills its typing and lowering registries (importing most of
+    Numba, ~0.2-0.3 s), which only compiling needs: calling compiled code does not, and
+    a later compilation fills them itself. When the cached code is missing or cannot
+    be read this way, it is Numba's ``compile``, as ``njit(signature)`` does. As with an
+    explicit signature, the function then compiles nothing more.
+    """
+    from numba import njit as numba_njit
+    entry = vars(_LOADING).get("entry")
+
+    def decorate(fn: Callable) -> Any:
+        dispatcher = numba_njit(**options)(fn)   # no signature: nothing compiled yet
+        if entry is not None:
+            return _Lazy(dispatcher, signature, entry)
+        if not _load_machine_code(dispatcher, signature):
+            dispatcher.compile(signature)
+        dispatcher.disable_compile()
+        return dispatcher
+    return decorate
+
+
+_LOADING = threading.local()   # .entry: the entry this thread is loading from the cache
+_LAZY_LOCK = threading.RLock()
+
+
+class _Lazy:
+    """A kernel of a module loaded from the cache, until its first call loads its
+    machine code and puts the kernel in its place in the module. A compiled body has
+    the code of the kernels it calls in its own, so the kernels only the steps run
+    from Python call (big operands) are not loaded unless such a call comes."""
+
+    def __init__(self, dispatcher: Any, signature: str, entry: Path) -> None:
+        self.dispatcher, self.signature, self.entry = dispatcher, signature, entry
+        self.name = dispatcher.py_func.__name__
+        self.loading = False
+
+    def __call__(self, *args: Any) -> Any:
+        return self.load()(*args)
+
+    def load(self) -> Any:
+        with _LAZY_LOCK:   # reentrant: a kernel compiling here loads the others first
+            namespace = self.dispatcher.py_func.__globals__
+            if namespace.get(self.name) is self and not self.loading:
+                self.loading = True
+                if not _load_machine_code(self.dispatcher, self.signature):
+                    # Numba did not take its machine code: compile here (the kernels
+                    # this one calls first), and let the next process build the entry.
+                    for other in list(namespace.values()):
+                        if isinstance(other, _Lazy) and other is not self:
+                            other.load()
+                    self.dispatcher.compile(self.signature)
+                    _remove(self.entry)
+                self.dispatcher.disable_compile()
+                namespace[self.name] = self.dispatcher
+        return self.dispatcher
+
+
+def _load_machine_code(dispatcher: Any, signature: str) -> bool:
+    """Numba's cache load (``Dispatcher.compile`` on a cache hit) minus the registry
+    set-up; False when the code is not there or Numba's internals differ."""
+    try:
+        from numba.core.compiler_lock import global_compiler_lock
+        from numba.core.runtime import nrt
+        context = dispatcher.targetctx
+        with global_compiler_lock:
+            nrt.rtsys.initialize(context)   # the runtime the compiled code allocates with
+            result = dispatcher._cache._load_overload(signature, context)
+            if result is None or result.objectmode:
+                return False
+            dispatcher._cache_hits[signature] += 1
+            context.insert_user_function(result.entry_point, result.fndesc, [result.library])
+            dispatcher.add_overload(result)
+        return True
+    except Exception:   # a Numba whose internals differ: its own load path
+        return False
 
 
 def _module_name(key: str) -> str:
@@ -176,7 +288,11 @@ def _load(entry: Path, key: str) -> ModuleType | None:
         recorded = json.loads(manifest.read_text())["files"]
         if _files(entry) != recorded:
             raise ValueError("checksum")
-        module = _import(entry, key)
+        _LOADING.entry = entry
+        try:
+            module = _import(entry, key)
+        finally:
+            _LOADING.entry = None
     except Exception:   # corrupt, truncated, or removed by another process meanwhile
         _remove(entry)
         return None
@@ -195,7 +311,7 @@ def _kernels(module: ModuleType) -> list[Any]:
     return [v for k, v in vars(module).items() if k.startswith("_nb") and hasattr(v, "stats")]
 
 
-def _import(directory: Path, key: str) -> ModuleType:
+def _import(directory: Path, key: str, compiling: bool = False) -> ModuleType:
     name = _module_name(key)
     path = directory / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -206,35 +322,47 @@ def _import(directory: Path, key: str) -> ModuleType:
             vars(module).update({k: data[k] for k in data.files})
     # Numba finds the module by name when it loads cached machine code.
     sys.modules[name] = module
-    # Numba's first compilation or load probes for SciPy's BLAS (used only by its own
-    # np.convolve and np.correlate), and importing scipy.linalg takes longer than
-    # loading a whole function. The kernels call no BLAS: SciPy is hidden meanwhile
-    # when it is not loaded yet, unless a whole compiled body calls np.dot.
+    # Numba's first compilation imports SciPy's BLAS module (to offer np.convolve),
+    # and a whole compiled body that calls np.dot needs it at its first call; importing
+    # it the usual way imports scipy.linalg (0.13-0.3 s). It loads faster on its own
+    # (numba_blas.py). (Hiding SciPy meanwhile would hide it from other threads too.)
+    from .numba_blas import preload
     from .numba_printer import BLAS_MARK, WHOLE_MARK
-    hide = ("scipy.linalg" not in sys.modules
-            and WHOLE_MARK + BLAS_MARK not in path.read_text())
-    if hide:
-        sys.modules["scipy.linalg"] = None   # type: ignore[assignment]
+    if compiling or WHOLE_MARK + BLAS_MARK in path.read_text():
+        preload()
     try:
-        spec.loader.exec_module(module)
+        exec(_code(directory, path), vars(module))   # only code we generated
     except BaseException:
         sys.modules.pop(name, None)
         raise
-    finally:
-        if hide and sys.modules.get("scipy.linalg", 0) is None:
-            del sys.modules["scipy.linalg"]
     module.__symdiff_source__ = path.read_text()
     return module
+
+
+def _code(directory: Path, path: Path) -> Any:
+    """The module's code object: the one compiled when the entry was stored (a big
+    module takes tens of ms to compile, and Python may not be writing bytecode files)
+    when it names this very file (Numba finds its cache beside it), else compiled."""
+    stored = directory / CODE
+    if stored.exists():
+        code = marshal.loads(stored.read_bytes())
+        if code.co_filename == str(path):
+            return code
+    return compile(path.read_text(), str(path), "exec")
 
 
 def _store(root: Path, entry: Path, key: str, source: str, held: dict) -> ModuleType:
     tmp = root / f".tmp-{key}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(mode=0o700)
     try:
-        (tmp / f"{_module_name(key)}.py").write_text(source)
+        name = f"{_module_name(key)}.py"
+        (tmp / name).write_text(source)
+        # compiled for its place once stored (the checksums of the manifest cover it)
+        (tmp / CODE).write_bytes(marshal.dumps(compile(source, str(entry / name), "exec")))
         if held:
             np.savez(tmp / "constants.npz", **held)
-        module = _import(tmp, key)   # compiles the kernels; Numba writes its cache here
+        # compiles the kernels; Numba writes its cache here
+        module = _import(tmp, key, compiling=True)
         manifest = json.dumps({"files": _files(tmp)})
         (tmp / (MANIFEST + ".tmp")).write_text(manifest)
         os.replace(tmp / (MANIFEST + ".tmp"), tmp / MANIFEST)

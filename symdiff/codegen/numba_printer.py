@@ -76,7 +76,8 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
             return []
         lists = [f"{p} = []   # sets of big temporaries kept between calls"
                  for p in sorted(set(pools))]
-        return ["import math\n\nfrom numba import njit", *lists, *kernels]
+        return ["import math\n\nfrom symdiff.codegen.numba_cache import njit", *lists,
+                *kernels]
 
     source, held = function_source(plan, Printer, blocks)
     return source, held, len(kernels)
