@@ -39,9 +39,16 @@ def polish(e: Node) -> str:
     operations = sum(1 for n in toposort([e]) if n.op.name not in ("var", "const"))
     if operations <= 1:
         return text           # nothing to shorten
-    from .rewrite.polish_rules import polish_node
+    from .rewrite.polish_rules import cost, polish_node
     shortest = polish_node(e)
     if shortest is not None:
+        if any(n.dtype.kind == "b" for n in toposort([e])):
+            # Without the terms that make it exact at a zero base, if that changes
+            # no value there either (x**x: yes; x**y: no).
+            bare = polish_node(e, drop_indicators=True)
+            if bare is not None and cost(bare) < cost(shortest) and _same_values(
+                    e, str(bare), zeros=True):
+                return str(bare)
         own = str(shortest)
         return own if own == text or _same_values(e, own) else text
     if operations > POLISH_MAX_OPS:
@@ -133,24 +140,31 @@ def _sympy_names(e: Node) -> dict:
     return {**sympy_names(), **{name: sympy.Symbol(name) for name in e.vars}}
 
 
-def _same_values(e: Node, text: str) -> bool:
+def _same_values(e: Node, text: str, zeros: bool = False) -> bool:
     """``text`` computes what ``e`` computes (within 1e-12) at six points, wherever ``e``
-    is finite there."""
+    is finite there; with ``zeros``, also at every point whose coordinates are
+    0.0, -0.0, 0.5, -0.5 or 1.5 (at most three variables)."""
     import symdiff as sd
     try:
         other = sd.parse(text, **{n: () for n in e.vars})
     except Exception:
         return False
-    with np.errstate(all="ignore"):
-        return _agree(e, other)
-
-
-def _agree(e: Node, other) -> bool:
-    import symdiff as sd
     rng = np.random.default_rng(0)
-    for k in range(6):     # three points with positive values, three with any signs
-        env = {n: rng.uniform(0.3, 1.7) * (rng.choice([-1, 1]) if k >= 3 else 1)
-               for n in e.vars}
+    points = [{n: rng.uniform(0.3, 1.7) * (rng.choice([-1, 1]) if k >= 3 else 1)
+               for n in e.vars} for k in range(6)]   # positive, then any signs
+    if zeros:
+        if len(e.vars) > 3:
+            return False
+        import itertools
+        grid = itertools.product([0.0, -0.0, 0.5, -0.5, 1.5], repeat=len(e.vars))
+        points += [dict(zip(e.vars, p)) for p in grid]
+    with np.errstate(all="ignore"):
+        return _agree(e, other, points)
+
+
+def _agree(e: Node, other, points: list) -> bool:
+    import symdiff as sd
+    for env in points:
         a = float(sd.evaluate(e, env))
         b = float(sd.evaluate(other, {n: v for n, v in env.items()
                                       if isinstance(other, sd.Node) and n in other.vars})

@@ -24,6 +24,7 @@ Conventions
 from __future__ import annotations
 
 from fractions import Fraction
+from functools import lru_cache
 from typing import Union
 
 Number = Union[Fraction, float]
@@ -49,6 +50,7 @@ def tidy(c: Number) -> Number:
     return number(c) if isinstance(c, float) else c
 
 
+@lru_cache(maxsize=4096)
 def key(obj) -> str:
     """A deterministic sort key (text, never node ids)."""
     if isinstance(obj, tuple):
@@ -103,8 +105,42 @@ def mono_mul(a: tuple, b: tuple) -> tuple:
     exps: dict = {}
     for atom, e in a + b:
         exps[atom] = exps.get(atom, 0) + e
-    merged = _merge_exps([(t, e) for t, e in exps.items() if e != 0])
+    merged = _merge_exps(_merge_powers([(t, e) for t, e in exps.items() if e != 0]))
     return tuple(sorted(merged, key=lambda ae: key(ae[0])))
+
+
+def _merge_powers(items: list) -> list:
+    """``b**k * b**E -> b**(E + k)`` and ``b**E * b**F -> b**(E + F)`` for an atom ``b``,
+    symbolic exponents E, F and integer k: equal wherever both sides are finite, and
+    the left side is NaN (``0*0**-1``) wherever the two differ."""
+    powers = [(t, e) for t, e in items if t[0] == "fn" and t[1] == "pow"
+              and e.denominator == 1 and len(t[2][0]) == 1 and t[2][0][0][1] == 1
+              and len(t[2][0][0][0]) == 1 and t[2][0][0][0][0][1] == 1]
+    if not powers:
+        return items
+    out = dict(items)
+    for t, e in powers:
+        if t not in out:
+            continue
+        base = t[2][0][0][0][0][0]           # the atom b of b**E
+        exponent = scale(t[2][1], e)
+        del out[t]
+        for u, k in list(out.items()):
+            if u == base and k.denominator == 1:
+                exponent = add(exponent, const(k))
+                del out[u]
+            elif (u[0] == "fn" and u[1] == "pow" and u[2][0] == t[2][0]
+                  and k.denominator == 1):
+                exponent = add(exponent, scale(u[2][1], k))
+                del out[u]
+        n = as_number(exponent)
+        if n is not None and isinstance(n, Fraction):
+            if n != 0:
+                out[base] = out.get(base, 0) + n
+        else:
+            atom = ("fn", "pow", (t[2][0], exponent), t[3])
+            out[atom] = out.get(atom, 0) + 1
+    return [(t, e) for t, e in out.items() if e != 0]
 
 
 def _merge_exps(items: list) -> list:

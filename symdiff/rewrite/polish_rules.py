@@ -36,7 +36,8 @@ Poly = tuple
 class _Reader:
     """Reads scalar float nodes into Polys (memoized by node for one expression)."""
 
-    def __init__(self) -> None:
+    def __init__(self, drop_indicators: bool = False) -> None:
+        self.drop = drop_indicators
         self.done: dict[int, Poly] = {}
         self.leaves: dict[tuple, Node] = {}   # the nodes of "var" and "node" atoms
 
@@ -47,6 +48,8 @@ class _Reader:
 
     def _one(self, n: Node) -> Poly:
         name = n.op.name
+        if n.dtype.kind == "b" and n.shape == () and self.drop:
+            return A.const(Fraction(0))
         if n.dtype.kind != "f" or n.shape != ():
             return self._leaf(("node", str(n)), n)
         if name == "var":
@@ -513,12 +516,17 @@ def _own_cost(n: Node) -> int:
     return 1
 
 
-def polish_node(e: Node) -> Node | None:
-    """The shortest form of scalar ``e`` (see the module doc), or None if it cannot be read."""
-    reader = _Reader()
+def polish_node(e: Node, drop_indicators: bool = False) -> Node | None:
+    """The shortest form of scalar ``e`` (see the module doc), or None if it cannot be read.
+
+    ``drop_indicators`` reads every boolean used as a number as 0: the terms such as
+    ``where(x == 0, 1.0, 0.0)`` that make a power's derivative exact at a zero base.
+    The result is then *not* equal to ``e`` in general: the caller keeps it only if
+    it agrees with ``e`` at those zeros too (it does for ``x**x``, not ``x**y``)."""
+    reader = _Reader(drop_indicators)
     try:
         p = reader(e)
         shortest = _Printer(reader.leaves).shortest(p, top=True)
-        return shortest if cost(shortest) < cost(e) else e
+        return shortest if drop_indicators or cost(shortest) <= cost(e) else e
     except (A.TooLarge, KeyError, RecursionError, ZeroDivisionError, OverflowError):
         return None
