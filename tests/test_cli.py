@@ -354,3 +354,35 @@ def test_options_stay_options_next_to_a_leading_minus(capsys):
         cli.main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("symdiff ")
+
+
+# -- the polish: symdiff's own, the same text on every call ---------------------------------
+
+def test_corpus_needs_no_sympy():
+    # Every corpus derivative is polished by symdiff alone: SymPy is never imported (its
+    # import and simplify are most of a call's time), and nothing is kept on disk.
+    code = ("import sys, os; sys.path.insert(0, %r)\n"
+            "from cli_corpus import CORPUS\n"
+            "from symdiff import cli\n"
+            "for text, _ in CORPUS: cli.run(text)\n"
+            "print('sympy' in sys.modules, os.listdir(os.environ['SYMDIFF_CACHE_DIR']))\n"
+            % str(pathlib.Path(__file__).parent))
+    with tempfile.TemporaryDirectory() as cache:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120, env=dict(os.environ, SYMDIFF_CACHE_DIR=cache))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False []"
+
+
+def test_the_same_text_on_every_call(corpus_results):
+    # corpus_results ran with this run's cache directory; a second run prints the same.
+    for text in ("x*(x - 1)*(x + 2)", "sigmoid(x)", "x**x", "atan(y/x)", "log(abs(x))"):
+        assert ok(text) == corpus_results.get(text, ok(text))
+        assert ok(text) == ok(text)
+
+
+def test_no_simplify_prints_the_graph_unpolished():
+    raw = ok("sin(x)*cos(x)", "--no-simplify")
+    assert raw != ok("sin(x)*cos(x)") == "cos(2*x)"
+    x = sympy.Symbol("x")
+    assert sympy.simplify(sympy.sympify(raw) - sympy.cos(2 * x)) == 0
