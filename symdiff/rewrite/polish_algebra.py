@@ -36,18 +36,27 @@ class TooLarge(Exception):
     """An expansion would pass ``MAX_TERMS`` terms."""
 
 
+def exact(x):
+    """An integral Fraction as an int (hashed and compared far faster, equal to it)."""
+    return int(x.numerator) if isinstance(x, Fraction) and x.denominator == 1 else x
+
+
+def is_exact(x) -> bool:
+    return isinstance(x, (int, Fraction)) and not isinstance(x, bool)
+
+
 def number(v: float) -> Number:
     """A float as an exact small fraction when it is one (``0.5``, ``1/3``, ``2``)."""
-    if isinstance(v, Fraction):
-        return v
+    if is_exact(v):
+        return exact(v)
     if v != v or v in (float("inf"), float("-inf")):
         return float(v)
     f = Fraction(v).limit_denominator(1000)
-    return f if float(f) == v else float(v)
+    return exact(f) if float(f) == v else float(v)
 
 
 def tidy(c: Number) -> Number:
-    return number(c) if isinstance(c, float) else c
+    return number(c) if isinstance(c, float) else exact(c)
 
 
 @lru_cache(maxsize=4096)
@@ -73,7 +82,7 @@ def const(c: Number) -> tuple:
 
 
 def atom_poly(a: tuple, e: Fraction = ONE) -> tuple:
-    return (((a, Fraction(e)),), ONE),
+    return (((a, exact(Fraction(e))),), 1),
 
 
 def as_number(p: tuple) -> Number | None:
@@ -105,7 +114,7 @@ def mono_mul(a: tuple, b: tuple) -> tuple:
     exps: dict = {}
     for atom, e in a + b:
         exps[atom] = exps.get(atom, 0) + e
-    merged = _merge_exps(_merge_powers([(t, e) for t, e in exps.items() if e != 0]))
+    merged = _merge_exps(_merge_powers([(t, exact(e)) for t, e in exps.items() if e != 0]))
     return tuple(sorted(merged, key=lambda ae: key(ae[0])))
 
 
@@ -134,7 +143,7 @@ def _merge_powers(items: list) -> list:
                 exponent = add(exponent, scale(u[2][1], k))
                 del out[u]
         n = as_number(exponent)
-        if n is not None and isinstance(n, Fraction):
+        if n is not None and is_exact(n):
             if n != 0:
                 out[base] = out.get(base, 0) + n
         else:
@@ -180,7 +189,7 @@ def power(p: tuple, e: Fraction) -> tuple:
         coeff = _number_power(c, e)
         splits = e.denominator == 1 or (len(m) == 1 and not _even(m[0][1]) and c > 0)
         if splits and as_number(coeff) is not None:
-            return scale(poly({tuple((a, k * e) for a, k in m): ONE}), as_number(coeff))
+            return scale(poly({tuple((a, exact(k * e)) for a, k in m): 1}), as_number(coeff))
         return atom_poly(("base", p), e)
     # A sum under a power is kept whole (expand() opens positive integer powers).
     content, rest = primitive(p, e)
@@ -194,7 +203,7 @@ def _even(k: Fraction) -> bool:
 
 def _number_power(c: Number, e: Fraction) -> tuple:
     """``c ** e`` as a number when it is exactly one (``(1/4)**(-1/2) = 2``), else an atom."""
-    if isinstance(c, Fraction) and (c > 0 or e.denominator == 1):
+    if is_exact(c) and (c > 0 or e.denominator == 1):
         if c == 0:
             return const(Fraction(0)) if e > 0 else atom_poly(("base", const(c)), e)
         num, den = _root(abs(c.numerator), e.denominator), _root(c.denominator, e.denominator)
@@ -219,7 +228,7 @@ def primitive(p: tuple, e: Fraction) -> tuple[Number, tuple]:
     positive leading term, so that ``p**e == content**e * rest**e`` holds exactly and
     the power of ``content`` is a number; ``(1, p)`` when there is no such split."""
     coeffs = [c for _, c in p]
-    if not all(isinstance(c, Fraction) for c in coeffs):
+    if not all(is_exact(c) for c in coeffs):
         return 1, p
     from math import gcd, lcm
     den = 1

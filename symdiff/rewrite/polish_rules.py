@@ -77,11 +77,15 @@ class _Reader:
             return power(args[0], Fraction(1, 2))
         if name == "pow":
             e = A.as_number(args[1])
-            if isinstance(e, Fraction):
-                return power(args[0], e)
+            if A.is_exact(e):
+                return power(args[0], Fraction(e))
         return A.atom_poly(("fn", name, tuple(args), n.attrs))
 
     def _leaf(self, atom: tuple, n: Node) -> Poly:
+        if n.dtype.kind == "b":    # a boolean used as a number: 1.0 or 0.0, as printed
+            from ..ir import as_node
+            from ..ops.core import OPS
+            n = make(OPS["where"], [n, as_node(1.0), as_node(0.0)])
         self.leaves[atom] = n
         return A.atom_poly(atom)
 
@@ -115,7 +119,7 @@ def together(p: Poly) -> tuple[Poly, tuple]:
                 den[a] = max(den.get(a, 0), -e)
     if not den:
         return p, ()
-    mono = tuple(sorted(((a, Fraction(k)) for a, k in den.items()), key=lambda ae: A.key(ae[0])))
+    mono = tuple(sorted(((a, A.exact(k)) for a, k in den.items()), key=lambda ae: A.key(ae[0])))
     num = A.expand(A.mul(p, A.poly({mono: ONE})))
     for a, k in list(den.items()):
         if a[0] != "base" or len(a[1]) < 2:
@@ -126,7 +130,7 @@ def together(p: Poly) -> tuple[Poly, tuple]:
             if q is None:
                 break
             num, den[a] = q, den[a] - 1
-    mono = tuple(sorted(((a, Fraction(k)) for a, k in den.items() if k),
+    mono = tuple(sorted(((a, A.exact(k)) for a, k in den.items() if k),
                         key=lambda ae: A.key(ae[0])))
     return num, mono
 
@@ -298,6 +302,7 @@ class _Printer:
         self.leaves = leaves
         self.best: dict[Poly, Node] = {}
         self.busy: set = set()
+        self.work = 0     # forms tried; past WORK_LIMIT only the plain forms are built
 
     def shortest(self, p: Poly, top: bool = False) -> Node:
         if p in self.best:
@@ -305,11 +310,12 @@ class _Printer:
         if p in self.busy:       # a form of p is being built from p itself
             return self.sum_of_terms(p) if len(p) > 1 else self.direct(p)
         self.busy.add(p)
+        self.work += 1
         forms = [self.direct(p)]
         ruled = _apply_product_rules(p)
         if ruled != p:
             forms.append(self.direct(ruled))
-        if len(p) > 1 or top:
+        if (len(p) > 1 or top) and self.work < WORK_LIMIT:
             for make_form in (self.over_one_denominator, self.multiplied_out):
                 try:
                     form = make_form(p)
@@ -351,7 +357,7 @@ class _Printer:
                     forms.append(self.shortest(A.mul(A.poly({common: c}), replaced)))
                 else:
                     forms.append(self.product(c, common, r))
-        if len(p) > 2:
+        if 2 < len(p) <= 8 and self.work < WORK_LIMIT:
             forms += self.grouped(p)
         return min(forms, key=cost)
 
@@ -362,17 +368,18 @@ class _Printer:
         for a in atoms:
             inside = A.poly({m: c for m, c in p if a in dict(m)})
             if 2 <= len(inside) < len(p):
+                self.work += 1
                 outside = A.poly({m: c for m, c in p if a not in dict(m)})
-                forms.append(self.direct(inside) + self.direct(outside))
+                forms.append(self.sum_of_terms(outside, self.direct(inside)))
         return forms
 
-    def sum_of_terms(self, p: Poly) -> Node:
+    def sum_of_terms(self, p: Poly, out: Node | None = None) -> Node:
+        """The terms of ``p`` added one by one (to ``out``, if given)."""
         terms = sorted(p, key=lambda mc: (-A.degree(mc[0]), [_rank(a) for a, _ in mc[0]],
                                           A.key(mc[0])))
         first = next((t for t in terms if not _negative(t[1])), terms[0])
         terms.remove(first)      # a positive term first: a - b rather than -b + a
         terms.insert(0, first)
-        out = None
         for m, c in terms:
             if out is None:
                 out = self.product(c, m, None)
@@ -454,6 +461,9 @@ class _Printer:
         return make(OPS[name], [self.shortest(arg) for arg in args], attrs)
 
 
+WORK_LIMIT = 200    # forms per expression: the search stays in milliseconds
+
+
 def _rank(a: tuple) -> int:
     """The order of factors in a product: variables, sums, then functions."""
     return {"var": 0, "base": 1}.get(a[0], 2)
@@ -485,7 +495,7 @@ def _common_factor(p: Poly) -> tuple[A.Number, tuple, Poly]:
     common = tuple(sorted(((a, e) for a, e in (mins or {}).items()
                            if e.denominator == 1 or e > 0), key=lambda ae: A.key(ae[0])))
     content, _ = A.primitive(p, ONE)
-    content = A.as_number(A.const(content)) if isinstance(content, Fraction) else 1
+    content = A.as_number(A.const(content)) if A.is_exact(content) else 1
     inverse = tuple((a, -e) for a, e in common)
     rest = A.scale(A.mul(p, A.poly({inverse: ONE})), 1 / content)
     return content, common, rest
@@ -528,5 +538,5 @@ def polish_node(e: Node, drop_indicators: bool = False) -> Node | None:
         p = reader(e)
         shortest = _Printer(reader.leaves).shortest(p, top=True)
         return shortest if drop_indicators or cost(shortest) <= cost(e) else e
-    except (A.TooLarge, KeyError, RecursionError, ZeroDivisionError, OverflowError):
+    except Exception:      # anything this algebra cannot do: symdiff's own text stands
         return None
