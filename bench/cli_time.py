@@ -8,8 +8,10 @@ run), so a result kept on disk by an earlier call never answers. Compiled module
 kept in a private ``PYTHONPYCACHEPREFIX`` and one warm-up run fills it and the OS file
 cache. ``--root`` times another checkout (its code on ``PYTHONPATH``); given twice (a
 before and an after), the two run alternately, expression by expression, so a change
-in the machine's load falls on both. Reported: every expression's best wall time of ``--repeats`` runs, the median,
-the maximum, the count over 0.3 s, and the machine's load.
+in the machine's load falls on both. Reported: every expression's best wall time of
+``--repeats`` runs, the median, the maximum, the count over 0.3 s, the machine's
+load, and the readability of the printed derivatives against ``sympy.simplify``
+(see ``readability``).
 """
 from __future__ import annotations
 
@@ -31,19 +33,52 @@ def corpus() -> list[str]:
     return [text for text, _ in CORPUS]
 
 
-def wall(text: str, root: str, pycache: str) -> tuple[float, str]:
-    """Seconds for one fresh ``symdiff TEXT``, with an empty cache directory."""
+def wall(text: str | None, root: str, pycache: str) -> tuple[float, str]:
+    """Seconds for one fresh ``symdiff TEXT``, with an empty cache directory (no TEXT:
+    for ``import symdiff.cli`` alone, the floor under every call)."""
     with tempfile.TemporaryDirectory(prefix="symdiff-cli-time-") as cache:
         env = dict(os.environ, SYMDIFF_CACHE_DIR=cache, PYTHONPATH=root,
                    PYTHONPYCACHEPREFIX=pycache)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        command = ["-m", "symdiff", text] if text is not None else ["-c", "import symdiff.cli"]
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "symdiff", text], env=env, cwd=root,
+        out = subprocess.run([sys.executable, *command], env=env, cwd=root,
                              capture_output=True, text=True, timeout=60)
         seconds = time.perf_counter() - start
     if out.returncode != 0:
         raise RuntimeError(f"symdiff {text!r} failed: {out.stderr.strip()}")
     return seconds, out.stdout.strip()
+
+
+def readability(printed: dict[str, str], root: str) -> str:
+    """The operations (``sympy.count_ops``) of each printed derivative over those of
+    ``sympy.simplify`` of SymPy's derivative: median, max, how many above 1; plain,
+    and with the zero-base indicator terms read as 0 (the allowance of tests/test_cli.py)."""
+    import numpy as np
+    import sympy
+    from symdiff.sympy_bridge import sympy_names
+    symbols = {n: sympy.Symbol(n, real=True) for n in "xy"}
+    read = {**sympy_names(), **symbols}
+    names = {"sigmoid": lambda z: 1 / (1 + sympy.exp(-z)), "arcsin": sympy.asin,
+             "arccos": sympy.acos, "arctan": sympy.atan, **symbols}
+    plain, allowed = [], []
+    for text, out in printed.items():
+        expr = sympy.sympify(text.replace("^", "**"), locals=names)
+        wrt = sorted(str(s) for s in expr.free_symbols)
+        lines = out.splitlines()
+        got = {wrt[0]: lines[0]} if len(wrt) == 1 else dict(x.split(": ", 1) for x in lines)
+        for name in wrt:
+            best = max(sympy.count_ops(sympy.simplify(sympy.diff(expr, symbols[name]))), 1)
+            mine = sympy.sympify(got[name], locals=read)
+            plain.append(sympy.count_ops(mine) / best)
+            indicators = {p: 0 for p in mine.atoms(sympy.Piecewise) if len(p.args) == 2
+                          and p.args[0].expr.is_number and float(p.args[0].expr) == 1
+                          and p.args[1].expr.is_number and float(p.args[1].expr) == 0}
+            allowed.append(sympy.count_ops(mine.xreplace(indicators)) / best)
+    return "\n".join(
+        f"readability {root} ({how}): median {np.median(r):.3f}, max {max(r):.2f}, "
+        f"{sum(v > 1 for v in r)} of {len(r)} longer than SymPy's"
+        for how, r in (("plain count_ops", plain), ("indicators as 0", allowed)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[tuple, float] = {}
     printed: dict[tuple, str] = {}
     for _ in range(args.repeats):             # rounds over the corpus: noise spreads out
-        for text in texts:
+        for text in [None] + texts:
             for root in roots:
                 seconds, out = wall(text, root, pycache)
                 k = (root, text)
@@ -74,10 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         last = printed[(roots[-1], text)].replace("\n", "; ")
         print(f"{cells}  {text:26s} {last[:64]}")
     for root in roots:
+        print(f"\nroot {root}: python -c 'import symdiff.cli' {best[(root, None)]:.3f} s")
+    for root in roots:
         times = [best[(root, text)] for text in texts]
         print(f"\nroot {root}: {len(times)} expressions, best of {args.repeats}, empty cache; "
               f"median {statistics.median(times):.3f} s, max {max(times):.3f} s, "
               f"{sum(t > TARGET_S for t in times)} over {TARGET_S} s")
+    for root in roots:
+        print(readability({text: printed[(root, text)] for text in texts}, root))
     print(f"load average {load_start[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end "
           f"({os.cpu_count()} cores)")
     return 0

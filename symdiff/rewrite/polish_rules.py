@@ -245,7 +245,6 @@ def _sigmoid_pair(m: tuple) -> Poly | None:
 def _sign_abs(m: tuple) -> Poly | None:
     """``sign(u)*abs(u)**k = u**k`` for odd k: equal at every u but 0 (where
     ``1/abs(u)`` is inf, and so is ``1/u``, of u's sign)."""
-    exps = dict(m)
     for a, e in m:
         if a[0] == "fn" and a[1] == "sign" and e == 1:
             u = a[2][0]
@@ -254,7 +253,6 @@ def _sign_abs(m: tuple) -> Poly | None:
                         k.denominator == 1 and k.numerator % 2:
                     rest = tuple((t, j) for t, j in m if t not in (a, b))
                     return A.mul(A.poly({rest: ONE}), A.power(u, k))
-    del exps
     return None
 
 
@@ -357,8 +355,9 @@ class _Printer:
                     forms.append(self.shortest(A.mul(A.poly({common: c}), replaced)))
                 else:
                     forms.append(self.product(c, common, r))
-        if 2 < len(p) <= 8 and self.work < WORK_LIMIT:
-            forms += self.grouped(p)
+        if 2 < len(p) <= 8 and self.work < WORK_LIMIT and any(
+                a[0] != "var" for m, _ in p for a, _e in m):
+            forms += self.grouped(p)   # not polynomials: 3*x**2 + 2*x, not x*(3*x + 2)
         return min(forms, key=cost)
 
     def grouped(self, p: Poly) -> list[Node]:
