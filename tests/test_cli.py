@@ -386,3 +386,18 @@ def test_no_simplify_prints_the_graph_unpolished():
     assert raw != ok("sin(x)*cos(x)") == "cos(2*x)"
     x = sympy.Symbol("x")
     assert sympy.simplify(sympy.sympify(raw) - sympy.cos(2 * x)) == 0
+
+
+def test_sympy_polishes_what_the_own_algebra_cannot_read(monkeypatch, tmp_path):
+    # The fallback: when symdiff's algebra gives up, SymPy's simplify is tried, checked
+    # by value, and kept on disk; a second call reads it back without SymPy's work.
+    from symdiff import cli, polish
+    from symdiff.rewrite import polish_rules
+    monkeypatch.setattr(polish_rules, "polish_node", lambda e, drop_indicators=False: None)
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path))
+    first = cli.run("sin(x)*cos(x)")
+    assert first == "cos(2*x)"
+    assert len(list((tmp_path / "polish").rglob("*"))) == 2      # a directory and a file
+    calls = []
+    monkeypatch.setattr(polish, "_sympy_polish", lambda e, text: calls.append(text) or text)
+    assert cli.run("sin(x)*cos(x)") == first and calls == []
