@@ -8,8 +8,9 @@ product of powers of *atoms*, the same way SymPy's ``Add``/``Mul``/``Pow`` do.
 Conventions
 - A ``Poly`` is an immutable sum: a tuple of ``(monomial, coefficient)`` pairs in a
   fixed order. A monomial is a tuple of ``(atom, exponent)`` pairs; an exponent is
-  a nonzero ``Fraction``. A coefficient is a ``Fraction`` when the float in the
-  graph is exactly a small fraction (``0.5``, ``1/3``), a float otherwise (``log(2)``).
+  a nonzero ``Fraction`` (an ``int`` when integral: equal, and far quicker to
+  hash). A coefficient is exact likewise when the float in the graph is exactly a
+  small fraction (``0.5``, ``1/3``, ``2``), a float otherwise (``log(2)``).
 - An atom is a tuple: ``("var", name)``, ``("fn", name, args, attrs)`` for an op on
   scalars (``sin(u)``, its arguments ``Poly``s), ``("base", poly)`` for a sum (or an
   unsplittable product) under a power, and ``("node", text)`` for a subexpression
@@ -27,7 +28,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Union
 
-Number = Union[Fraction, float]
+Number = Union[int, Fraction, float]
 ONE = Fraction(1)
 MAX_TERMS = 40     # expansions beyond this are not worth printing
 
@@ -53,6 +54,11 @@ def number(v: float) -> Number:
         return float(v)
     f = Fraction(v).limit_denominator(1000)
     return exact(f) if float(f) == v else float(v)
+
+
+def ratio(a: Number, b: Number) -> Number:
+    """``a / b``, exact when both are (``1/3``, not 0.333...)."""
+    return exact(Fraction(a) / b) if is_exact(a) and is_exact(b) else a / b
 
 
 def tidy(c: Number) -> Number:
@@ -245,7 +251,7 @@ def primitive(p: tuple, e: Fraction) -> tuple[Number, tuple]:
     for c in (content, -content, Fraction(1)):   # a negative one only for integer powers
         factor = as_number(_number_power(c, e))
         if factor is not None and c != 1:
-            return factor, scale(p, 1 / c)
+            return factor, scale(p, ratio(1, c))
     return 1, p
 
 
@@ -291,10 +297,10 @@ def divide(n: tuple, d: tuple) -> tuple | None:
         if not r:
             return q
         rm, rc = leading(r)
-        ratio = mono_mul(rm, tuple((a, -e) for a, e in lm))
-        if any(e < 0 or e.denominator != 1 for _, e in ratio):
+        quotient = mono_mul(rm, tuple((a, -e) for a, e in lm))
+        if any(e < 0 or e.denominator != 1 for _, e in quotient):
             return None
-        t = poly({ratio: rc / lc})
+        t = poly({quotient: ratio(rc, lc)})
         q = add(q, t)
         r = add(r, neg(mul(t, d)))
     return None

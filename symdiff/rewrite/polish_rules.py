@@ -22,9 +22,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Callable
 
-import numpy as np
-
-from ..ir import Node, make, toposort
+from ..ir import Node, as_node, make, toposort
+from ..ops.core import OPS
 from . import polish_algebra as A
 from .polish_algebra import ONE
 
@@ -83,8 +82,6 @@ class _Reader:
 
     def _leaf(self, atom: tuple, n: Node) -> Poly:
         if n.dtype.kind == "b":    # a boolean used as a number: 1.0 or 0.0, as printed
-            from ..ir import as_node
-            from ..ops.core import OPS
             n = make(OPS["where"], [n, as_node(1.0), as_node(0.0)])
         self.leaves[atom] = n
         return A.atom_poly(atom)
@@ -151,9 +148,11 @@ def _matches(p: Poly, template: Poly) -> A.Number | None:
     """The number c with ``p == c*template``, or None."""
     if len(p) != len(template) or not p:
         return None
-    c = p[0][1] / dict(template).get(p[0][0], np.nan) if p[0][0] in dict(template) else None
-    if c is None or c != c:
+    first, coefficient = p[0]
+    want = dict(template).get(first)
+    if want is None:
         return None
+    c = A.ratio(coefficient, want)
     return c if A.scale(template, c) == p else None
 
 
@@ -392,7 +391,6 @@ class _Printer:
         """``c * m * rest`` as a quotient: numerator factors over denominator factors, in
         SymPy's order (variables, sums, functions). A negative power stays in the
         numerator when it is not a square root's (``x**(-2/3)/3``)."""
-        from ..ir import as_node
         num, den = [], []
         factors = [(_rank(a), A.key(a), a, e) for a, e in m]
         if rest is not None:
@@ -429,17 +427,14 @@ class _Printer:
         return out
 
     def atom_power(self, a: tuple, e: Fraction) -> Node:
-        from ..ir import as_node
         base = self.atom(a)
         if e == 1:
             return base
         if e == Fraction(1, 2):
-            from ..ops.core import OPS
             return make(OPS["sqrt"], [base])
         return base ** as_node(float(e))
 
     def sigmoid_denominator(self, u: Poly) -> Node:
-        from ..ops.core import OPS
         return self.product(ONE, (), None) + make(OPS["exp"], [self.shortest(A.neg(u))])
 
     def atom(self, a: tuple) -> Node:
@@ -449,12 +444,10 @@ class _Printer:
         if kind == "base":
             return self.shortest(a[1])
         name, args, attrs = a[1], a[2], a[3]
-        from ..ops.core import OPS
         if name == "sigmoid":    # printed as SymPy reads it: 1/(1 + exp(-u))
             return self.product(ONE, (), None) / self.sigmoid_denominator(args[0])
         if name == "sign":
             x = self.shortest(args[0])
-            from ..ir import as_node
             return make(OPS["where"], [make(OPS["greater_equal"], [x, as_node(0.0)]),
                                        as_node(1.0), as_node(-1.0)])
         return make(OPS[name], [self.shortest(arg) for arg in args], attrs)
@@ -496,7 +489,7 @@ def _common_factor(p: Poly) -> tuple[A.Number, tuple, Poly]:
     content, _ = A.primitive(p, ONE)
     content = A.as_number(A.const(content)) if A.is_exact(content) else 1
     inverse = tuple((a, -e) for a, e in common)
-    rest = A.scale(A.mul(p, A.poly({inverse: ONE})), 1 / content)
+    rest = A.scale(A.mul(p, A.poly({inverse: ONE})), A.ratio(1, content))
     return content, common, rest
 
 
