@@ -97,12 +97,15 @@ def _is_sign(n: Node) -> bool:
 
 
 def power(p: Poly, e: Fraction) -> Poly:
-    """``p**e``, with a sum put over one denominator first when ``e`` is an integer
-    (``(1 + y**2/x**2)**-1`` is ``x**2*(x**2 + y**2)**-1``: exact for integer powers)."""
+    """``p**e``, with a sum put over one denominator and its common factor taken out
+    first when ``e`` is an integer (``(1 + y**2/x**2)**-1`` is ``x**2*(x**2 + y**2)**-1``,
+    ``(x**4 + x**2*y**2)**-1`` is ``x**-2*(x**2 + y**2)**-1``: exact for integer powers)."""
     if e.denominator == 1 and len(p) > 1:
         num, den = together(p)
-        if den:
-            return A.mul(A.power(num, e), A.power(A.poly({den: ONE}), -e))
+        content, common, rest = _common_factor(num) if len(num) > 1 else (1, (), num)
+        if den or common:
+            out = A.mul(A.power(A.poly({common: content}), e), A.power(rest, e))
+            return A.mul(out, A.power(A.poly({den: ONE}), -e)) if den else out
     return A.power(p, e)
 
 
@@ -127,6 +130,13 @@ def together(p: Poly) -> tuple[Poly, tuple]:
             if q is None:
                 break
             num, den[a] = q, den[a] - 1
+    for a, k in list(den.items()):       # x**2*(...)/x**3 is (...)/x
+        if a[0] != "base" and k > 0 and num:
+            least = min(dict(m).get(a, 0) for m, _ in num)
+            cancel = min(least, k) if getattr(least, "denominator", 1) == 1 else 0
+            if cancel > 0:
+                num = A.mul(num, A.atom_poly(a, -cancel))
+                den[a] = k - cancel
     mono = tuple(sorted(((a, A.exact(k)) for a, k in den.items() if k),
                         key=lambda ae: A.key(ae[0])))
     return num, mono
