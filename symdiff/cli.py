@@ -210,10 +210,10 @@ def run(text: str, *, wrt: str | None = None, var: Sequence[str] = (), order: in
             return _lines([(label, _latex_number(v)) for label, v in numbers])
         return _lines([(label, json.dumps(v)) for label, v in numbers])
     if fmt == "json":
-        return json.dumps({label: _show(e) for label, e in entries})
+        return json.dumps({label: _show(e, simplify) for label, e in entries})
     if fmt == "latex":
-        return _lines([(label, _latex(e)) for label, e in entries])
-    return _lines([(label, _show(e)) for label, e in entries])
+        return _lines([(label, _latex(e, simplify)) for label, e in entries])
+    return _lines([(label, _show(e, simplify)) for label, e in entries])
 
 
 def _derivatives(expr, wrt_vars, order: int) -> list[tuple[str, Any]]:
@@ -239,22 +239,23 @@ def _derivatives(expr, wrt_vars, order: int) -> list[tuple[str, Any]]:
     return entries
 
 
-def _show(e) -> str:
-    """Python/SymPy syntax, polished by SymPy for small scalar expressions, with the
-    subexpressions it repeats named once (``... where s1 = ...``) when that is shorter."""
+def _show(e, polished: bool = True) -> str:
+    """Python/SymPy syntax, in its shortest form for scalar expressions (``polish``),
+    with the subexpressions it repeats named once (``... where s1 = ...``) when that is
+    shorter. Not ``polished``: the graph as it is (``--no-simplify``)."""
     from .printing import to_text
-    text = polish(e)
+    text = polish(e) if polished else str(e)
     if not any(v.ndim for v in e.vars.values()):
         return text       # scalar text stays SymPy's syntax, which has no 'where'
     named = to_text(e, shared=True)
     return named if len(named) < len(text) else text
 
 
-def _latex(e) -> str:
-    """LaTeX of the form the text shows: SymPy's polish read back, or symdiff's own,
-    with repeated subexpressions named once when that is shorter."""
+def _latex(e, polished: bool = True) -> str:
+    """LaTeX of the form the text shows (the polished text read back), with repeated
+    subexpressions named once when that is shorter."""
     import symdiff as sd
-    text = polish(e)
+    text = polish(e) if polished else str(e)
     if text != str(e):
         e = sd.parse(text, **{n: v for n, v in e.vars.items()})
     if not any(v.ndim for v in e.vars.values()):

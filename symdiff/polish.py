@@ -1,16 +1,19 @@
-"""The polish of the command line's scalar derivatives: the shorter of symdiff's own
-simplified text and SymPy's ``simplify`` of it.
+"""The polish of the command line's scalar derivatives: the shortest exact form of
+symdiff's simplified text, found by symdiff's own algebra, with SymPy's ``simplify``
+only for what that algebra cannot read.
 
 Conventions
-- Only small scalar expressions over scalars go to SymPy (it is slow and swells
-  large ones), and only when symdiff's text has more than one operation: SymPy
-  is imported only then. A SymPy form is taken only if ``sd.parse`` reads it back
-  to the same values (relative 1e-12), with every float at full precision.
-- SymPy's import and ``simplify`` take most of a call's time (about 0.5 s), so
-  the result is kept on disk under ``$SYMDIFF_CACHE_DIR/polish`` (default
-  ``~/.cache/symdiff``), keyed by symdiff's text and version; a kept result is
-  checked again (by symdiff alone) before it is used, and any trouble with the
-  cache only means SymPy runs.
+- Only expressions over scalars are polished. ``symdiff.rewrite.polish_rules`` reads
+  one into sums and products and prints its shortest form (common factors, one
+  denominator, double angles, ...); the form is taken only if ``sd.parse`` reads it
+  back to the same values (relative 1e-12) at points of both signs. This costs a
+  few milliseconds and needs no SymPy: the same text on every call.
+- SymPy is imported only for an expression that algebra cannot read (too many
+  terms when multiplied out), of at most ``POLISH_MAX_OPS`` operations. Its import
+  and ``simplify`` take about 0.5 s, so that result is kept on disk under
+  ``$SYMDIFF_CACHE_DIR/polish`` (default ``~/.cache/symdiff``), keyed by symdiff's
+  text and version; a kept result is checked again (by symdiff alone) before it is
+  used, and any trouble with the cache only means SymPy runs.
 """
 from __future__ import annotations
 
@@ -25,17 +28,31 @@ from . import __version__
 from .ir import Node, make, toposort
 
 POLISH_MAX_OPS = 60   # larger expressions are printed as symdiff simplified them
-CACHE_FORMAT = "2"    # raised when what the polish prints changes
+CACHE_FORMAT = "3"    # raised when what the polish prints changes
 
 
 def polish(e: Node) -> str:
-    """The shorter of symdiff's text for ``e`` and SymPy's simplified form of it."""
+    """The shortest text for scalar ``e`` that reads back to the same values."""
     text = str(e)
     if e.shape != () or any(v.ndim for v in e.vars.values()):
         return text
     operations = sum(1 for n in toposort([e]) if n.op.name not in ("var", "const"))
     if operations <= 1:
-        return text           # nothing SymPy could shorten (and no SymPy import)
+        return text           # nothing to shorten
+    from .rewrite.polish_rules import cost, polish_node
+    shortest = polish_node(e)
+    if shortest is not None:
+        if any(n.dtype.kind == "b" for n in toposort([e])):
+            # Without the terms that make it exact at a zero base, if that changes
+            # no value there either (x**x: yes; x**y: no).
+            bare = polish_node(e, drop_indicators=True)
+            if bare is not None and cost(bare) < cost(shortest) and _same_values(
+                    e, str(bare), zeros=True):
+                return str(bare)
+        own = str(shortest)
+        return own if own == text or _same_values(e, own) else text
+    if operations > POLISH_MAX_OPS:
+        return text
     path = _cache_path(text)
     kept = _read(path)
     if kept is not None and (kept == text or _same_values(e, kept)):
@@ -123,16 +140,31 @@ def _sympy_names(e: Node) -> dict:
     return {**sympy_names(), **{name: sympy.Symbol(name) for name in e.vars}}
 
 
-def _same_values(e: Node, text: str) -> bool:
-    """``text`` computes what ``e`` computes at three points (within 1e-12)."""
+def _same_values(e: Node, text: str, zeros: bool = False) -> bool:
+    """``text`` computes what ``e`` computes (within 1e-12) at six points, wherever ``e``
+    is finite there; with ``zeros``, also at every point whose coordinates are
+    0.0, -0.0, 0.5, -0.5 or 1.5 (at most three variables)."""
     import symdiff as sd
     try:
         other = sd.parse(text, **{n: () for n in e.vars})
     except Exception:
         return False
     rng = np.random.default_rng(0)
-    for _ in range(3):
-        env = {n: rng.uniform(0.3, 1.7) for n in e.vars}
+    points = [{n: rng.uniform(0.3, 1.7) * (rng.choice([-1, 1]) if k >= 3 else 1)
+               for n in e.vars} for k in range(6)]   # positive, then any signs
+    if zeros:
+        if len(e.vars) > 3:
+            return False
+        import itertools
+        grid = itertools.product([0.0, -0.0, 0.5, -0.5, 1.5], repeat=len(e.vars))
+        points += [dict(zip(e.vars, p)) for p in grid]
+    with np.errstate(all="ignore"):
+        return _agree(e, other, points)
+
+
+def _agree(e: Node, other, points: list) -> bool:
+    import symdiff as sd
+    for env in points:
         a = float(sd.evaluate(e, env))
         b = float(sd.evaluate(other, {n: v for n, v in env.items()
                                       if isinstance(other, sd.Node) and n in other.vars})

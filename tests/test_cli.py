@@ -94,14 +94,23 @@ def test_corpus_derivative_matches_sympy(text, domain, corpus_results):
             assert float(value) == pytest.approx(w, rel=1e-9, abs=1e-12), printed
 
 
-def test_corpus_is_as_short_as_sympy(corpus_results):
-    """Each printed derivative has at most 1.5x the operations of SymPy's simplified one.
+def _indicator(p) -> bool:
+    """``where(c, 1.0, 0.0)`` as SymPy reads it: Piecewise((1.0, c), (0, True))."""
+    return len(p.args) == 2 and p.args[0].expr.is_number and p.args[1].expr.is_number \
+        and float(p.args[0].expr) == 1 and float(p.args[1].expr) == 0 \
+        and p.args[1].cond == sympy.true
 
-    abs' is printed exactly, with JAX's value 1 at the kink (2*Heaviside(u, 1) - 1),
-    where SymPy prints sign(u), undefined there: two operations more, allowed for. So
-    are the terms that make a power's derivatives exact at a zero base (a Heaviside
-    product, up to six operations, in each partial of a power with a variable exponent:
-    the derivative of a**0 in a, of 0**b in b, are 0 where SymPy's formulas are NaN)."""
+
+def test_corpus_is_as_short_as_sympy(corpus_results):
+    """No printed derivative has more operations than SymPy's simplified one
+    (``sympy.count_ops``), and the median ratio is at most 1.
+
+    One allowance, exactly: the indicator terms ``where(c, 1.0, 0.0)`` that keep the
+    partial derivatives of a power with a variable exponent exact at a zero base (the
+    derivative of a**0 in a, of 0**b in b, are 0 where SymPy's formulas are NaN) are
+    read as 0 before counting: ``x**y`` d/dx prints
+    ``y*x**(y + where(Max(Abs(x), Abs(y)) <= 0, 1.0, 0.0) - 1)``, counted as
+    ``y*x**(y - 1)``. Nothing else is left out: numbers count as SymPy counts them."""
     ratios = {}
     for text, _ in CORPUS:
         expr = reference(text)
@@ -109,15 +118,24 @@ def test_corpus_is_as_short_as_sympy(corpus_results):
         got = derivatives(text, corpus_results[text], names)
         for name in names:
             best = sympy.count_ops(sympy.simplify(sympy.diff(expr, SYMBOLS[name])))
-            best += 2 if "abs" in text else 0
-            best += 6 * sum((SYMBOLS[name] in p.base.free_symbols)
-                            + (SYMBOLS[name] in p.exp.free_symbols)
-                            for p in expr.atoms(sympy.Pow) if p.exp.free_symbols)
-            mine = sympy.count_ops(sympy.sympify(got[name], locals=READ))
-            ratios[f"{text} d/d{name}"] = mine / max(best, 1)
-    worst = {k: round(v, 2) for k, v in ratios.items() if v > 1.5}
-    assert not worst, worst
+            mine = sympy.sympify(got[name], locals=READ)
+            mine = mine.xreplace({p: 0 for p in mine.atoms(sympy.Piecewise) if _indicator(p)})
+            ratios[f"{text} d/d{name}"] = sympy.count_ops(mine) / max(best, 1)
+    median = float(np.median(list(ratios.values())))
+    grown = {k: round(v, 2) for k, v in ratios.items() if v > 1.0}
+    assert not grown, f"median ratio {median:.3f}; longer than SymPy's: {grown}"
+    assert median <= 1.0, f"median ratio {median:.3f}"
     assert len(CORPUS) >= 60
+
+
+def test_the_indicator_allowance_is_only_the_zero_base_terms(corpus_results):
+    # The allowance above removes only where(c, 1.0, 0.0) terms, only in the
+    # derivatives of a power with a variable exponent.
+    for text, _ in CORPUS:
+        for line in corpus_results[text].splitlines():
+            printed = sympy.sympify(line.split(": ")[-1], locals=READ)
+            if any(_indicator(p) for p in printed.atoms(sympy.Piecewise)):
+                assert any(p.exp.free_symbols for p in reference(text).atoms(sympy.Pow)), text
 
 
 def test_examples_from_the_readme():
@@ -336,3 +354,50 @@ def test_options_stay_options_next_to_a_leading_minus(capsys):
         cli.main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.startswith("symdiff ")
+
+
+# -- the polish: symdiff's own, the same text on every call ---------------------------------
+
+def test_corpus_needs_no_sympy():
+    # Every corpus derivative is polished by symdiff alone: SymPy is never imported (its
+    # import and simplify are most of a call's time), and nothing is kept on disk.
+    code = ("import sys, os; sys.path.insert(0, %r)\n"
+            "from cli_corpus import CORPUS\n"
+            "from symdiff import cli\n"
+            "for text, _ in CORPUS: cli.run(text)\n"
+            "print('sympy' in sys.modules, os.listdir(os.environ['SYMDIFF_CACHE_DIR']))\n"
+            % str(pathlib.Path(__file__).parent))
+    with tempfile.TemporaryDirectory() as cache:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=120, env=dict(os.environ, SYMDIFF_CACHE_DIR=cache))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False []"
+
+
+def test_the_same_text_on_every_call(corpus_results):
+    # corpus_results ran with this run's cache directory; a second run prints the same.
+    for text in ("x*(x - 1)*(x + 2)", "sigmoid(x)", "x**x", "atan(y/x)", "log(abs(x))"):
+        assert ok(text) == corpus_results.get(text, ok(text))
+        assert ok(text) == ok(text)
+
+
+def test_no_simplify_prints_the_graph_unpolished():
+    raw = ok("sin(x)*cos(x)", "--no-simplify")
+    assert raw != ok("sin(x)*cos(x)") == "cos(2*x)"
+    x = sympy.Symbol("x")
+    assert sympy.simplify(sympy.sympify(raw) - sympy.cos(2 * x)) == 0
+
+
+def test_sympy_polishes_what_the_own_algebra_cannot_read(monkeypatch, tmp_path):
+    # The fallback: when symdiff's algebra gives up, SymPy's simplify is tried, checked
+    # by value, and kept on disk; a second call reads it back without SymPy's work.
+    from symdiff import cli, polish
+    from symdiff.rewrite import polish_rules
+    monkeypatch.setattr(polish_rules, "polish_node", lambda e, drop_indicators=False: None)
+    monkeypatch.setenv("SYMDIFF_CACHE_DIR", str(tmp_path))
+    first = cli.run("sin(x)*cos(x)")
+    assert first == "cos(2*x)"
+    assert len(list((tmp_path / "polish").rglob("*"))) == 2      # a directory and a file
+    calls = []
+    monkeypatch.setattr(polish, "_sympy_polish", lambda e, text: calls.append(text) or text)
+    assert cli.run("sin(x)*cos(x)") == first and calls == []

@@ -85,8 +85,9 @@ def _lazy(node, tree) -> bool:
 
 
 # Inside rewrite/, one job a module, in import order: a module imports only those before it.
-REWRITE_LAYERS = ["pattern|record", "memo", "cost", "products", "sums|factors", "engine", "ratios",
-                  "guards", "matrices", "canonicalize|stabilize|specialize", "rules", "__init__"]
+REWRITE_LAYERS = ["pattern|record|polish_algebra", "polish_rules", "memo", "cost", "products",
+                  "sums|factors", "engine", "ratios", "guards", "matrices",
+                  "canonicalize|stabilize|specialize", "rules", "__init__"]
 
 
 def test_rewrite_modules_import_downward():

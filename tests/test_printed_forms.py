@@ -156,7 +156,14 @@ def test_fraction_exponents_stay_fractions_with_the_value_they_print():
             got = float(sd.evaluate(g, {"x": v}))
             assert float(sd.evaluate(back, {"x": v})) == got
             assert got == pytest.approx(float(Fraction(p, q)) * v ** float(less), rel=1e-14)
-    assert cli.run("x**(1/3)") == "1/3*x**(-2/3)"
+    # The command line writes the exact coefficient as a division, as SymPy would.
+    for text, want in [("x**(1/3)", "x**(-2/3)/3"), ("2**x", "log(2)*2**x")]:
+        printed = cli.run(text)
+        assert printed == want
+        g = sd.simplify(sd.grad(sd.parse(text), [x])[0])
+        for v in (0.3, 2.5, 7.0):
+            assert float(sd.evaluate(sd.parse(printed), {"x": v})) == pytest.approx(
+                float(sd.evaluate(g, {"x": v})), rel=1e-12)
 
 
 def test_a_sum_of_a_term_with_itself_prints_doubled():
@@ -178,14 +185,21 @@ def test_a_sum_of_a_term_with_itself_prints_doubled():
         assert np.signbit(sd.evaluate(back, {"x": value})[1]) == np.signbit(want[1])
 
 
-def test_log_abs_keeps_the_value_jax_gives_at_signed_zeros():
-    # 1/x would read better, but it is -inf at -0.0, where JAX's abs'(-0.0) = 1 gives
-    # 1/|x| = inf: the printed form keeps the sign test that computes inf at both zeros.
+def test_log_abs_prints_one_over_x():
+    # sign(x)/|x| is 1/x at every x != 0. At the zeros the derivative is undefined and
+    # both forms are infinite (the graph's inf at -0.0, 1/x's -inf: the two one-sided
+    # limits), so the printed 1/x changes no finite value.
+    x = sd.scalar("x")
+    g = sd.simplify(sd.grad(sd.parse("log(abs(x))"), [x])[0])
     text = cli.run("log(abs(x))")
+    assert text == "1/x"
     back = sd.parse(text)
     with np.errstate(divide="ignore"):
-        for v, want in [(0.0, np.inf), (-0.0, np.inf), (2.0, 0.5), (-2.0, -0.5)]:
-            assert float(sd.evaluate(back, {"x": np.float64(v)})) == want, (text, v)
+        for v in [2.0, -2.0, 1e-300, -1e-300, 5e-324, -5e-324, 1e308, -np.inf]:
+            assert float(sd.evaluate(back, {"x": v})) == float(sd.evaluate(g, {"x": v})), v
+        for v in [0.0, -0.0]:
+            assert np.isinf(float(sd.evaluate(g, {"x": v})))
+            assert np.isinf(float(sd.evaluate(back, {"x": v})))
 
 
 def test_derivatives_at_kinks_convert_to_sympy():
@@ -231,3 +245,70 @@ def test_latex_a_reader_rebuilds_one_way():
         assert sd.to_latex(e) == want, str(e)
     # the command line's LaTeX shows the form its text shows
     assert cli.run("x**2*sin(x)", fmt="latex") == sd.to_latex(sd.parse(cli.run("x**2*sin(x)")))
+
+
+# -- the polish of scalar derivatives (symdiff.rewrite.polish_rules) -----------------------
+
+POLISHED = [   # expression, its printed derivative: one identity or form each
+    ("x*(x - 1)*(x + 2)", "3*x**2 + 2*x - 2"),          # multiplied out
+    ("(x + 1)/(x - 3)", "-4/(x - 3)**2"),               # one denominator, cancelled
+    ("x*exp(x)", "(x + 1)*exp(x)"),                     # common factor
+    ("exp(x)/x", "(x - 1)*exp(x)/x**2"),                # common factor with a power of x
+    ("sin(x)*cos(x)", "cos(2*x)"),                      # cos**2 - sin**2
+    ("sin(x)**2", "sin(2*x)"),                          # 2*sin*cos
+    ("tan(x)**2", "2*tan(x)/cos(x)**2"),                # 1 + tan**2
+    ("exp(tanh(x))", "exp(tanh(x))/cosh(x)**2"),        # 1 - tanh**2
+    ("sigmoid(x)", "1/(4*cosh(x/2)**2)"),               # s*(1 - s)
+    ("asin(x/2)", "1/sqrt(4 - x**2)"),                  # a number into the square root
+    ("atan(y/x)", "x: -y/(x**2 + y**2)\ny: x/(x**2 + y**2)"),
+    ("x**x", "(log(x) + 1)*x**x"),                      # x*x**(x - 1) is x**x
+    ("log(abs(x))", "1/x"),                             # sign(x)/|x|
+    ("x**(1/3)", "x**(-2/3)/3"),
+]
+
+
+BOTH_SIGNS = {"log(abs(x))", "sigmoid(x)", "sin(x)*cos(x)", "x*exp(x)", "tan(x)**2",
+              "x*(x - 1)*(x + 2)", "(x + 1)/(x - 3)", "exp(tanh(x))"}
+
+
+@pytest.mark.parametrize("text,want", POLISHED, ids=[t for t, _ in POLISHED])
+def test_polished_forms(text, want):
+    sympy = pytest.importorskip("sympy")
+    printed = cli.run(text)
+    assert printed == want
+    # Oracles: central differences of the expression, and SymPy's derivative.
+    e = sd.parse(text)
+    names = sorted(e.vars)
+    lines = printed.splitlines()
+    rng = np.random.default_rng(1)
+    for name, line in zip(names, lines):
+        back = sd.parse(line.split(": ")[-1])
+        symbols = {n: sympy.Symbol(n, real=True) for n in names}
+        mine = sd.to_sympy(e).subs({sympy.Symbol(n): s for n, s in symbols.items()})
+        theirs = sympy.diff(mine, symbols[name])
+        for _ in range(3):
+            sign = rng.choice([-1, 1]) if text in BOTH_SIGNS else 1
+            point = {n: float(rng.uniform(0.3, 1.2) * sign) for n in names}
+            h = 1e-6
+            up = dict(point, **{name: point[name] + h})
+            down = dict(point, **{name: point[name] - h})
+            fd = (float(sd.evaluate(e, up)) - float(sd.evaluate(e, down))) / (2 * h)
+            got = float(sd.evaluate(back, {n: v for n, v in point.items() if n in back.vars}))
+            assert got == pytest.approx(fd, rel=1e-6, abs=1e-8), (line, point)
+            exact = float(theirs.evalf(subs={symbols[n]: v for n, v in point.items()}))
+            assert got == pytest.approx(exact, rel=1e-12, abs=1e-14), (line, point)
+
+
+def test_polish_changes_no_finite_value_at_zero_bases():
+    # x**y's partials keep the terms that make them exact at a zero base: without them
+    # y*x**(y - 1) is NaN at (0, 0), where the derivative of x**0 is 0.
+    out = dict(line.split(": ") for line in cli.run("x**y").splitlines())
+    for name, text in out.items():
+        g = sd.simplify(sd.grad(sd.parse("x**y"), [sd.scalar(name)])[0])
+        back = sd.parse(text)
+        with np.errstate(all="ignore"):
+            for point in [(0.0, 0.0), (0.0, 0.5), (0.0, 2.0), (0.5, 0.0), (1.5, -1.0)]:
+                env = dict(zip("xy", point))
+                want = float(sd.evaluate(g, env))
+                assert float(sd.evaluate(back, env)) == pytest.approx(want, nan_ok=True), (
+                    name, point)
