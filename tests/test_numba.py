@@ -512,7 +512,8 @@ _WARM = textwrap.dedent('''\
     args = [np.array([0.05, 0.10]), np.array([0.01, 0.99]), W1v, W2v]
     value, g1, g2 = f._trial.variants[0](*args)
     strided = f._trial.variants[0](np.repeat(args[0], 2)[::2], args[1], W1v.T.copy().T, W2v)
-    kernels = [v for k, v in vars(module).items() if k.startswith("_nb")]
+    kernels = [v for k, v in vars(module).items()
+               if k.startswith("_nb") and hasattr(v, "py_func")]   # not the pools
     loaded = [k for k in kernels if hasattr(k, "stats")]
     print(json.dumps({
         "value": float(value), "g2": g2.tolist(), "strided": float(strided[0]),
