@@ -179,22 +179,27 @@ def _render(outputs: list[Node], rule: Callable, limit: int = MAX_TEXT,
     done: dict[int, tuple[str, int]] = {}
     if names:
         done = {i: (name, P_ATOM) for i, name in names.items()}
+    named = frozenset(names or ())
     for node in toposort(outputs, known=done):
-        text, prec = rule(node, _child(node, done, number))
+        text, prec = rule(node, _child(node, done, number, named))
         if len(text) > limit:
             return None
         done[node.id] = (text, prec)
     return [done[o.id][0] for o in outputs]
 
 
-def _child(node: Node, done: Mapping, number: Callable[[str], str]) -> Callable:
+def _child(node: Node, done: Mapping, number: Callable[[str], str],
+           named: frozenset = frozenset()) -> Callable:
     """How ``node`` prints an operand: parenthesised when its precedence is lower than
-    the place needs, a boolean used as a number wrapped by ``number``."""
+    the place needs, a boolean used as a number wrapped by ``number``. ``child.named``
+    holds the nodes printed as a name: a rule must not look inside those (their
+    operands are not printed; ``ops.core.inside``)."""
     def child(n: Node, min_prec: int) -> str:
         text, prec = done[n.id]
         if _as_number(node, n):
             return number(text)
         return f"({text})" if prec < min_prec else text
+    child.named = named
     return child
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import Node, broadcast_shapes, make
-from .core import P_ATOM, P_MUL, P_NEG, P_POW, Case, Op, call_text, infix_text, register, \
-    shape_error
+from .core import P_ATOM, P_MUL, P_NEG, P_POW, Case, Op, call_text, infix_text, inside, \
+    register, shape_error
 from .declare import as_nodes, public
 from .elementwise import multiply, sum_terms
 from .portable import Portable
@@ -60,10 +60,11 @@ def _text_matmul(node, child):
     if a.ndim != 1 or b.ndim != 2 or (a.op.name == "var" and b.op.name != "transpose"):
         return _infix_matmul(node, child)          # a @ W as written
     scale = ""
-    if a.op.name == "mul" and a.inputs[0].op.name == "const" and a.inputs[0].ndim == 0:
+    if (a.op.name == "mul" and inside(child, a) and a.inputs[0].op.name == "const"
+            and a.inputs[0].ndim == 0):
         scale = f"{child(a.inputs[0], P_MUL)}*"
         a = a.inputs[1]
-    if b.op.name == "transpose":
+    if b.op.name == "transpose" and inside(child, b):
         mat = child(b.inputs[0], P_MUL)
     else:
         mat = f"{child(b, P_ATOM)}.T"
@@ -81,12 +82,13 @@ def _latex_matmul(node, child):
     def side(n):   # juxtaposed: a sum, product or negation gets parentheses (X (-y))
         return child(n, P_MUL if n.op.name == "matmul" else P_NEG + 1)
     if a.ndim == 1 and b.ndim == 1:    # an inner product: x^T y, and x^T A y
-        if a.op.name == "matmul" and a.inputs[0].ndim == 1 and a.inputs[1].ndim == 2:
+        if (a.op.name == "matmul" and inside(child, a) and a.inputs[0].ndim == 1
+                and a.inputs[1].ndim == 2):
             v, m = a.inputs
             return rf"{child(v, P_POW + 1)}^{{\top}} {side(m)} {side(b)}", P_MUL
         return rf"{child(a, P_POW + 1)}^{{\top}} {side(b)}", P_MUL
     if a.ndim == 1 and b.ndim == 2:
-        if b.op.name == "transpose":
+        if b.op.name == "transpose" and inside(child, b):
             return f"{side(b.inputs[0])} {side(a)}", P_MUL
         return rf"{child(b, P_POW + 1)}^{{\top}} {side(a)}", P_MUL
     return f"{side(a)} {side(b)}", P_MUL

@@ -190,6 +190,13 @@ def fmt_attr(value: Any) -> str:
     return repr(value)
 
 
+def inside(child: Callable, n: Node) -> bool:
+    """Whether a printing rule may write operand ``n`` through its own operands (a
+    scale pulled out, a transpose undone): not when ``n`` prints as a name (a shared
+    subexpression ``s1``), whose operands are not printed."""
+    return n.id not in getattr(child, "named", ())
+
+
 def call_text(name: str, *attr_names: str, defaults: dict | None = None) -> Callable:
     """Print as ``name(a, b, axis=1)``; attributes equal to their default are left out."""
     defaults = defaults or {}

@@ -24,7 +24,7 @@ from ..runtime import _sigmoid
 from . import logistic, powers
 from .core import (
     P_ADD, P_ATOM, P_CMP, P_MUL, P_NEG, P_POW, Case, Op, call_latex, call_text,
-    infer_elementwise, infix_code, infix_text, np_call, register,
+    infer_elementwise, infix_code, infix_text, inside, np_call, register,
 )
 from .declare import (
     BINARY_CASES, FUNCTIONS, UNARY_CASES, as_nodes, binary_builder, fn_latex, is_const, public,
@@ -337,8 +337,8 @@ def _latex_mul(node, child):
     # Scalars multiply by juxtaposition as in SymPy (a dot only before a number),
     # tensors elementwise with \odot; a column times a row is an outer product.
     a, b = node.inputs
-    if (a.op.name == "expand_dims" and a.attr("axis") == (1,) and a.inputs[0].ndim == 1
-            and b.ndim == 1):
+    if (a.op.name == "expand_dims" and inside(child, a) and a.attr("axis") == (1,)
+            and a.inputs[0].ndim == 1 and b.ndim == 1):
         v = a.inputs[0]
         v_text = child(v, P_MUL if v.op.name == "matmul" else P_MUL + 1)
         return rf"{v_text} {child(b, P_POW + 1)}^{{\top}}"

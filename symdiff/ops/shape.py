@@ -19,8 +19,8 @@ from .. import portable_runtime
 from ..errors import ShapeError
 from ..ir import Const, Node, Var, broadcast_shapes, fmt_shape, make, same_shape
 from .core import (
-    P_ATOM, P_POW, Case, Op, call_text, float_dtype, fmt_attr, normalize_axis, register,
-    shape_error,
+    P_ATOM, P_POW, Case, Op, call_text, float_dtype, fmt_attr, inside, normalize_axis,
+    register, shape_error,
 )
 from .declare import FUNCTIONS, as_nodes, public
 from .elementwise import add
@@ -313,7 +313,8 @@ def _batch_broadcast_to(args, batched, node):
 def _broadcast_latex(node, child):
     # a column spread over a matrix is an outer product with ones: v 1^T (not just v)
     x = node.inputs[0]
-    if len(node.shape) == 2 and x.op.name == "expand_dims" and x.shape[1:] == (1,):
+    if (len(node.shape) == 2 and x.op.name == "expand_dims" and inside(child, x)
+            and x.shape[1:] == (1,)):
         return rf"{child(x.inputs[0], P_POW + 1)} \mathbf{{1}}^{{\top}}", P_POW
     if len(node.shape) == 2 and x.ndim == 1:
         return rf"\mathbf{{1}} {child(x, P_POW + 1)}^{{\top}}", P_POW
