@@ -284,6 +284,29 @@ def test_products_are_spelled_as_measured_and_agree():
                                want[:, :1], atol=1e-12)
 
 
+def test_a_lone_ufunc_after_a_product_is_a_kernel_in_either_layout():
+    """``X @ W + b`` alone (its product may come back in Fortran order) is a compiled
+    loop: the values agree with NumPy's evaluation, whichever spelling the product's
+    trial takes, and the gradient with finite differences."""
+    X, W, b = sd.matrix("X"), sd.matrix("W"), sd.vector("b")
+    z = X @ W + b
+    cost = sd.sum(sd.logsumexp(z, axis=1))
+    f = sd.function([X, W, b], [z, cost, *sd.grad(cost, [W, b])], backend="numba")
+    assert "1 nodes fused" in f.source
+    compiled = f._trial.variants[0]
+    rng = np.random.default_rng(12)
+    x, w, c = rng.normal(size=(3000, 20)), rng.normal(size=(20, 7)), rng.normal(size=7)
+    want = x @ w + c
+    for _ in range(16):   # past the measured product's trial of both spellings
+        got = compiled(x, w, c)
+        np.testing.assert_allclose(got[0], want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(compiled(np.asfortranarray(x), w, c)[0], want, atol=1e-12)
+    eps, dw, dc = 1e-6, rng.normal(size=w.shape), rng.normal(size=c.shape)
+    fd = (compiled(x, w + eps * dw, c + eps * dc)[1]
+          - compiled(x, w - eps * dw, c - eps * dc)[1]) / (2 * eps)
+    np.testing.assert_allclose(np.sum(got[2] * dw) + np.sum(got[3] * dc), fd, rtol=1e-6)
+
+
 def test_kept_buffers_never_hold_what_a_call_returned():
     """Big temporaries are kept between calls, outputs never: a later call leaves what
     an earlier call returned as it was (and the values agree with NumPy)."""
