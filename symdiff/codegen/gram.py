@@ -27,7 +27,7 @@ from ..ir import Node, toposort
 from ..ops import FUNCTIONS, OPS
 from ..ops.contractions import matmul, matrix_transpose
 from ..ops.shape import reshape
-from .shared_inverse import _matrix_transpose_of, _remake
+from .shared_inverse import matrix_transpose_of, remake
 
 
 def use_grams(outputs: list[Node]) -> list[Node]:
@@ -70,7 +70,7 @@ def use_grams(outputs: list[Node]) -> list[Node]:
         if all(x is y for x, y in zip(inputs, node.inputs)):
             new[node.id] = node
         else:
-            new[node.id] = _remake(node, inputs)
+            new[node.id] = remake(node, inputs)
     return [new[o.id] for o in outputs]
 
 
@@ -86,12 +86,12 @@ def _row_sum_uses(p: Node, users: dict, returned: set) -> list[tuple[str, Node]]
     for u in users[p.id]:
         # a use that is itself returned is replaced by its equal; p.T or ravel(p) are
         # not replaced, so they must not be returned
-        if _matrix_transpose_of(u) is p and u.id not in returned:
+        if matrix_transpose_of(u) is p and u.id not in returned:
             for v in users[u.id]:
                 if v.op is not OPS["matmul"] or v.inputs[0] is not u or v.inputs[1] is not p:
                     return None
                 found[v.id] = ("gram", v)
-        elif u.op is OPS["matmul"] and _matrix_transpose_of(u.inputs[0]) is p \
+        elif u.op is OPS["matmul"] and matrix_transpose_of(u.inputs[0]) is p \
                 and u.inputs[1] is p:
             found[u.id] = ("gram", u)
         elif u.op is OPS["reshape"] and tuple(u.attr("shape")) == (-1,) \
