@@ -17,10 +17,10 @@ gradient's ``Z.T @ Z`` are two N x n x n products, and become one Gram matrix
 ``D.T @ D`` and two n x n x n products.
 
 The algebra is exact (the three identities above are sums over the same terms taken in
-another order); rounding differs as between any two orders of a product. One range
-differs: ``G`` squares ``X``'s entries, so ``sum(X * (X @ A))`` with entries of ``X``
-past ~1e154 overflows through ``G`` where a small ``A`` kept the original finite
-(``P.T @ P`` squares them either way).
+another order); rounding differs as between any two orders of a product. As with any
+reassociation of a product, the range of the intermediates differs: ``G`` squares
+``X``'s entries, so entries of ``X`` past ~1e154 overflow in ``G`` even where a tiny
+``A`` kept ``X @ A`` and its uses finite.
 """
 from __future__ import annotations
 
