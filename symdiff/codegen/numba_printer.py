@@ -27,7 +27,10 @@ What it decides, on the statements of a readable plan (one node per statement):
   NumPy code Numba also compiles (``Op.numba_body``: products, slices, transposes),
   on float64 values, the body after the argument checks is one compiled function
   that calls the kernels: no Python runs between the steps. On small operands that
-  glue is most of the time (Mazur's network: 10.1 against 5.5 us a call).
+  glue is most of the time (Mazur's network: 10.1 against 5.5 us a call). Its
+  products and sums over an axis call one BLAS function (``Op.numba_code``,
+  ``numba_blas.GEMM``) rather than Numba's ``np.dot``, which compiles a subroutine
+  per pair of layouts.
 
 Kernels take arrays of any layout (``float64[:, :]``), check at run time the lengths
 the graph leaves unknown (a mismatch raises instead of reading out of bounds), and
@@ -41,6 +44,7 @@ import numpy as np
 
 from .. import runtime
 from ..ir import Node, same_shape
+from .numba_blas import GEMM, GEMM_NAME
 from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
 from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
@@ -76,8 +80,12 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
             return []
         lists = [f"{p} = []   # sets of big temporaries kept between calls"
                  for p in sorted(set(pools))]
-        return ["import math\n\nfrom symdiff.codegen.numba_cache import njit", *lists,
-                *kernels]
+        header = "import math\n\nfrom symdiff.codegen.numba_cache import njit"
+        gemm = []
+        if any(GEMM_NAME + "(" in k for k in kernels):
+            header += "\nfrom symdiff.codegen.numba_dgemm import _dgemm"
+            gemm = [GEMM]
+        return [header, *lists, *gemm, *kernels]
 
     source, held = function_source(plan, Printer, blocks)
     return source, held, len(kernels)
@@ -253,7 +261,8 @@ class KernelBodyPrinter(BodyPrinter):
                         f"float64[{', '.join([':'] * (v.ndim - 1) + ['::1'])}]" for _, v in taken)
         marked = self.lines[self.prologue:]
         inner = [_spell(line, self.marks, 0) for line in marked]
-        blas = any(".dot(" in line for line in inner)   # the products printed as .dot
+        # Numba's np.dot, or SciPy's dgemm called directly
+        blas = any(".dot(" in line or GEMM_NAME in line for line in inner)
         self.store.append("\n".join(
             [f'@njit("({sig}{"," if len(taken) == 1 else ""})", cache=True, '
              f'error_model="numpy", nogil=True)',
@@ -331,15 +340,9 @@ class KernelBodyPrinter(BodyPrinter):
         if region is None:
             if not self.whole and self._kept_ufunc(s):
                 return
-            if self.whole and _big_product(s):
-                super()._compute(s)   # .dot compiled; measured when run from Python
-                a, b = (self._ref(i) for i in s.node.inputs)
-                kept = "" if s.node.id in self.protected else f", _s, {self.kept}"
-                self.kept += bool(kept)
-                self.lines[-1] = self._mark(self.lines[-1],
-                                            f"{s.name} = measured_dot({a}, {b}{kept})")
-                return
-            if self.whole or not _big_product(s):
+            if self.whole:
+                return self._compiled_step(s)
+            if not _big_product(s):
                 return super()._compute(s)
             self.out._need([measured_dot])
             a, b = (self._ref(i) for i in s.node.inputs)
@@ -351,6 +354,22 @@ class KernelBodyPrinter(BodyPrinter):
             return
         if s.node.id in self.anchor:
             self._kernel(region)
+
+    def _compiled_step(self, s: Compute) -> None:
+        """A step of a whole body: its NumPy code, or its ``Op.numba_code`` in the
+        compiled function; a big product is measured when the steps run from Python."""
+        super()._compute(s)
+        node = s.node
+        compiled = python = self.lines[-1]
+        if node.op.numba_code is not None and s.form == "call":
+            compiled = f"{s.name} = {node.op.numba_code([self._ref(i) for i in node.inputs], node)}"
+        if _big_product(s):
+            a, b = (self._ref(i) for i in node.inputs)
+            kept = "" if node.id in self.protected else f", _s, {self.kept}"
+            self.kept += bool(kept)
+            python = f"{s.name} = measured_dot({a}, {b}{kept})"
+        if (compiled, python) != (self.lines[-1],) * 2:
+            self.lines[-1] = self._mark(compiled, python)
 
     def _kept_ufunc(self, s: Compute) -> bool:
         """A lone elementwise node (not worth a kernel) whose big float64 temporary is
