@@ -242,6 +242,22 @@ def test_the_blas_product_reads_any_layout_or_multiplies_by_a_loop():
         gemm(np.ones((2, 3)), np.ones((2, 3)))
 
 
+def test_the_same_loop_on_other_operands_is_one_kernel():
+    """Two regions that differ only in their operands (each layer's weight decay) share
+    one compiled kernel; each gets its own values (the NumPy backend's)."""
+    A, B = sd.matrix("A"), sd.matrix("B")
+    outputs = [sd.tanh(A) * 2.0 + A, sd.tanh(B) * 2.0 + B]
+    f = sd.function([A, B], outputs, backend="numba")
+    kernels = [line for line in f.source.splitlines() if line.startswith("def _nb")
+               and "(a0" in line]   # not the compiled body
+    assert len(kernels) == 1, kernels
+    assert f.source.count("_nb0(A") == f.source.count("_nb0(B") >= 1
+    rng = np.random.default_rng(23)
+    args = rng.normal(size=(3, 4)), rng.normal(size=(5, 2))
+    for got, want in zip(f._trial.variants[0](*args), sd.function([A, B], outputs)(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
 def test_a_sliced_plan_is_one_compiled_body():
     x = sd.vector("x")
     cost = sd.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
