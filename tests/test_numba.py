@@ -222,7 +222,10 @@ def test_the_blas_product_reads_any_layout_or_multiplies_by_a_loop():
     one element with any stride, strided and reversed slices (a loop), zero lengths."""
     A, B = sd.matrix("A"), sd.matrix("B")
     f = sd.function([A, B], [A @ B, sd.sum(A @ B, axis=0)], backend="numba")
-    gemm = f._trial.variants[0].__globals__["_blas_gemm"]
+    blas_gemm = f._trial.variants[0].__globals__["_blas_gemm"]
+
+    def gemm(a, b):
+        return blas_gemm(a, b, False)
     rng = np.random.default_rng(22)
 
     def layouts(m, k):
@@ -240,6 +243,10 @@ def test_the_blas_product_reads_any_layout_or_multiplies_by_a_loop():
         assert got.shape == (m, n) and not got.any()
     with pytest.raises(ValueError):
         gemm(np.ones((2, 3)), np.ones((2, 3)))
+    b = rng.normal(size=(4, 3))
+    ones = np.full((1, 4), np.nan)   # filled first: b's column sums
+    np.testing.assert_allclose(blas_gemm(ones, b, True), b.sum(axis=0, keepdims=True),
+                               rtol=1e-14)
 
 
 def test_the_same_loop_on_other_operands_is_one_kernel():

@@ -94,7 +94,8 @@ class _Loader:
 # Matrix products inside a compiled body. Numba's own ``np.dot`` compiles a subroutine
 # per pair of operand layouts (C, F, A: ``dot_2_mm``, ``dot_2_vm``...) with its checks
 # and copies: on the 64-32-10 MLP's body, 1.5 of its 2.4 s of compiling. A body calls
-# this one function instead (``Op.numba_code``; vectors as 1-row or 1-column views),
+# this one function instead (``Op.numba_code``; vectors as 1-row or 1-column views,
+# sums over an axis as products with a row of ones),
 # compiled once for operands of any layout, which reads the layout from the strides
 # and calls SciPy's dgemm (``numba_dgemm.py``). Row-major ``c = a @ b`` is
 # column-major ``c.T = b.T @ a.T``: an operand in C order is passed as it is ("N"),
@@ -102,14 +103,19 @@ class _Loader:
 # slice), and lengths past BLAS's 32-bit integers, are multiplied by a loop.
 GEMM_NAME = "_blas_gemm"
 GEMM = '''\
-@njit("float64[:, ::1](float64[:, :], float64[:, :])", cache=True, error_model="numpy",
-      nogil=True)
-def _blas_gemm(a, b):
-    """a @ b, a new C-ordered matrix: SciPy's dgemm (any layout it can read)."""
+@njit("float64[:, ::1](float64[:, :], float64[:, :], boolean)", cache=True,
+      error_model="numpy", nogil=True)
+def _blas_gemm(a, b, ones):
+    """a @ b, a new C-ordered matrix: SciPy's dgemm (any layout it can read). ones:
+    a is first filled with ones (a row of them: b's column sums)."""
     m, k = a.shape
     n = b.shape[1]
     if b.shape[0] != k:
         raise ValueError("matmul: operand lengths differ")
+    if ones:   # (not np.ones: another subroutine to compile)
+        for i in range(m):
+            for q in range(k):
+                a[i, q] = 1.0
     c = np.empty((m, n))
     ta = tb = lda = ldb = 0
     s0, s1 = a.strides

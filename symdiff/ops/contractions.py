@@ -136,12 +136,12 @@ def _matmul_numba(a: str, b: str, na: int, nb: int) -> str:
     1-column views (``numba_blas.GEMM``: Numba's np.dot compiles a subroutine per
     pair of layouts)."""
     if na == 2 and nb == 2:
-        return f"_blas_gemm({a}, {b})"
+        return f"_blas_gemm({a}, {b}, False)"
     if na == 1 and nb == 2:
-        return f"_blas_gemm({a}[None, :], {b})[0]"
+        return f"_blas_gemm({a}[None, :], {b}, False)[0]"
     if na == 2:
-        return f"_blas_gemm({b}[None, :], {a}.T)[0]"
-    return f"_blas_gemm({a}[None, :], {b}[:, None])[0, 0]"
+        return f"_blas_gemm({b}[None, :], {a}.T, False)[0]"
+    return f"_blas_gemm({a}[None, :], {b}[:, None], False)[0, 0]"
 
 
 def _matmul_portable(a, n):

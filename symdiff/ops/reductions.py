@@ -147,8 +147,9 @@ _sum, sum_ = declare_reduction(
     # summed as a product with ones (a BLAS call, which Numba has too)
     numba_body=lambda node: _sum_by_dot("x", node) is not None and not node.attr("keepdims"),
     numba_code=lambda args, node: (
-        f"_blas_gemm(np.ones((1, {args[0]}.shape[0])), {args[0]})[0]" if node.attr("axis") == (0,)
-        else f"_blas_gemm(np.ones((1, {args[0]}.shape[1])), {args[0]}.T)[0]"),
+        f"_blas_gemm(np.empty((1, {args[0]}.shape[0])), {args[0]}, True)[0]"
+        if node.attr("axis") == (0,)
+        else f"_blas_gemm(np.empty((1, {args[0]}.shape[1])), {args[0]}.T, True)[0]"),
     portable=xp_reduce("sum"))
 FUNCTIONS["sum"] = sum_
 
