@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import re
 import sys
 
 import llvmlite.binding as ll
@@ -19,6 +20,8 @@ from numba.extending import intrinsic
 from .numba_blas import NAME, preload
 
 SYMBOL = "symdiff_dgemm"
+SIGNATURE = (b"void (char *, char *, int *, int *, int *, d *, d *, int *, d *, int *, d *, "
+             b"d *, int *)")
 
 
 def _register() -> None:
@@ -31,7 +34,11 @@ def _register() -> None:
     get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
     get_pointer.restype = ctypes.c_void_p
     get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    address = get_pointer(capsule, get_name(capsule))
+    name = get_name(capsule)
+    # the 32-bit integers and doubles _dgemm passes (the typedef of double spelled "d")
+    if re.sub(rb"__pyx_t_\w+_d\b", b"d", name) != SIGNATURE:
+        raise ImportError(f"SciPy's dgemm is not the one expected: {name.decode()}")
+    address = get_pointer(capsule, name)
     if not address:
         raise ImportError("SciPy's dgemm has no address")
     ll.add_symbol(SYMBOL, address)
@@ -45,6 +52,8 @@ def _dgemm(typingctx, ta, tb, m, n, k, a, lda, b, ldb, c, ldc):
     """Fortran ``dgemm(ta, tb, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc)``: every
     argument by pointer (slots on the stack); the arrays are passed, not their
     addresses, so they are alive for the call."""
+    if not all(isinstance(t, types.Array) and t.dtype == types.float64 for t in (a, b, c)):
+        return None   # float64 arrays only
     i64 = types.int64
     sig = types.void(i64, i64, i64, i64, i64, a, i64, b, i64, c, i64)
 
