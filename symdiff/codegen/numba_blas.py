@@ -10,6 +10,9 @@ registers it under its name, where Numba's import finds it.
 A later ``import scipy.linalg`` then runs as usual; only the attribute
 ``scipy.linalg.cython_blas`` would be missing (the import system sets it only when it
 loads the submodule itself), so a one-shot finder sets it once that package is loaded.
+
+``GEMM`` is the product function that compiled bodies call instead of Numba's
+``np.dot`` (see below); it is source text, printed into the generated modules.
 """
 from __future__ import annotations
 
@@ -95,9 +98,9 @@ class _Loader:
 # per pair of operand layouts (C, F, A: ``dot_2_mm``, ``dot_2_vm``...) with its checks
 # and copies: on the 64-32-10 MLP's body, 1.5 of its 2.4 s of compiling. A body calls
 # this one function instead (``Op.numba_code``; vectors as 1-row or 1-column views,
-# sums over an axis as products with a row of ones),
-# compiled once for operands of any layout, which reads the layout from the strides
-# and calls SciPy's dgemm (``numba_dgemm.py``). Row-major ``c = a @ b`` is
+# sums over an axis as products with a row of ones), compiled once for operands of
+# any layout, which reads the layout from the strides and calls SciPy's dgemm
+# (``numba_dgemm.py``). Row-major ``c = a @ b`` is
 # column-major ``c.T = b.T @ a.T``: an operand in C order is passed as it is ("N"),
 # one in Fortran order (a transpose) as transposed ("T"); another layout (a strided
 # slice), and lengths past BLAS's 32-bit integers, are multiplied by a loop.
