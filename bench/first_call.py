@@ -5,7 +5,8 @@ workload, the time from nothing to the first result in a new interpreter: import
 symdiff (and, through it, whatever it loads), build the graph, take the gradient,
 ``sd.function(..., backend="numba")``, call once. NumPy and the workload's inputs are
 there before the clock starts, as they are in a user's program. The cold run's CPU
-time of the process (``process_time``) is printed too: on a loaded machine it is the
+time of the process to its first result (``process_time``; with the compilation on a
+thread, the part done by then) is printed too: on a loaded machine it is the
 comparable number.
 
 Each workload gets a temporary cache directory (``SYMDIFF_CACHE_DIR``): the first run
