@@ -46,6 +46,19 @@ def _other_arrays(*args: object):
     return None
 
 
+def _read_only(*args: object) -> bool:
+    """Whether an argument is a read-only NumPy array (``np.broadcast_to``, a memory
+    map opened read-only, ``np.asarray`` of a JAX array): compiled Numba kernels take
+    writable arrays only, and refuse these with a TypeError."""
+    return any(isinstance(a, np.ndarray) and not a.flags.writeable for a in args)
+
+
+def _writable(*args: object) -> list:
+    """The arguments, each read-only array replaced by a writable copy."""
+    return [np.array(a) if isinstance(a, np.ndarray) and not a.flags.writeable else a
+            for a in args]
+
+
 def _shape_error(name: str, value: object, shape: tuple) -> None:
     raise ShapeError(f"input {name!r}: expected shape {_shape_text(shape)}, "
                      f"got {_shape_text(np.shape(value))}")

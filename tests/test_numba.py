@@ -793,3 +793,28 @@ def test_a_stale_kernel_is_compiled_at_its_first_call_and_its_entry_dropped(fres
         np.testing.assert_allclose(g, w, rtol=1e-13)
     assert not entry.exists()                      # dropped: the next process builds it
     assert manifest["files"]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (300, 300)])
+def test_read_only_arguments_are_taken(shape):
+    """Numba's kernels take writable arrays only; read-only arguments (a broadcast, a
+    flag set off, as np.asarray of a JAX array gives) are computed on writable copies,
+    with the NumPy backend's results, and the argument is left as it was."""
+    x, w = sd.matrix("x", shape=(None, None)), sd.vector("w", shape=(None,))
+    cost = sd.sum(sd.tanh(sd.sin(x) * x + w) ** 2)
+    outputs = [cost, *sd.grad(cost, [x, w])]
+    f = sd.function([x, w], outputs, backend="numba")
+    f.wait_compiled()
+    f_np = sd.function([x, w], outputs)
+    rng = np.random.default_rng(5)
+    frozen = rng.normal(size=shape)
+    frozen.flags.writeable = False
+    broadcast = np.broadcast_to(rng.normal(size=shape[1]), shape)
+    for xv in (frozen, broadcast):
+        wv = np.broadcast_to(0.5, (shape[1],))
+        before = xv.copy()
+        for _ in range(12):   # past the trial of the two variants: the winner runs too
+            got = f(xv, wv)
+        for g, want in zip(got, f_np(xv, wv)):
+            np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-13)
+        np.testing.assert_array_equal(xv, before)

@@ -326,13 +326,22 @@ def _dispatcher(fn: Function):
     another library's arrays, or None: the NumPy code after all)."""
     params = ", ".join(v.name for v in fn.inputs)
     test = " and ".join(f"{v.name}.__class__ in _native" for v in fn.inputs) or "True"
+    # Compiled kernels refuse read-only arrays (a TypeError from Numba's dispatch): the
+    # call is made again on writable copies of those arguments. Nothing is checked on
+    # the way in, so writable arguments pay nothing.
     source = (f"def {fn.name}({params}):\n"
-              f"    if {test}:\n"
-              f"        return _numpy_path({params})\n"
-              f"    _run = _other_arrays({params})\n"
-              f"    return (_run or _numpy_path)({params})\n")
+              f"    _run = _numpy_path\n"
+              f"    if not ({test}):\n"
+              f"        _run = _other_arrays({params}) or _numpy_path\n"
+              f"    try:\n"
+              f"        return _run({params})\n"
+              f"    except TypeError:\n"
+              f"        if not _read_only({params}):\n"
+              f"            raise\n"
+              f"    return _run(*_writable({params}))\n")
     namespace = {"_native": runtime._native, "_numpy_path": fn._fn,
-                 "_other_arrays": fn._other_arrays}
+                 "_other_arrays": fn._other_arrays, "_read_only": runtime._read_only,
+                 "_writable": runtime._writable}
     filename = f"<symdiff-{next(_serial)}:{fn.name}:dispatch>"
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     exec(compile(source, filename, "exec"), namespace)
