@@ -40,13 +40,13 @@ import importlib.util
 import numpy as np
 
 from .. import runtime
-from ..ir import Node, same_shape
+from ..ir import Node
 from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
+from .numba_regions import _Region, _ids, find_regions
 from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
 from .statements import Backward, Check, Compute, Differentiates, Pair, Plan, Return
 
-_KERNEL_DTYPES = (np.dtype("float64"), np.dtype("bool"))
 _NUMBA_TYPE = {"float64": "float64", "bool": "boolean"}
 KERNEL_PREFIX = "_nb"
 # Fewer nodes than this stay NumPy: a lone ufunc is already one pass (the op checker
@@ -83,115 +83,6 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
     return source, held, len(kernels)
 
 
-class _Region:
-    def __init__(self, node: Node) -> None:
-        self.members: list[Node] = [node]
-        self.ids = {node.id}
-        self.shape = node.shape
-        self.closed = False
-        self.sums: set[int] = set()   # members that are full sums (0-d, read outside only)
-        self.reads = _ids(node)       # what its members read
-
-    def add(self, node: Node) -> None:
-        self.members.append(node)
-        self.ids.add(node.id)
-        self.reads |= _ids(node)
-
-    def absorb(self, other: "_Region") -> None:
-        self.members += other.members
-        self.ids |= other.ids
-        self.sums |= other.sums
-        self.reads |= other.reads
-
-
-def fusable(node: Node) -> bool:
-    """An elementwise node a kernel can compute."""
-    return (node.op.numba is not None and node.dtype in _KERNEL_DTYPES
-            and all(i.dtype in _KERNEL_DTYPES and i.ndim <= node.ndim for i in node.inputs)
-            and all(_broadcasts(i.shape, node.shape) for i in node.inputs))
-
-
-def _broadcasts(shape: tuple, loop: tuple) -> bool:
-    aligned = loop[len(loop) - len(shape):]
-    return all(d == e or d == 1 or d is None or e is None for d, e in zip(shape, aligned))
-
-
-def _full_sum(node: Node) -> bool:
-    """A sum of all elements, or the inner product of two vectors (``a.dot(b)``)."""
-    if node.op.name == "matmul":
-        return (node.dtype == np.float64 and all(i.ndim == 1 and i.dtype == np.float64
-                                                 for i in node.inputs))
-    return (node.op.name == "sum" and node.attr("axis") is None and not node.attr("keepdims")
-            and node.dtype == np.float64 and node.inputs[0].dtype == np.float64)
-
-
-def find_regions(computes: list[Node], outputs: list[Node],
-                 min_region: int | None = None) -> list[_Region]:
-    """The fused regions of a body (see the module docstring), in schedule order."""
-    region_of: dict[int, _Region] = {}
-    found: list[_Region] = []
-    for node in computes:
-        sources = []
-        for i in node.inputs:
-            r = region_of.get(i.id)
-            if r is not None and r not in sources:
-                sources.append(r)
-        joinable = [r for r in sources if not r.closed and node.ndim
-                    and same_shape(r.shape, node.shape) and not (r.sums & _ids(node))]
-        target = None
-        scalars = [r for r in sources if r.shape == ()]
-        if fusable(node):
-            if not joinable and node.ndim:
-                # a sibling: it reads what the region reads, at the region's shape (so the
-                # same lengths at run time), or its shape is static and the region's
-                joinable = [r for r in found if not r.closed and same_shape(r.shape, node.shape)
-                            and (None not in node.shape or any(
-                                i.id in r.reads and same_shape(i.shape, node.shape)
-                                for i in node.inputs))][-1:]
-            if joinable:
-                target = joinable[0]
-                target.add(node)
-            elif node.ndim == 0 and scalars and not any(r.closed for r in scalars):
-                # 0-d: every scalar region this node reads merges into one function
-                target = scalars[0]
-                for other in scalars[1:]:
-                    target.absorb(other)
-                    for m in other.members:
-                        region_of[m.id] = target
-                    found.remove(other)
-                target.add(node)
-            else:
-                target = _Region(node)
-                found.append(target)
-        elif (_full_sum(node) and len(sources) == 1 and not sources[0].closed
-              and sources[0].shape != () and all(i.id in sources[0].ids for i in node.inputs)):
-            target = sources[0]
-            target.add(node)
-            target.sums.add(node.id)
-        for r in sources:
-            if r is not target:
-                r.closed = True
-        if target is not None:
-            region_of[node.id] = target
-    least = MIN_REGION if min_region is None else min_region
-    return [r for r in found if len(r.members) - len(r.sums) >= least
-            or any(_reads_product(m) for m in r.members)]
-
-
-def _reads_product(node: Node) -> bool:
-    """A matrix node that reads a product of two matrices: that product may be in
-    Fortran order (``measured_dot``), where NumPy's ufunc into a C-ordered result is
-    slow (``X @ W + b``, 4096x10: 51-69 us against 20-33 us compiled, and 30 against
-    20 us in C order too, the rows being short)."""
-    return node.ndim == 2 and any(
-        i.op.name == "matmul" and i.ndim == 2 and all(j.ndim == 2 for j in i.inputs)
-        for i in node.inputs)
-
-
-def _ids(node: Node) -> set[int]:
-    return {i.id for i in node.inputs}
-
-
 class KernelBodyPrinter(BodyPrinter):
     """The NumPy body printer, with each fused region printed as one kernel call at
     its last node."""
@@ -206,7 +97,7 @@ class KernelBodyPrinter(BodyPrinter):
         regions = find_regions(computes, outputs, 1)
         self.whole = _whole(out.plan, body, regions)
         if not self.whole:
-            regions = find_regions(computes, outputs)
+            regions = find_regions(computes, outputs, MIN_REGION)
         self.prologue = 0          # lines of argument checks (they stay Python)
         self.returned_values: tuple = ()
         self.region_of = {m.id: r for r in regions for m in r.members}
