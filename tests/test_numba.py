@@ -368,6 +368,31 @@ def test_strided_and_broadcast_operands():
     np.testing.assert_allclose(f(x.T, np.ones(3)), np.exp(x.T) + np.sin(x.T), rtol=1e-14)
 
 
+def test_operands_of_the_loop_shape_in_c_order_are_one_flat_loop():
+    """Arguments are given to kernels C-contiguous (copied when they are not) and the
+    arrays kernels write are so: operands all of the loop's shape then take one flat
+    loop. Any layout gives NumPy's values; a transpose computed inside the function
+    keeps the nested loop over any layout; lengths that differ still raise. Small and
+    big operands (the compiled body, and its steps run from Python)."""
+    X, Y = sd.matrix("X"), sd.matrix("Y")
+    u = sd.exp(X) * Y - sd.sin(X)
+    out = [u, u / (Y * Y + 1.0) + X, sd.tanh(X.T) * Y.T - Y.T]
+    f = sd.function([X, Y], out, backend="numba")
+    compiled = f._trial.variants[0] if f._trial is not None else f._fn
+    assert "for i in range(size):" in f.source and "np.ascontiguousarray(X)" in f.source
+    rng = np.random.default_rng(13)
+    x, y = rng.normal(size=(7, 6)), rng.normal(size=(7, 6))
+    big = rng.normal(size=(7, 12))
+    for a, b in ((x, y), (np.asfortranarray(x), y), (big[:, ::2], y), (x.T.copy().T, y.T.T),
+                 (x[:0], y[:0]), (rng.normal(size=(200, 100)), rng.normal(size=(200, 100)))):
+        e = np.exp(a) * b - np.sin(a)
+        want = [e, e / (b * b + 1.0) + a, np.tanh(a.T) * b.T - b.T]
+        for got, w in zip(compiled(a, b), want):
+            np.testing.assert_allclose(got, w, rtol=1e-14, atol=1e-15)
+    with pytest.raises(ValueError):
+        compiled(x, y[:, :5])
+
+
 def test_other_array_libraries_take_the_portable_path():
     xp = pytest.importorskip("array_api_strict")
     x = sd.vector("x")
