@@ -230,8 +230,9 @@ class Fusion(NamedTuple):
     portable: Callable[[str, Node, Node], str] | None = None
     portable_helpers: tuple = ()
     # The Numba backend's form: (kernel name, operand, first, second) -> (compiled
-    # kernels' source, statements that assign "{a}, {b}"), or None when the NumPy
-    # call stays (that form is the fallback as well: None for other nodes).
+    # kernels' source, statements that assign "{a}, {b}", "{b}" being the C-ordered
+    # array "{e}" the caller gives), or None when the NumPy call stays (that form is
+    # the fallback as well: None for other nodes).
     numba: Callable[[str, str, Node, Node], tuple[str, str] | None] | None = None
 
 
@@ -257,7 +258,8 @@ FUSED_PAIRS = (
 
 # Rows of a 2-d float64 operand in two compiled passes around NumPy's exp (which is
 # vectorized; Numba's scalar exp is not: ~8 against ~0.8 ns an element): the row
-# maxima and the shifted values, then the row sums, logs and the scaling. The max is
+# maxima and the shifted values, then the row sums and the scaling; the logs of the
+# sums are NumPy's too (4096 rows: ~10 us less than math.log in the loop). The max is
 # taken as NumPy takes it (a nan propagates) and replaced by 0 where not finite, so
 # inf and nan give what the NumPy helper gives.
 _LSE_SOFTMAX_KERNELS = '''\
@@ -281,19 +283,19 @@ def {name}_shift(x, e):
     return e, m
 
 
-@njit("(float64[:, :], float64[:])", cache=True, error_model="numpy", nogil=True)
-def {name}_scale(e, m):
+@njit("(float64[:, ::1],)", cache=True, error_model="numpy", nogil=True)
+def {name}_scale(e):
     n, k = e.shape
-    lse = np.empty(n, np.float64)
+    s = np.empty(n, np.float64)
     for i in range(n):
-        s = 0.0
+        si = 0.0
         for j in range(k):
-            s += e[i, j]
-        lse[i] = math.log(s) + m[i]
-        r = 1.0 / s
+            si += e[i, j]
+        s[i] = si
+        r = 1.0 / si
         for j in range(k):
             e[i, j] *= r
-    return lse'''
+    return s'''
 
 
 def _numba_logsumexp_softmax(name: str, arg: str, lse: Node, sm: Node):
@@ -302,7 +304,7 @@ def _numba_logsumexp_softmax(name: str, arg: str, lse: Node, sm: Node):
         return None
     # "{e}" is the array the caller gives for the exponentials (its shape: the operand's)
     lines = [f"{{b}}, _m = {name}_shift({arg}, {{e}})", "np.exp({b}, out={b})",
-             f"{{a}} = {name}_scale({{b}}, _m)"]
+             f"{{a}} = {name}_scale({{b}})", "np.log({a}, out={a})", "{a} += _m"]
     if lse.attr("keepdims"):
         lines.append("{a} = {a}[:, None]")
     return _LSE_SOFTMAX_KERNELS.format(name=name), "\n".join(lines)
