@@ -242,12 +242,13 @@ def test_a_stack_of_band_matrices_in_a_compiled_body(every_node_compiled):
     np.testing.assert_allclose(f._trial.variants[0](**env), want, rtol=1e-15)
 
 
-@pytest.mark.parametrize("keepdims", [False, True])
-def test_logsumexp_rows_and_their_softmax_in_kernels(keepdims):
+@pytest.mark.parametrize("keepdims,scale", [(False, 1.0), (True, 1.0), (False, 2.0)])
+def test_logsumexp_rows_and_their_softmax_in_kernels(keepdims, scale):
     """Row kernels around NumPy's exp: checked against the formula on moderate rows,
-    the NumPy backend on rows with inf, -inf and nan, and finite differences."""
+    the NumPy backend on rows with inf, -inf and nan, and finite differences. The
+    operand is an argument (any layout) or an array a kernel wrote (C-ordered)."""
     X = sd.matrix("X")
-    lse = sd.logsumexp(X, axis=1, keepdims=keepdims)
+    lse = sd.logsumexp(X if scale == 1.0 else scale * X, axis=1, keepdims=keepdims)
     cost = sd.sum(lse * sd.constant(np.linspace(0.5, 1.5, 6)[:, None] if keepdims
                                     else np.linspace(0.5, 1.5, 6)))
     outputs = [lse, cost, *sd.grad(cost, [X])]
@@ -257,7 +258,7 @@ def test_logsumexp_rows_and_their_softmax_in_kernels(keepdims):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(6, 4)) * 3
     got = compiled(x)
-    want = np.log(np.sum(np.exp(x), axis=1, keepdims=keepdims))
+    want = np.log(np.sum(np.exp(scale * x), axis=1, keepdims=keepdims))
     np.testing.assert_allclose(got[0], want, rtol=1e-13)
     eps, d = 1e-6, rng.normal(size=x.shape)
     fd = (compiled(x + eps * d)[1] - compiled(x - eps * d)[1]) / (2 * eps)
@@ -268,6 +269,14 @@ def test_logsumexp_rows_and_their_softmax_in_kernels(keepdims):
         got = compiled(np.asfortranarray(x))   # any layout
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-13)   # nan where NumPy has nan
+    # big operands: the same kernels called from Python
+    X2 = rng.normal(size=(6, 3000)) * 3   # the weights have 6 rows
+    X2[1, 2], X2[2, 0], X2[3, :], X2[4, :2] = np.inf, np.nan, -np.inf, -np.inf
+    with np.errstate(all="ignore"):
+        want = sd.function([X], outputs)(X2)
+        got = compiled(X2)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-13)
 
 
 def test_products_are_spelled_as_measured_and_agree():

@@ -276,8 +276,10 @@ class KernelBodyPrinter(BodyPrinter):
 
     def _pair(self, s: Pair) -> None:
         """A fused pair with a Numba form (the op table's): its kernels and calls."""
+        x = s.first.inputs[0]
         form = s.fusion.numba and s.fusion.numba(
-            f"{KERNEL_PREFIX}{len(self.store)}", self._ref(s.first.inputs[0]), s.first, s.second)
+            f"{KERNEL_PREFIX}{len(self.store)}", self._ref(x), s.first, s.second,
+            x.id in self.c_order)
         if not form:
             return super()._pair(s)
         kernels, lines = form
