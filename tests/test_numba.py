@@ -402,6 +402,46 @@ def test_operands_of_the_loop_shape_in_c_order_are_one_flat_loop():
         compiled(x, y[:, :5])
 
 
+@pytest.mark.parametrize("whole", [True, False])
+def test_exp_and_sigmoid_on_big_arrays_are_numpys_ufunc_between_two_loops(whole):
+    """On big arrays a region is cut at exp and sigmoid: a loop up to the exponent,
+    NumPy's exp in place, a loop from there. Values as the NumPy backend gives them
+    (overflowing, underflowing and nan operands too), sigmoid as its formula, and the
+    gradient as finite differences. A plan compiled whole keeps one loop in its
+    compiled body and cuts it in its steps run from Python (big operands); a logsumexp
+    keeps the plan apart (its steps are all Python)."""
+    X, W, b = sd.matrix("X"), sd.matrix("W"), sd.vector("b")
+    z = X @ W + b
+    h = sd.sigmoid(z)
+    cost = sd.sum(sd.exp(0.25 * h - 0.001 * z * z) * h)
+    if not whole:
+        cost = cost + sd.sum(sd.logsumexp(h, axis=1))
+    outputs = [cost, h, *sd.grad(cost, [W, b])]
+    f = sd.function([X, W, b], outputs, backend="numba")
+    assert "sigmoid before np.exp" in f.source and "exp before np.exp" in f.source
+    assert (numba_printer.WHOLE_MARK in f.source) == whole
+    compiled = f._trial.variants[0]
+    rng = np.random.default_rng(14)
+    x, w, c = rng.normal(size=(300, 80)), rng.normal(size=(80, 70)), rng.normal(size=70)
+    want = sd.function([X, W, b], outputs)(x, w, c)
+    for _ in range(14):   # past the measured products' trial of both spellings
+        got = compiled(x, w, c)
+        for g, v in zip(got, want):
+            np.testing.assert_allclose(g, v, rtol=1e-12, atol=1e-300)
+    zz = x @ w + c
+    np.testing.assert_allclose(got[1], 1.0 / (1.0 + np.exp(-zz)), rtol=1e-14)
+    eps, dw, dc = 1e-6, rng.normal(size=w.shape), rng.normal(size=c.shape)
+    fd = (compiled(x, w + eps * dw, c + eps * dc)[0]
+          - compiled(x, w - eps * dw, c - eps * dc)[0]) / (2 * eps)
+    np.testing.assert_allclose(np.sum(got[2] * dw) + np.sum(got[3] * dc), fd, rtol=1e-6)
+    c[:3] = 800.0, -800.0, np.nan   # sigmoid 1 and 0, exp of -640 and 0, nan
+    with np.errstate(all="ignore"):
+        want = sd.function([X, W, b], outputs)(x, w, c)
+        got = compiled(x, w, c)
+    for g, v in zip(got, want):
+        np.testing.assert_allclose(g, v, rtol=1e-12, atol=1e-300)   # nan where NumPy's
+
+
 def test_other_array_libraries_take_the_portable_path():
     xp = pytest.importorskip("array_api_strict")
     x = sd.vector("x")

@@ -12,6 +12,8 @@ What it decides, on the statements of a readable plan (one node per statement):
   is read.
 - A 0-d region (a scalar graph) is one compiled function on floats.
 - A full ``sum`` of a region's value is accumulated in the region's loop.
+- On big arrays a region is cut at its ops with a split form (exp, sigmoid: NumPy's
+  vectorized exp between two loops, ``numba_split.py``).
 - Everything else (matrix products stay BLAS, reductions over an axis, ops without
   a ``numba`` form) is the NumPy printer's call, unchanged, except:
   - a fused pair with a Numba form in the op table (logsumexp over the rows of a
@@ -29,9 +31,12 @@ What it decides, on the statements of a readable plan (one node per statement):
   that calls the kernels: no Python runs between the steps. On small operands that
   glue is most of the time (Mazur's network: 10.1 against 5.5 us a call).
 
-Kernels take arrays of any layout (``float64[:, :]``), check at run time the lengths
-the graph leaves unknown (a mismatch raises instead of reading out of bounds), and
-use NumPy's error model (a division by zero gives inf or nan, as NumPy does).
+Kernels take C-contiguous arrays where that costs nothing (those kernels wrote; the
+arguments and vectors through ``np.ascontiguousarray``), other ones of any layout
+(``float64[:, :]``); operands all of the loop's shape in C order take one flat loop.
+They check at run time the lengths the graph leaves unknown (a mismatch raises
+instead of reading out of bounds), and use NumPy's error model (a division by zero
+gives inf or nan, as NumPy does).
 """
 from __future__ import annotations
 
@@ -44,6 +49,7 @@ from .. import runtime
 from ..ir import Node, Var
 from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
 from .numba_regions import _Region, _ids, find_regions
+from .numba_split import SplitKernels, Stub, splits
 from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
 from .statements import Backward, Check, Compute, Differentiates, Pair, Plan, Return
@@ -84,7 +90,7 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
     return source, held, len(kernels)
 
 
-class KernelBodyPrinter(BodyPrinter):
+class KernelBodyPrinter(SplitKernels, BodyPrinter):
     """The NumPy body printer, with each fused region printed as one kernel call at
     its last node."""
 
@@ -309,10 +315,31 @@ class KernelBodyPrinter(BodyPrinter):
         super()._return(s)
 
     def _kernel(self, region: _Region) -> None:
-        name = f"{KERNEL_PREFIX}{len(self.store)}"
         outs = [m for m in region.members
                 if self.read_outside.get(m.id) or m.id in self.returned]
-        source, externals = kernel_source(name, region, outs, self._contiguous)
+        cut = splits(region) if self._worth_splitting(region) else []
+        steps = self._split_calls(region, cut) if cut else None
+        if steps is None:
+            self.lines.append(self._kernel_call(region, outs))
+        elif not self.whole:
+            self.lines += steps
+        else:   # the compiled body keeps one loop (its exp is Numba's either way)
+            steps = [_spell(line, self.marks, 1) for line in steps]
+            one = _spell(self._kernel_call(region, outs), self.marks, 0)
+            self.lines += [self._mark(one, steps[0]), *(self._mark("", x) for x in steps[1:])]
+        # A Python float read by NumPy code would be weakly typed: make it float64.
+        for m in outs:
+            if m.ndim == 0 and m.id in self.read_by_numpy:
+                ctor = "np.float64" if m.dtype == np.float64 else "np.bool_"
+                self.lines.append(f"{self.label[m.id]} = {ctor}({self.label[m.id]})")
+                self.floats_out.discard(m.id)
+
+    def _kernel_call(self, region: _Region, outs: list, made: tuple | None = None) -> str:
+        """The line that calls the region's kernel (added to the module's kernels)."""
+        if made is None:
+            name = f"{KERNEL_PREFIX}{len(self.store)}"
+            made = (name, *kernel_source(name, region, outs, self._contiguous))
+        name, source, externals = made
         self.store.append(source)
         args = []
         for e in externals:
@@ -336,15 +363,8 @@ class KernelBodyPrinter(BodyPrinter):
             self.holder[tname] = m.id
             if m.ndim == 0:
                 self.floats_out.add(m.id)
-        lhs = ", ".join(names)
-        self.lines.append(f"{lhs} = {name}({', '.join(args)})  "
-                          f"# {len(region.members)} nodes fused")
-        # A Python float read by NumPy code would be weakly typed: make it float64.
-        for m in outs:
-            if m.ndim == 0 and m.id in self.read_by_numpy:
-                ctor = "np.float64" if m.dtype == np.float64 else "np.bool_"
-                self.lines.append(f"{self.label[m.id]} = {ctor}({self.label[m.id]})")
-                self.floats_out.discard(m.id)
+        fused = sum(not (isinstance(m, Stub) and m.before) for m in region.members)
+        return f"{', '.join(names)} = {name}({', '.join(args)})  # {fused} nodes fused"
 
     def _contiguous(self, e: Node) -> bool:
         """Whether a kernel takes the array ``e`` C-contiguous: values in C order (the
@@ -354,6 +374,8 @@ class KernelBodyPrinter(BodyPrinter):
         return e.id in self.c_order or isinstance(e, Var) or e.ndim == 1
 
     def _name_of(self, node: Node) -> str:
+        if isinstance(node, Stub) and node.array_name:   # a split op's array
+            return node.array_name
         for s in self.body.statements:
             if isinstance(s, Compute) and s.node.id == node.id:
                 return s.name
