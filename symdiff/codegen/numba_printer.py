@@ -48,7 +48,7 @@ import numpy as np
 from .. import runtime
 from ..ir import Node, Var
 from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
-from .numba_regions import _Region, _ids, find_regions
+from .numba_regions import Region as _Region, find_regions, input_ids as _ids
 from .numba_split import SplitKernels, Stub, splits
 from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal

@@ -10,21 +10,21 @@ from ..ir import Node, same_shape
 _KERNEL_DTYPES = (np.dtype("float64"), np.dtype("bool"))
 
 
-class _Region:
+class Region:
     def __init__(self, node: Node) -> None:
         self.members: list[Node] = [node]
         self.ids = {node.id}
         self.shape = node.shape
         self.closed = False
         self.sums: set[int] = set()   # members that are full sums (0-d, read outside only)
-        self.reads = _ids(node)       # what its members read
+        self.reads = input_ids(node)       # what its members read
 
     def add(self, node: Node) -> None:
         self.members.append(node)
         self.ids.add(node.id)
-        self.reads |= _ids(node)
+        self.reads |= input_ids(node)
 
-    def absorb(self, other: "_Region") -> None:
+    def absorb(self, other: "Region") -> None:
         self.members += other.members
         self.ids |= other.ids
         self.sums |= other.sums
@@ -53,11 +53,11 @@ def _full_sum(node: Node) -> bool:
 
 
 def find_regions(computes: list[Node], outputs: list[Node],
-                 min_region: int) -> list[_Region]:
+                 min_region: int) -> list[Region]:
     """The fused regions of a body, in schedule order; a region of fewer than
     ``min_region`` nodes (full sums not counted) is dropped."""
-    region_of: dict[int, _Region] = {}
-    found: list[_Region] = []
+    region_of: dict[int, Region] = {}
+    found: list[Region] = []
     for node in computes:
         sources = []
         for i in node.inputs:
@@ -65,7 +65,7 @@ def find_regions(computes: list[Node], outputs: list[Node],
             if r is not None and r not in sources:
                 sources.append(r)
         joinable = [r for r in sources if not r.closed and node.ndim
-                    and same_shape(r.shape, node.shape) and not (r.sums & _ids(node))]
+                    and same_shape(r.shape, node.shape) and not (r.sums & input_ids(node))]
         target = None
         scalars = [r for r in sources if r.shape == ()]
         if fusable(node):
@@ -89,7 +89,7 @@ def find_regions(computes: list[Node], outputs: list[Node],
                     found.remove(other)
                 target.add(node)
             else:
-                target = _Region(node)
+                target = Region(node)
                 found.append(target)
         elif (_full_sum(node) and len(sources) == 1 and not sources[0].closed
               and sources[0].shape != () and all(i.id in sources[0].ids for i in node.inputs)):
@@ -115,5 +115,5 @@ def _reads_product(node: Node) -> bool:
         for i in node.inputs)
 
 
-def _ids(node: Node) -> set[int]:
+def input_ids(node: Node) -> set[int]:
     return {i.id for i in node.inputs}

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..ir import Node
-from .numba_regions import _Region
+from .numba_regions import Region
 from .plan import KEEP_MIN_SIZE
 
 
@@ -28,7 +28,7 @@ class Stub:
         self.array_name: str | None = None   # the array's name in the generated code
 
 
-def splits(region: _Region) -> list[Node]:
+def splits(region: Region) -> list[Node]:
     """The members of an array region computed in two loops around a ufunc."""
     if not region.shape:
         return []
@@ -36,7 +36,7 @@ def splits(region: _Region) -> list[Node]:
             and m.id not in region.sums and m.dtype == np.float64]
 
 
-def segments(region: _Region, cut: list[Node]) -> list[tuple[_Region, Stub | None]]:
+def segments(region: Region, cut: list[Node]) -> list[tuple[Region, Stub | None]]:
     """The region's loops in order, each with the array its last member writes for
     the ufunc that follows it (None for the last loop). A split member ``m`` ends one
     loop as a stub with ``m``'s ``pre`` and starts the next as a stub of ``m``'s id
@@ -56,7 +56,7 @@ def segments(region: _Region, cut: list[Node]) -> list[tuple[_Region, Stub | Non
     loops.append((current, None))
     made = []
     for members, array in loops:
-        sub = _Region(members[0])
+        sub = Region(members[0])
         for m in members[1:]:
             sub.add(m)
         sub.shape = region.shape
@@ -68,14 +68,14 @@ def segments(region: _Region, cut: list[Node]) -> list[tuple[_Region, Stub | Non
 class SplitKernels:
     """The Numba printer's part that prints a region cut at its split ops."""
 
-    def _worth_splitting(self, region: _Region) -> bool:
+    def _worth_splitting(self, region: Region) -> bool:
         """Big arrays (or of unknown size) run from Python: the compiled body only has
         small ones, where one loop costs less than three calls."""
         if None not in region.shape and np.prod(region.shape) < KEEP_MIN_SIZE:
             return False
         return not self.whole or any(v.ndim and None in v.shape for v in self.plan.inputs)
 
-    def _split_calls(self, region: _Region, cut: list[Node]) -> list[str] | None:
+    def _split_calls(self, region: Region, cut: list[Node]) -> list[str] | None:
         """The lines of a region cut at its split ops (``numba_split``), or None when a
         loop would have no operand giving its lengths."""
         from .numba_printer import KERNEL_PREFIX, kernel_source, loop_extents   # (a cycle)
