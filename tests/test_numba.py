@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import symdiff as sd
-from symdiff.codegen import measured_dot, numba_cache, numba_printer
+from symdiff.codegen import measured_dot, numba_cache, numba_printer, numba_scalar
 from symdiff.ops import OPS
 from symdiff.testing import op_example
 
@@ -130,6 +130,33 @@ def test_a_scalar_graph_is_one_compiled_function():
     got, want = f(0.3), sd.function([x], outputs)(0.3)
     assert type(got[0]) is type(want[0]) is np.float64
     np.testing.assert_allclose(got, want, rtol=1e-13)
+
+
+def test_a_scalar_graph_cut_into_blocks_computes_the_same(fresh_cache, monkeypatch):
+    """A 0-d kernel with its constants and math functions bound once and its lines cut
+    into many basic blocks (numba_scalar), with ops whose spellings branch and nest
+    math calls, equals the NumPy code and central finite differences."""
+    monkeypatch.setattr(numba_scalar, "BLOCK_LINES", 3)
+    x, y = sd.scalar("x"), sd.scalar("y")
+    z = x
+    for _ in range(3):
+        z = (sd.sigmoid(z) * sd.softplus(y - z) + sd.maximum(z, 0.25 * y)
+             + sd.logaddexp(z, y) - sd.where(z > y, sd.exp(-z), 0.5 * z ** 2)
+             + sd.relu(sd.tanh(0.7 * y) - z) * sd.erf(z))
+    outputs = [z, *sd.grad(z, [x, y])]
+    f = sd.function([x, y], outputs, backend="numba")
+    kernel = f.source.split("def _nb0(")[1].split("\ndef ")[0]
+    assert f.source.count("@njit") == 1 and kernel.count("if cut:") > 10
+    assert kernel.count("m_exp = math.exp") == 1 and "math.exp(" not in kernel
+    assert kernel.count("= 0.25\n") == 1 and "(0.25 *" not in kernel
+    f_np = sd.function([x, y], outputs)
+    eps = 1e-6
+    for a, b in [(0.3, -0.4), (-1.2, 0.9), (2.0, 1.5), (0.1, 0.1 + 1e-3)]:
+        got, want = f(a, b), f_np(a, b)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+        dx = (f(a + eps, b)[0] - f(a - eps, b)[0]) / (2 * eps)
+        dy = (f(a, b + eps)[0] - f(a, b - eps)[0]) / (2 * eps)
+        np.testing.assert_allclose(got[1:], [dx, dy], rtol=1e-6, atol=1e-8)
 
 
 def test_sums_and_inner_products_are_accumulated_in_the_loop():

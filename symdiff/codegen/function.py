@@ -383,9 +383,10 @@ def _optimized(outputs: list[Node], symmetric_inputs: bool = True) -> list[Node]
     variant does not (a test would compute a lazy array), so it does not assume it."""
     from ..rewrite import run
     from .shared_inverse import share_inverses
+    from .gram import use_grams
     from .shared_svd import share_svds
-    return share_svds(share_inverses(run(outputs, symmetric_inputs=symmetric_inputs)[0],
-                                     symmetric_inputs))
+    return use_grams(share_svds(share_inverses(
+        run(outputs, symmetric_inputs=symmetric_inputs)[0], symmetric_inputs)))
 
 
 def _check_inputs(inputs: list, outputs: list[Node]) -> None:

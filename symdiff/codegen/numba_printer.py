@@ -10,7 +10,8 @@ What it decides, on the statements of a readable plan (one node per statement):
   A region is emitted at its last node; it is closed (takes no more nodes) as soon
   as a node outside it reads one of its values, so every value is computed before it
   is read.
-- A 0-d region (a scalar graph) is one compiled function on floats.
+- A 0-d region (a scalar graph) is one compiled function on floats, spelled for a
+  short compile (numba_scalar).
 - A full ``sum`` of a region's value is accumulated in the region's loop.
 - On big arrays a region is cut at its ops with a split form (exp, sigmoid: NumPy's
   vectorized exp between two loops, ``numba_split.py``).
@@ -49,6 +50,7 @@ from .. import runtime
 from ..ir import Node, Var
 from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
 from .numba_regions import Region as _Region, find_regions, input_ids as _ids
+from .numba_scalar import ScalarNames, in_blocks
 from .numba_split import SplitKernels, Stub, splits
 from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
@@ -512,6 +514,7 @@ def kernel_source(name: str, region: _Region, outs: list[Node],
             out_names[j] = f"o{j}f"
     inner: list[str] = []
     local: dict[int, str] = {}
+    scalar = ScalarNames() if k == 0 else None   # see numba_scalar
     for e in externals:
         if e.ndim == 0:
             local[e.id] = params[e.id]
@@ -522,9 +525,13 @@ def kernel_source(name: str, region: _Region, outs: list[Node],
         if m.id in region.sums:
             inner.append(f"s{m.id} += {' * '.join(local[i.id] for i in m.inputs)}")
             continue
-        args = [local[i.id] if i.id in local else const_literal(i.value) for i in m.inputs]
+        args = [local[i.id] if i.id in local else
+                scalar.operand(i) if scalar else const_literal(i.value) for i in m.inputs]
         local[m.id] = f"v{m.id}"
-        inner.append(f"v{m.id} = {m.op.numba.format(*args)}  # {m.op.name}")
+        spelling = scalar.spelling(m.op.numba) if scalar else m.op.numba
+        inner.append(f"v{m.id} = {spelling.format(*args)}  # {m.op.name}")
+    if scalar:
+        inner = scalar.prologue() + in_blocks(inner)
     at = "i" if flat else ", ".join(f"i{d}" for d in range(k))
     for j, m in enumerate(array_outs):
         inner.append(f"{out_names[j]}[{at}] = {local[m.id]}")

@@ -28,7 +28,7 @@ from ..ops.shape import reshape
 from ..rewrite.matrices import certainly_symmetric
 
 
-def _matrix_transpose_of(node: Node) -> Node | None:
+def matrix_transpose_of(node: Node) -> Node | None:
     """``x`` if ``node`` is ``x`` with its last two axes swapped, else None."""
     if node.op is not OPS["transpose"] or node.ndim < 2:
         return None
@@ -52,7 +52,7 @@ def share_inverses(outputs: list[Node], symmetric_inputs: bool = False) -> list[
         inputs = [new[i.id] for i in node.inputs]
         if node.op is solve_op:
             a, b = node.inputs
-            base = _matrix_transpose_of(a)
+            base = matrix_transpose_of(a)
             if a.id in inverted:
                 product = _inverse_times(inputs[0], inputs[1], symmetric_inputs)
                 new[node.id] = _product(product, node, inputs)
@@ -65,13 +65,13 @@ def share_inverses(outputs: list[Node], symmetric_inputs: bool = False) -> list[
             new[node.id] = node
         else:
             undone = _undone(node, inputs)
-            new[node.id] = undone if undone is not None else _remake(node, inputs)
+            new[node.id] = undone if undone is not None else remake(node, inputs)
     return [new[o.id] for o in outputs]
 
 
 def _inverse_times(a: Node, b: Node, symmetric_inputs: bool) -> Node:
     """``inv(a) @ b``, as ``(x @ inv(a)).T`` for ``b = x.T`` and a symmetric ``a``."""
-    x = _matrix_transpose_of(b)
+    x = matrix_transpose_of(b)
     if x is not None and b.ndim == 2 and certainly_symmetric(a, 0, symmetric_inputs):
         return matrix_transpose(matmul(x, inv(a)))
     return matmul(inv(a), b)
@@ -82,7 +82,7 @@ def _undone(node: Node, inputs: list[Node]) -> Node | None:
     operands, where the result has the node's type; else None."""
     found = None
     if node.op is OPS["transpose"] and node.ndim == 2:
-        found = _matrix_transpose_of(inputs[0])
+        found = matrix_transpose_of(inputs[0])
     elif node.op is OPS["matmul"] and node.ndim == 0 and all(i.ndim == 1 for i in inputs):
         bases = [_raveled_transpose(i) for i in inputs]
         if all(b is not None for b in bases) and bases[0].shape == bases[1].shape:
@@ -96,7 +96,7 @@ def _raveled_transpose(node: Node) -> Node | None:
     """``x`` (2-d) if ``node`` is ``reshape(x.T, (-1,))``, else None."""
     if node.op is not OPS["reshape"] or tuple(node.attr("shape")) != (-1,):
         return None
-    x = _matrix_transpose_of(node.inputs[0])
+    x = matrix_transpose_of(node.inputs[0])
     return x if x is not None and x.ndim == 2 and None not in x.shape else None
 
 
@@ -105,9 +105,9 @@ def _product(product: Node, solve: Node, inputs: list[Node]) -> Node:
     solve as it was: a node's type never changes in this step."""
     if product.dtype == solve.dtype and product.shape == solve.shape:
         return product
-    return _remake(solve, inputs)
+    return remake(solve, inputs)
 
 
-def _remake(node: Node, inputs: list[Node]) -> Node:
+def remake(node: Node, inputs: list[Node]) -> Node:
     """``node``'s op on new operands of the same types (so the same type)."""
     return make_typed(node.op, tuple(inputs), node.attrs, node.dtype, node.shape)

@@ -1,9 +1,6 @@
 import numpy as np
 from numpy import asarray
-from symdiff.runtime import _buffers, _kept, _native, _other_arrays, _shape_error, _symmetric_arg
-
-
-_pool = []   # sets of big temporaries kept between calls
+from symdiff.runtime import _native, _other_arrays, _shape_error, _symmetric_arg
 
 
 def value_and_grad_mu_S(X, mu, S):
@@ -28,31 +25,34 @@ def value_and_grad_mu_S(X, mu, S):
     S = asarray(S, np.float64)
     if S.shape != (64, 64): _shape_error('S', S, (64, 64))
     _symmetric_arg(S, 'S')
-    _s = _buffers(_pool)
     t0 = np.linalg.slogdet(S)[1]
     t1 = 512.0 * t0
     t2 = 60223.55571210143 + t1
     t3 = X - mu
-    t4 = t3.reshape((-1,))
+    t4 = t3.T
+    t5 = t4.dot(t3)
+    del t4
+    t6 = t5.reshape((-1,))
 
     # backward pass
     # d/d t0 where t0 = logdet S
-    t5 = np.linalg.inv(S)
-    t6 = _kept(_s, 0, (512, 64))
-    t3.dot(t5, out=t6)
+    t7 = np.linalg.inv(S)
+    t8 = t7.reshape((-1,))
+    t9 = t6.dot(t8)
+    del t6, t8
+    t10 = t2 + t9
+    t11 = 0.5 * t10
+    t12 = np.ones(t3.shape[0]).dot(t3)
     del t3
-    t7 = t6.reshape((-1,))
-    t8 = t4.dot(t7)
-    del t4, t7
-    t9 = t2 + t8
-    t10 = 0.5 * t9
-    t11 = np.ones(t6.shape[0]).dot(t6)
-    np.negative(t11, out=t11)
+    t13 = t12.dot(t7)
+    del t12
+    np.negative(t13, out=t13)
     # d/d t0 where t0 = logdet S
-    t5 *= 256.0
-    t12 = t6.T
-    t13 = t12.dot(t6)
-    t13 *= 0.5
-    t5 -= t13
-    _pool.append(_s)
-    return t10, t11, t5
+    t14 = 256.0 * t7
+    t15 = t7.T
+    t16 = t5.dot(t7)
+    del t5, t7
+    t17 = t15.dot(t16)
+    t17 *= 0.5
+    t14 -= t17
+    return t11, t13, t14
