@@ -221,6 +221,78 @@ def test_a_small_plan_is_one_compiled_body():
         compiled(np.ones(3), np.ones(2), np.ones((2, 4)), 0.1, np.ones((2, 2)), 0.2)
 
 
+def test_every_product_and_axis_sum_in_a_compiled_body_calls_blas():
+    """Matrix-matrix, matrix-vector, vector-matrix and inner products and the sums over
+    either axis of a matrix, on transposes and strided slices made inside the body:
+    one BLAS function (no Numba ``np.dot``), values equal to the NumPy backend's."""
+    A, B, x = sd.matrix("A"), sd.matrix("B"), sd.vector("x")
+    xs = x[::2]   # a strided view: the products read it through its strides
+    outputs = [A @ B, A.T @ B.T, A @ xs, xs @ B, A[::2, :] @ B[:, ::2], xs @ xs,
+               sd.sum(A, axis=0), sd.sum(A.T, axis=1), sd.sum(A[:, ::2], axis=1)]
+    f = sd.function([A, B, x], outputs, backend="numba")
+    assert numba_printer.WHOLE_MARK in f.source and "_blas_gemm(" in f.source
+    body = f.source.split('"""The whole function body')[1].split("\n\n\n")[0]
+    assert ".dot(" not in body
+    f_np = sd.function([A, B, x], outputs)
+    rng = np.random.default_rng(21)
+    for n, k in ((3, 3), (1, 1), (4, 1), (1, 5), (6, 9)):
+        args = rng.normal(size=(n, k)), rng.normal(size=(k, n)), rng.normal(size=2 * k)
+        if n == 4:
+            args = np.asfortranarray(args[0]), args[1], args[2]
+        for got, want in zip(f._trial.variants[0](*args), f_np(*args)):
+            assert np.shape(got) == np.shape(want)
+            np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+def test_the_blas_product_reads_any_layout_or_multiplies_by_a_loop():
+    """``_blas_gemm`` against NumPy's ``@``: C and Fortran order, rows or columns of
+    one element with any stride, strided and reversed slices (a loop), zero lengths."""
+    A, B = sd.matrix("A"), sd.matrix("B")
+    f = sd.function([A, B], [A @ B, sd.sum(A @ B, axis=0)], backend="numba")
+    blas_gemm = f._trial.variants[0].__globals__["_blas_gemm"]
+
+    def gemm(a, b):
+        return blas_gemm(a, b, False)
+    rng = np.random.default_rng(22)
+
+    def layouts(m, k):
+        a = rng.normal(size=(m, k))
+        wide = rng.normal(size=(3 * m + 1, 3 * k + 1))
+        return [a, np.asfortranarray(a), wide[:m, :k], wide[::3, ::3][:m, :k],
+                wide[::-3, :][:m, :k], wide[:m, :k].T.copy().T, wide[:k, :m].T]
+
+    for m, k, n in ((3, 4, 5), (1, 4, 5), (3, 1, 5), (3, 4, 1), (1, 1, 1), (2, 3, 2)):
+        for a in layouts(m, k):
+            for b in layouts(k, n):
+                np.testing.assert_allclose(gemm(a, b), a @ b, rtol=1e-13, atol=1e-14)
+    for m, k, n in ((0, 3, 2), (3, 0, 2), (2, 3, 0)):
+        got = gemm(np.ones((m, k)), np.ones((k, n)))
+        assert got.shape == (m, n) and not got.any()
+    with pytest.raises(ValueError):
+        gemm(np.ones((2, 3)), np.ones((2, 3)))
+    b = rng.normal(size=(4, 3))
+    ones = np.full((1, 4), np.nan)   # filled first: b's column sums
+    np.testing.assert_allclose(blas_gemm(ones, b, True), b.sum(axis=0, keepdims=True),
+                               rtol=1e-14)
+
+
+def test_the_same_loop_on_other_operands_is_one_kernel():
+    """Two regions that differ only in their operands (each layer's weight decay) share
+    one compiled kernel; each gets its own values (the NumPy backend's)."""
+    A, B = sd.matrix("A"), sd.matrix("B")
+    outputs = [sd.tanh(A) * 2.0 + A, sd.tanh(B) * 2.0 + B]
+    f = sd.function([A, B], outputs, backend="numba")
+    kernels = [line for line in f.source.splitlines() if line.startswith("def _nb")
+               and "(a0" in line]   # not the compiled body
+    assert len(kernels) == 1, kernels
+    calls = [f.source.count(f"_nb0(np.ascontiguousarray({v})") for v in "AB"]  # arguments
+    assert calls[0] == calls[1] >= 1
+    rng = np.random.default_rng(23)
+    args = rng.normal(size=(3, 4)), rng.normal(size=(5, 2))
+    for got, want in zip(f._trial.variants[0](*args), sd.function([A, B], outputs)(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
 def test_a_sliced_plan_is_one_compiled_body():
     x = sd.vector("x")
     cost = sd.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)

@@ -327,7 +327,7 @@ def _import(directory: Path, key: str, compiling: bool = False) -> ModuleType:
     # it the usual way imports scipy.linalg (0.13-0.3 s). It loads faster on its own
     # (numba_blas.py). (Hiding SciPy meanwhile would hide it from other threads too.)
     from .numba_blas import preload
-    from .numba_printer import BLAS_MARK, WHOLE_MARK
+    from .numba_whole import BLAS_MARK, WHOLE_MARK
     if compiling or WHOLE_MARK + BLAS_MARK in path.read_text():
         preload()
     try:

@@ -30,7 +30,10 @@ What it decides, on the statements of a readable plan (one node per statement):
   NumPy code Numba also compiles (``Op.numba_body``: products, slices, transposes),
   on float64 values, the body after the argument checks is one compiled function
   that calls the kernels: no Python runs between the steps. On small operands that
-  glue is most of the time (Mazur's network: 10.1 against 5.5 us a call).
+  glue is most of the time (Mazur's network: 10.1 against 5.5 us a call). Its
+  products and sums over an axis call one BLAS function (``Op.numba_code``,
+  ``numba_blas.GEMM``) rather than Numba's ``np.dot``, which compiles a subroutine
+  per pair of layouts.
 
 Kernels take C-contiguous arrays where that costs nothing (those kernels wrote; the
 arguments and vectors through ``np.ascontiguousarray``), other ones of any layout
@@ -41,7 +44,7 @@ gives inf or nan, as NumPy does).
 """
 from __future__ import annotations
 
-import importlib.util
+import re
 from typing import Callable
 
 import numpy as np
@@ -49,24 +52,21 @@ import numpy as np
 from .. import runtime
 from ..ir import Node, Var
 from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
+from .numba_blas import GEMM, GEMM_NAME
 from .numba_regions import Region as _Region, find_regions, input_ids as _ids
 from .numba_scalar import ScalarNames, in_blocks
 from .numba_split import SplitKernels, Stub, splits
-from .numpy_printer import MAX_WRITTEN_CONSTANT, BodyPrinter, function_source
+from .numba_whole import BLAS_MARK, WHOLE_MARK  # noqa: F401 (the source's marks, named here too)
+from .numba_whole import POOL, compile_whole, spell, whole_plan
+from .numpy_printer import BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
-from .statements import Backward, Check, Compute, Differentiates, Pair, Plan, Return
+from .statements import Check, Compute, Pair, Plan, Return
 
 _NUMBA_TYPE = {"float64": "float64", "bool": "boolean"}
 KERNEL_PREFIX = "_nb"
 # Fewer nodes than this stay NumPy: a lone ufunc is already one pass (the op checker
 # sets 1, so that every op's kernel spelling is run).
 MIN_REGION = 2
-# Marks the call of a whole compiled body in the source; BLAS_MARK, one that calls
-# np.dot: Numba's BLAS is SciPy's, so that module must not hide SciPy while it
-# compiles or loads (importing scipy.linalg costs ~0.2 s at the first call).
-WHOLE_MARK = "# the whole body, compiled"
-POOL = "_nbpool"   # not the NumPy variant's ``_pool``: both are in one module
-BLAS_MARK = " (with BLAS)"
 
 
 def numba_source(plan: Plan) -> tuple[str, dict, int]:
@@ -79,14 +79,19 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
         store = kernels
 
     Printer.pools = pools
+    Printer.known = {}
 
     def blocks() -> list[str]:
         if not kernels:
             return []
         lists = [f"{p} = []   # sets of big temporaries kept between calls"
                  for p in sorted(set(pools))]
-        return ["import math\n\nfrom symdiff.codegen.numba_cache import njit", *lists,
-                *kernels]
+        header = "import math\n\nfrom symdiff.codegen.numba_cache import njit"
+        gemm = []
+        if any(GEMM_NAME + "(" in k for k in kernels):
+            header += "\nfrom symdiff.codegen.numba_dgemm import _dgemm"
+            gemm = [GEMM]
+        return [header, *lists, *gemm, *kernels]
 
     source, held = function_source(plan, Printer, blocks)
     return source, held, len(kernels)
@@ -98,13 +103,14 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
 
     store: list[str] = []
     pools: list[str] = []   # the module's lists of kept buffer sets
+    known: dict[str, str] = {}   # a kernel's source, its name left out -> its name
 
     def __init__(self, out, body) -> None:
         computes = [s.node for s in body.statements if isinstance(s, Compute)]
         outputs = [o for s in body.statements if isinstance(s, Return) for o, _ in s.values]
         # a whole plan takes every fusable node into a kernel (it is compiled anyway)
         regions = find_regions(computes, outputs, 1)
-        self.whole = _whole(out.plan, body, regions)
+        self.whole = whole_plan(out.plan, body, regions)
         if not self.whole:
             regions = find_regions(computes, outputs, MIN_REGION)
         self.prologue = 0          # lines of argument checks (they stay Python)
@@ -135,56 +141,11 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
         self.c_order: set[int] = set()   # arrays known C-contiguous (in every variant)
         super().__init__(out, body)
         if self.whole:
-            self._compile_whole()
+            compile_whole(self, f"{KERNEL_PREFIX}{len(self.store)}")
 
     def _check(self, s: Check) -> None:
         super()._check(s)
         self.prologue = len(self.lines)
-
-    def _compile_whole(self) -> None:
-        """The lines after the checks become one kernel; the function calls it and
-        gives 0-d results as NumPy scalars, as the NumPy code does."""
-        inputs = self.plan.inputs
-        name = f"{KERNEL_PREFIX}{len(self.store)}"
-        # constants are arguments too: Numba would freeze a global array read-only,
-        # which the kernels (taking writable arrays) refuse
-        taken = [(v.name, v) for v in inputs] + list(self.plan.constants)
-        params = ", ".join(n for n, _ in taken)
-        sig = ", ".join("float64" if v.ndim == 0 else
-                        f"float64[{', '.join([':'] * (v.ndim - 1) + ['::1'])}]" for _, v in taken)
-        marked = self.lines[self.prologue:]
-        inner = [_spell(line, self.marks, 0) for line in marked]
-        blas = any(".dot(" in line for line in inner)   # the products printed as .dot
-        self.store.append("\n".join(
-            [f'@njit("({sig}{"," if len(taken) == 1 else ""})", cache=True, '
-             f'error_model="numpy", nogil=True)',
-             f"def {name}({params}):",
-             '    """The whole function body, compiled."""',
-             *("    " + line if line else "" for line in inner)]))
-        # C-contiguous operands (a no-op for most): reshape and BLAS want them
-        args = ", ".join(f"float({n})" if v.ndim == 0 else
-                         f"np.ascontiguousarray({n})" for n, v in taken)
-        values = self.returned_values
-        results = [f"_r[{k}]" for k in range(len(values))] if not self.plan.single else ["_r"]
-        refs = [self._ref(o) for o, _ in values]
-        # Big operands: the same steps from Python, each product a call of NumPy's own
-        # BLAS (Numba's is SciPy's: 8.8 against 6.1 ms on the 784-256-10 MLP).
-        sized = [v.name for v in inputs if v.ndim and None in v.shape]
-        big = []
-        if sized:
-            # there, big temporaries are kept between calls and products measured
-            steps = [_spell(line, self.marks, 1) for line in marked[:-1]]
-            if self.kept:
-                self.out._need([runtime._buffers, runtime._kept])
-                self.pools.append(POOL)
-                steps = [f"_s = _buffers({POOL})", *steps, f"{POOL}.append(_s)"]
-            if any("measured_dot(" in line for line in steps):
-                self.out._need([measured_dot])
-            test = " or ".join(f"{n}.size >= {KEEP_MIN_SIZE}" for n in sized)
-            big = [f"if {test}:", *("    " + line if line else "" for line in steps),
-                   f"    return {self._returned(values, refs)}"]
-        self.lines = self.lines[:self.prologue] + big + [
-            f"_r = {name}({args})  {WHOLE_MARK}{BLAS_MARK if blas else ''}", f"return {self._returned(values, results)}"]
 
     def _buffer(self, node: Node, shape: str) -> str:
         """An array for ``node``'s value, of the shape written ``shape``: kept between
@@ -200,7 +161,7 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
 
     def _mark(self, compiled: str, python: str) -> str:
         """A place in a whole body's lines spelled one way in the compiled function and
-        another in its steps run from Python (see ``_spell``)."""
+        another in its steps run from Python (see ``numba_whole.spell``)."""
         self.marks.append((compiled, python))
         return f"\0{len(self.marks) - 1}\0"
 
@@ -232,15 +193,9 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
         if region is None:
             if not self.whole and self._kept_ufunc(s):
                 return
-            if self.whole and _big_product(s):
-                super()._compute(s)   # .dot compiled; measured when run from Python
-                a, b = (self._ref(i) for i in s.node.inputs)
-                kept = "" if s.node.id in self.protected else f", _s, {self.kept}"
-                self.kept += bool(kept)
-                self.lines[-1] = self._mark(self.lines[-1],
-                                            f"{s.name} = measured_dot({a}, {b}{kept})")
-                return
-            if self.whole or not _big_product(s):
+            if self.whole:
+                return self._compiled_step(s)
+            if not _big_product(s):
                 return super()._compute(s)
             self.out._need([measured_dot])
             a, b = (self._ref(i) for i in s.node.inputs)
@@ -252,6 +207,22 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
             return
         if s.node.id in self.anchor:
             self._kernel(region)
+
+    def _compiled_step(self, s: Compute) -> None:
+        """A step of a whole body: its NumPy code, or its ``Op.numba_code`` in the
+        compiled function; a big product is measured when the steps run from Python."""
+        super()._compute(s)
+        node = s.node
+        compiled = python = self.lines[-1]
+        if node.op.numba_code is not None and s.form == "call":
+            compiled = f"{s.name} = {node.op.numba_code([self._ref(i) for i in node.inputs], node)}"
+        if _big_product(s):
+            a, b = (self._ref(i) for i in node.inputs)
+            kept = "" if node.id in self.protected else f", _s, {self.kept}"
+            self.kept += bool(kept)
+            python = f"{s.name} = measured_dot({a}, {b}{kept})"
+        if (compiled, python) != (self.lines[-1],) * 2:
+            self.lines[-1] = self._mark(compiled, python)
 
     def _kept_ufunc(self, s: Compute) -> bool:
         """A lone elementwise node (not worth a kernel) whose big float64 temporary is
@@ -326,8 +297,8 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
         elif not self.whole:
             self.lines += steps
         else:   # the compiled body keeps one loop (its exp is Numba's either way)
-            steps = [_spell(line, self.marks, 1) for line in steps]
-            one = _spell(self._kernel_call(region, outs), self.marks, 0)
+            steps = [spell(line, self.marks, 1) for line in steps]
+            one = spell(self._kernel_call(region, outs), self.marks, 0)
             self.lines += [self._mark(one, steps[0]), *(self._mark("", x) for x in steps[1:])]
         # A Python float read by NumPy code would be weakly typed: make it float64.
         for m in outs:
@@ -337,12 +308,21 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
                 self.floats_out.discard(m.id)
 
     def _kernel_call(self, region: _Region, outs: list, made: tuple | None = None) -> str:
-        """The line that calls the region's kernel (added to the module's kernels)."""
+        """The line that calls the region's kernel (added to the module's kernels
+        unless the same loop is there under another name)."""
+        name = f"{KERNEL_PREFIX}{len(self.store)}"
         if made is None:
-            name = f"{KERNEL_PREFIX}{len(self.store)}"
-            made = (name, *kernel_source(name, region, outs, self._contiguous))
-        name, source, externals = made
-        self.store.append(source)
+            source, externals = kernel_source(name, region, outs, self._contiguous)
+        else:   # (source, externals) printed with the name "\0"
+            source, externals = made[0].replace("\0", name), made[1]
+        # The same loop on other operands (the weight decay of each layer) is the same
+        # kernel: each costs 0.1-0.2 s to compile.
+        same = _renumbered(source.replace(name, "\0"))
+        if same in self.known:
+            name = self.known[same]
+        else:
+            self.known[same] = name
+            self.store.append(source)
         args = []
         for e in externals:
             ref = self._ref(e)
@@ -384,6 +364,14 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
         raise AssertionError("a fused node without a statement")
 
 
+def _renumbered(source: str) -> str:
+    """A kernel's source with its locals named by node (``v187``, ``s12``) renamed in
+    order of appearance: equal texts, the same loop."""
+    names: dict[str, str] = {}
+    return re.sub(r"\b[vs]\d+\b", lambda m: names.setdefault(m[0], f"{m[0][0]}#{len(names)}"),
+                  source)
+
+
 def _big_product(s: Compute) -> bool:
     """A product of two float64 matrices, not known to be small, printed as a call."""
     node = s.node
@@ -392,48 +380,6 @@ def _big_product(s: Compute) -> bool:
         return False
     (m, k), n = node.inputs[0].shape, node.shape[1]
     return None in (m, k, n) or m * k * n >= MEASURED_PRODUCT_MIN
-
-
-def _spell(line: str, marks: list[tuple[str, str]], which: int) -> str:
-    """``line`` with its marks spelled the compiled way (0) or the Python way (1)."""
-    parts = line.split("\0")
-    return "".join(marks[int(p)][which] if k % 2 else p for k, p in enumerate(parts))
-
-
-def _whole(plan: Plan, body, regions: list[_Region]) -> bool:
-    """Whether the body after its checks can be one compiled function (see the module
-    docstring): float64 inputs and values, no big constants held outside the source,
-    and every step fused, Python-float math, or NumPy code Numba compiles."""
-    if plan.fallback is not None or not plan.inputs or importlib.util.find_spec("scipy") is None:
-        return False
-    if any(v.dtype != np.float64 for v in [*plan.inputs, *(c for _, c in plan.constants)]):
-        return False
-    if any(node.value.size > MAX_WRITTEN_CONSTANT for _, node in plan.constants):
-        return False
-    if any(None not in v.shape and np.prod(v.shape) >= KEEP_MIN_SIZE for v in plan.inputs):
-        return False   # big operands: NumPy's BLAS between the kernels (see _compile_whole)
-    fused = {m.id for r in regions for m in r.members}
-    steps = len(regions)   # a single kernel is already one compiled function
-    for s in body.statements:
-        if isinstance(s, (Check, Backward, Differentiates, Return)):
-            continue
-        if not isinstance(s, Compute):
-            return False
-        node, op = s.node, s.node.op
-        if node.id in fused:
-            continue
-        steps += 1
-        if node.dtype != np.float64 or any(i.dtype != np.float64 for i in node.inputs):
-            return False
-        helpers = op.helpers(node) if callable(op.helpers) else op.helpers
-        if helpers:
-            return False
-        if s.form == "float" and op.math is not None:
-            continue
-        ok = op.numba_body(node) if callable(op.numba_body) else op.numba_body
-        if not ok or s.form not in ("call", "block") or s.kept is not None:
-            return False
-    return steps >= 2
 
 
 def kernel_source(name: str, region: _Region, outs: list[Node],

@@ -78,7 +78,7 @@ class SplitKernels:
     def _split_calls(self, region: Region, cut: list[Node]) -> list[str] | None:
         """The lines of a region cut at its split ops (``numba_split``), or None when a
         loop would have no operand giving its lengths."""
-        from .numba_printer import KERNEL_PREFIX, kernel_source, loop_extents   # (a cycle)
+        from .numba_printer import kernel_source, loop_extents   # (a cycle)
         parts = segments(region, cut)
         self.c_order |= {a.id for _, a in parts if a is not None}   # kernels write them
         built = []
@@ -86,13 +86,12 @@ class SplitKernels:
             later = {i.id for part, _ in parts[k + 1:] for m in part.members for i in m.inputs}
             outs = [m for m in sub.members if m is array or self.read_outside.get(m.id)
                     or m.id in self.returned or m.id in later]
-            name = f"{KERNEL_PREFIX}{len(self.store) + k}"
-            try:
-                source, externals = kernel_source(name, sub, outs, self._contiguous)
+            try:   # named when called ("\0" until then: a loop seen before keeps its name)
+                source, externals = kernel_source("\0", sub, outs, self._contiguous)
                 loop_extents(sub, externals)
             except AssertionError:
                 return None
-            built.append((sub, outs, (name, source, externals), array))
+            built.append((sub, outs, (source, externals), array))
         lines = []
         for sub, outs, made, array in built:
             if array is None:

@@ -131,6 +131,19 @@ def _batch_matmul(args, batched, node):
     return out
 
 
+def _matmul_numba(a: str, b: str, na: int, nb: int) -> str:
+    """In a compiled body: one BLAS function for every case, vectors as 1-row or
+    1-column views (``numba_blas.GEMM``: Numba's np.dot compiles a subroutine per
+    pair of layouts)."""
+    if na == 2 and nb == 2:
+        return f"_blas_gemm({a}, {b}, False)"
+    if na == 1 and nb == 2:
+        return f"_blas_gemm({a}[None, :], {b}, False)[0]"
+    if na == 2:
+        return f"_blas_gemm({b}[None, :], {a}.T, False)[0]"
+    return f"_blas_gemm({a}[None, :], {b}[:, None], False)[0, 0]"
+
+
 def _matmul_portable(a, n):
     """``a @ b``; as ``tensordot`` for operands of at most two axes (the same product).
     Dask computes that as a blockwise product and a tree sum over the row chunks; its
@@ -145,7 +158,8 @@ def _matmul_portable(a, n):
 _matmul = register(Op(
     name="matmul", impl=np.matmul, infer=_infer_matmul,
     code=_matmul_code,
-    numba_body=lambda node: all(i.ndim <= 2 for i in node.inputs),   # .dot, as Numba has it
+    numba_body=lambda node: all(1 <= i.ndim <= 2 for i in node.inputs),
+    numba_code=lambda args, node: _matmul_numba(*args, *(i.ndim for i in node.inputs)),
     out=lambda args, node, buf: f"np.matmul({args[0]}, {args[1]}, out={buf})",
     vjp=_matmul_vjp,
     batch=_batch_matmul,

@@ -88,6 +88,9 @@ class Op:
     # Numba function on float64 values (C-contiguous inputs): a plan of such nodes and
     # fused regions becomes one compiled function, with no Python between the steps.
     numba_body: bool | Callable = False
+    # Its expression in such a compiled function when not its NumPy ``code``:
+    # (args, node) -> str (matrix products call BLAS directly: numba_products.py).
+    numba_code: Callable | None = None
     # For arrays: ufunc calls that build the result in one buffer. The first writes
     # the buffer ("{out}" becomes ", out=BUF" or nothing for a new array), the rest
     # update it in place ("{o}"). Or node -> such a tuple (constants by dtype).

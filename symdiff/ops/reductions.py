@@ -64,7 +64,8 @@ def _batch_reduce(args, batched, node):
 
 
 def declare_reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helpers=(), *,
-                      code=None, domain=(), portable=None, numba_body=False):
+                      code=None, domain=(), portable=None, numba_body=False,
+                      numba_code=None):
     code_name = code_name or f"np.{name}"
     # A ufunc's reduce reduces axis 0 by default: the axis is always written.
     always_axis = code_name.endswith(".reduce")
@@ -83,7 +84,7 @@ def declare_reduction(name, impl, infer, vjp, jvp, latex, code_name=None, helper
                      text=call_text(name, "axis", "keepdims",
                                     defaults={"axis": None, "keepdims": False}),
                      latex=latex, cases=REDUCE_CASES, helpers=helpers, domain=domain,
-                     portable=portable, numba_body=numba_body,
+                     portable=portable, numba_body=numba_body, numba_code=numba_code,
                      sympy="a"))   # on a 0-d operand, the identity
 
     def build(x, axis=None, keepdims=False):
@@ -145,6 +146,10 @@ _sum, sum_ = declare_reduction(
     latex=_sum_latex, code_name="np.add.reduce",
     # summed as a product with ones (a BLAS call, which Numba has too)
     numba_body=lambda node: _sum_by_dot("x", node) is not None and not node.attr("keepdims"),
+    numba_code=lambda args, node: (
+        f"_blas_gemm(np.empty((1, {args[0]}.shape[0])), {args[0]}, True)[0]"
+        if node.attr("axis") == (0,)
+        else f"_blas_gemm(np.empty((1, {args[0]}.shape[1])), {args[0]}.T, True)[0]"),
     portable=xp_reduce("sum"))
 FUNCTIONS["sum"] = sum_
 
