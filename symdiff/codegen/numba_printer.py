@@ -13,6 +13,8 @@ What it decides, on the statements of a readable plan (one node per statement):
 - A 0-d region (a scalar graph) is one compiled function on floats, spelled for a
   short compile (numba_scalar).
 - A full ``sum`` of a region's value is accumulated in the region's loop.
+- On big arrays a region is cut at its ops with a split form (exp, sigmoid: NumPy's
+  vectorized exp between two loops, ``numba_split.py``).
 - Everything else (matrix products stay BLAS, reductions over an axis, ops without
   a ``numba`` form) is the NumPy printer's call, unchanged, except:
   - a fused pair with a Numba form in the op table (logsumexp over the rows of a
@@ -33,28 +35,33 @@ What it decides, on the statements of a readable plan (one node per statement):
   ``numba_blas.GEMM``) rather than Numba's ``np.dot``, which compiles a subroutine
   per pair of layouts.
 
-Kernels take arrays of any layout (``float64[:, :]``), check at run time the lengths
-the graph leaves unknown (a mismatch raises instead of reading out of bounds), and
-use NumPy's error model (a division by zero gives inf or nan, as NumPy does).
+Kernels take C-contiguous arrays where that costs nothing (those kernels wrote; the
+arguments and vectors through ``np.ascontiguousarray``), other ones of any layout
+(``float64[:, :]``); operands all of the loop's shape in C order take one flat loop.
+They check at run time the lengths the graph leaves unknown (a mismatch raises
+instead of reading out of bounds), and use NumPy's error model (a division by zero
+gives inf or nan, as NumPy does).
 """
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import numpy as np
 
 from .. import runtime
-from ..ir import Node, same_shape
+from ..ir import Node, Var
 from .measured_dot import MEASURED_PRODUCT_MIN, measured_dot
 from .numba_blas import GEMM, GEMM_NAME
+from .numba_regions import Region as _Region, find_regions, input_ids as _ids
 from .numba_scalar import ScalarNames, in_blocks
+from .numba_split import SplitKernels, Stub, splits
 from .numba_whole import BLAS_MARK, WHOLE_MARK  # noqa: F401 (the source's marks, named here too)
-from .numba_whole import POOL, compile_whole, whole_plan
+from .numba_whole import POOL, compile_whole, spell, whole_plan
 from .numpy_printer import BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
 from .statements import Check, Compute, Pair, Plan, Return
 
-_KERNEL_DTYPES = (np.dtype("float64"), np.dtype("bool"))
 _NUMBA_TYPE = {"float64": "float64", "bool": "boolean"}
 KERNEL_PREFIX = "_nb"
 # Fewer nodes than this stay NumPy: a lone ufunc is already one pass (the op checker
@@ -90,116 +97,7 @@ def numba_source(plan: Plan) -> tuple[str, dict, int]:
     return source, held, len(kernels)
 
 
-class _Region:
-    def __init__(self, node: Node) -> None:
-        self.members: list[Node] = [node]
-        self.ids = {node.id}
-        self.shape = node.shape
-        self.closed = False
-        self.sums: set[int] = set()   # members that are full sums (0-d, read outside only)
-        self.reads = _ids(node)       # what its members read
-
-    def add(self, node: Node) -> None:
-        self.members.append(node)
-        self.ids.add(node.id)
-        self.reads |= _ids(node)
-
-    def absorb(self, other: "_Region") -> None:
-        self.members += other.members
-        self.ids |= other.ids
-        self.sums |= other.sums
-        self.reads |= other.reads
-
-
-def fusable(node: Node) -> bool:
-    """An elementwise node a kernel can compute."""
-    return (node.op.numba is not None and node.dtype in _KERNEL_DTYPES
-            and all(i.dtype in _KERNEL_DTYPES and i.ndim <= node.ndim for i in node.inputs)
-            and all(_broadcasts(i.shape, node.shape) for i in node.inputs))
-
-
-def _broadcasts(shape: tuple, loop: tuple) -> bool:
-    aligned = loop[len(loop) - len(shape):]
-    return all(d == e or d == 1 or d is None or e is None for d, e in zip(shape, aligned))
-
-
-def _full_sum(node: Node) -> bool:
-    """A sum of all elements, or the inner product of two vectors (``a.dot(b)``)."""
-    if node.op.name == "matmul":
-        return (node.dtype == np.float64 and all(i.ndim == 1 and i.dtype == np.float64
-                                                 for i in node.inputs))
-    return (node.op.name == "sum" and node.attr("axis") is None and not node.attr("keepdims")
-            and node.dtype == np.float64 and node.inputs[0].dtype == np.float64)
-
-
-def find_regions(computes: list[Node], outputs: list[Node],
-                 min_region: int | None = None) -> list[_Region]:
-    """The fused regions of a body (see the module docstring), in schedule order."""
-    region_of: dict[int, _Region] = {}
-    found: list[_Region] = []
-    for node in computes:
-        sources = []
-        for i in node.inputs:
-            r = region_of.get(i.id)
-            if r is not None and r not in sources:
-                sources.append(r)
-        joinable = [r for r in sources if not r.closed and node.ndim
-                    and same_shape(r.shape, node.shape) and not (r.sums & _ids(node))]
-        target = None
-        scalars = [r for r in sources if r.shape == ()]
-        if fusable(node):
-            if not joinable and node.ndim:
-                # a sibling: it reads what the region reads, at the region's shape (so the
-                # same lengths at run time), or its shape is static and the region's
-                joinable = [r for r in found if not r.closed and same_shape(r.shape, node.shape)
-                            and (None not in node.shape or any(
-                                i.id in r.reads and same_shape(i.shape, node.shape)
-                                for i in node.inputs))][-1:]
-            if joinable:
-                target = joinable[0]
-                target.add(node)
-            elif node.ndim == 0 and scalars and not any(r.closed for r in scalars):
-                # 0-d: every scalar region this node reads merges into one function
-                target = scalars[0]
-                for other in scalars[1:]:
-                    target.absorb(other)
-                    for m in other.members:
-                        region_of[m.id] = target
-                    found.remove(other)
-                target.add(node)
-            else:
-                target = _Region(node)
-                found.append(target)
-        elif (_full_sum(node) and len(sources) == 1 and not sources[0].closed
-              and sources[0].shape != () and all(i.id in sources[0].ids for i in node.inputs)):
-            target = sources[0]
-            target.add(node)
-            target.sums.add(node.id)
-        for r in sources:
-            if r is not target:
-                r.closed = True
-        if target is not None:
-            region_of[node.id] = target
-    least = MIN_REGION if min_region is None else min_region
-    return [r for r in found if len(r.members) - len(r.sums) >= least
-            or any(_reads_product(m) for m in r.members)]
-
-
-def _reads_product(node: Node) -> bool:
-    """A matrix node that reads a product of two matrices: that product may be in
-    Fortran order (``measured_dot``), where NumPy's ufunc into a C-ordered result is
-    slow (``X @ W + b``, 4096x10: 51-69 us against 20-33 us compiled, and 30 against
-    20 us in C order too, the rows being short)."""
-    return node.ndim == 2 and any(
-        i.op.name == "matmul" and i.ndim == 2 and all(j.ndim == 2 for j in i.inputs)
-        for i in node.inputs)
-
-
-def _ids(node: Node) -> set[int]:
-    return {i.id for i in node.inputs}
-
-
-class KernelBodyPrinter(BodyPrinter):
+class KernelBodyPrinter(SplitKernels, BodyPrinter):
     """The NumPy body printer, with each fused region printed as one kernel call at
     its last node."""
 
@@ -214,7 +112,7 @@ class KernelBodyPrinter(BodyPrinter):
         regions = find_regions(computes, outputs, 1)
         self.whole = whole_plan(out.plan, body, regions)
         if not self.whole:
-            regions = find_regions(computes, outputs)
+            regions = find_regions(computes, outputs, MIN_REGION)
         self.prologue = 0          # lines of argument checks (they stay Python)
         self.returned_values: tuple = ()
         self.region_of = {m.id: r for r in regions for m in r.members}
@@ -240,6 +138,7 @@ class KernelBodyPrinter(BodyPrinter):
         self.kept = 0                        # buffers kept between calls, so far
         self.marks: list[tuple[str, str]] = []   # see _mark
         self.floats_out: set[int] = set()   # 0-d kernel outputs (Python floats)
+        self.c_order: set[int] = set()   # arrays known C-contiguous (in every variant)
         super().__init__(out, body)
         if self.whole:
             compile_whole(self, f"{KERNEL_PREFIX}{len(self.store)}")
@@ -349,14 +248,17 @@ class KernelBodyPrinter(BodyPrinter):
         shape = f"({', '.join(dims)}{',' if len(dims) == 1 else ''})"
         self.lines.append(f"{s.name} = _kept(_s, {self._keep()}, {shape})")
         self.lines.append(node.op.out(args, node, s.name))
+        self.c_order.add(node.id)
         self.label[node.id] = s.name
         self.holder[s.name] = node.id
         return True
 
     def _pair(self, s: Pair) -> None:
         """A fused pair with a Numba form (the op table's): its kernels and calls."""
+        x = s.first.inputs[0]
         form = s.fusion.numba and s.fusion.numba(
-            f"{KERNEL_PREFIX}{len(self.store)}", self._ref(s.first.inputs[0]), s.first, s.second)
+            f"{KERNEL_PREFIX}{len(self.store)}", self._ref(x), s.first, s.second,
+            x.id in self.c_order)
         if not form:
             return super()._pair(s)
         kernels, lines = form
@@ -364,6 +266,7 @@ class KernelBodyPrinter(BodyPrinter):
         a, b = s.names
         e = self._buffer(s.second, f"{self._ref(s.first.inputs[0])}.shape")
         self.label[s.first.id], self.label[s.second.id] = a, b
+        self.c_order.add(s.second.id)   # written into the array "{e}" given
         self.holder[a], self.holder[b] = s.first.id, s.second.id
         self.lines += lines.format(a=a, b=b, e=e).splitlines()
 
@@ -385,10 +288,33 @@ class KernelBodyPrinter(BodyPrinter):
         super()._return(s)
 
     def _kernel(self, region: _Region) -> None:
-        name = f"{KERNEL_PREFIX}{len(self.store)}"
         outs = [m for m in region.members
                 if self.read_outside.get(m.id) or m.id in self.returned]
-        source, externals = kernel_source(name, region, outs)
+        cut = splits(region) if self._worth_splitting(region) else []
+        steps = self._split_calls(region, cut) if cut else None
+        if steps is None:
+            self.lines.append(self._kernel_call(region, outs))
+        elif not self.whole:
+            self.lines += steps
+        else:   # the compiled body keeps one loop (its exp is Numba's either way)
+            steps = [spell(line, self.marks, 1) for line in steps]
+            one = spell(self._kernel_call(region, outs), self.marks, 0)
+            self.lines += [self._mark(one, steps[0]), *(self._mark("", x) for x in steps[1:])]
+        # A Python float read by NumPy code would be weakly typed: make it float64.
+        for m in outs:
+            if m.ndim == 0 and m.id in self.read_by_numpy:
+                ctor = "np.float64" if m.dtype == np.float64 else "np.bool_"
+                self.lines.append(f"{self.label[m.id]} = {ctor}({self.label[m.id]})")
+                self.floats_out.discard(m.id)
+
+    def _kernel_call(self, region: _Region, outs: list, made: tuple | None = None) -> str:
+        """The line that calls the region's kernel (added to the module's kernels
+        unless the same loop is there under another name)."""
+        name = f"{KERNEL_PREFIX}{len(self.store)}"
+        if made is None:
+            source, externals = kernel_source(name, region, outs, self._contiguous)
+        else:   # (source, externals) printed with the name "\0"
+            source, externals = made[0].replace("\0", name), made[1]
         # The same loop on other operands (the weight decay of each layer) is the same
         # kernel: each costs 0.1-0.2 s to compile.
         same = _renumbered(source.replace(name, "\0"))
@@ -402,6 +328,8 @@ class KernelBodyPrinter(BodyPrinter):
             ref = self._ref(e)
             if e.ndim == 0 and e.id not in self.floats_out:
                 ref = f"float({ref})" if e.dtype == np.float64 else f"bool({ref})"
+            elif e.ndim and e.id not in self.c_order and self._contiguous(e):
+                ref = f"np.ascontiguousarray({ref})"   # a no-op when it is
             args.append(ref)
         dims = [str(x) if isinstance(x, int) else f"{self._ref(x[0])}.shape[{x[1]}]"
                 for x in loop_extents(region, externals)]
@@ -411,21 +339,25 @@ class KernelBodyPrinter(BodyPrinter):
         for m in outs:
             tname = self._name_of(m)
             names.append(tname)
+            if m.ndim:
+                self.c_order.add(m.id)
             self.label[m.id] = tname
             self.holder[tname] = m.id
             if m.ndim == 0:
                 self.floats_out.add(m.id)
-        lhs = ", ".join(names)
-        self.lines.append(f"{lhs} = {name}({', '.join(args)})  "
-                          f"# {len(region.members)} nodes fused")
-        # A Python float read by NumPy code would be weakly typed: make it float64.
-        for m in outs:
-            if m.ndim == 0 and m.id in self.read_by_numpy:
-                ctor = "np.float64" if m.dtype == np.float64 else "np.bool_"
-                self.lines.append(f"{self.label[m.id]} = {ctor}({self.label[m.id]})")
-                self.floats_out.discard(m.id)
+        fused = sum(not (isinstance(m, Stub) and m.before) for m in region.members)
+        return f"{', '.join(names)} = {name}({', '.join(args)})  # {fused} nodes fused"
+
+    def _contiguous(self, e: Node) -> bool:
+        """Whether a kernel takes the array ``e`` C-contiguous: values in C order (the
+        arrays kernels write), and those almost always so (the function's arguments,
+        vectors), which ``np.ascontiguousarray`` gives as they are. Other matrices (a
+        product computed transposed, a transpose) would be copied: any layout."""
+        return e.id in self.c_order or isinstance(e, Var) or e.ndim == 1
 
     def _name_of(self, node: Node) -> str:
+        if isinstance(node, Stub) and node.array_name:   # a split op's array
+            return node.array_name
         for s in self.body.statements:
             if isinstance(s, Compute) and s.node.id == node.id:
                 return s.name
@@ -450,8 +382,12 @@ def _big_product(s: Compute) -> bool:
     return None in (m, k, n) or m * k * n >= MEASURED_PRODUCT_MIN
 
 
-def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, list[Node]]:
-    """The source of one kernel and the nodes it takes as arguments, in order."""
+def kernel_source(name: str, region: _Region, outs: list[Node],
+                  contiguous: Callable[[Node], bool] = lambda e: False
+                  ) -> tuple[str, list[Node]]:
+    """The source of one kernel and the nodes it takes as arguments, in order.
+    ``contiguous(e)``: the caller gives the array operand ``e`` C-contiguous, so its
+    type says so and the loop over it vectorizes (~4x on (p - Y) / n, 4096x10)."""
     loop = region.shape
     k = len(loop)
     externals: list[Node] = []
@@ -469,7 +405,13 @@ def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, li
     # array results are written into arrays the caller gives (kept between calls when
     # big: fresh memory page-faults on every call), C-contiguous
     names = [params[e.id] for e in externals] + [f"o{j}" for j in range(len(array_outs))]
-    types = [_numba_type(e) for e in externals] + [_numba_type(m, True) for m in array_outs]
+    types = [_numba_type(e, bool(e.ndim) and contiguous(e)) for e in externals] + [
+        _numba_type(m, True) for m in array_outs]
+    # C-contiguous operands all of the loop's shape: one flat loop (rows of 10 elements
+    # leave the vectorized inner loop little to do: 14 against 34 us on 4096x10)
+    flat = k >= 2 and all(contiguous(e) and e.ndim == k and all(
+        not (n == 1 and loop[d] != 1) for d, n in enumerate(e.shape))
+        for e in externals if e.ndim)
     sig = ", ".join(types)
     lines = [f'@njit("({sig}{"," if len(types) == 1 else ""})", cache=True, '
              f'error_model="numpy", nogil=True)',
@@ -505,6 +447,17 @@ def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, li
             body.append(f'    raise ValueError("{name}: a result of the wrong shape")')
     for s in region.sums:
         body.append(f"s{s} = 0.0")
+    out_names = [f"o{j}" for j in range(len(array_outs))]
+    if flat:   # 1-d views of the operands and results (C-contiguous: no copy)
+        body.append(f"size = {' * '.join(f'n{d}' for d in range(k))}")
+        for e in externals:
+            if e.ndim:
+                body.append(f"{params[e.id]}f = {params[e.id]}.reshape(size)")
+                index[e.id] = "i"
+                params[e.id] += "f"
+        for j in range(len(array_outs)):
+            body.append(f"o{j}f = o{j}.reshape(size)")
+            out_names[j] = f"o{j}f"
     inner: list[str] = []
     local: dict[int, str] = {}
     scalar = ScalarNames() if k == 0 else None   # see numba_scalar
@@ -525,11 +478,12 @@ def kernel_source(name: str, region: _Region, outs: list[Node]) -> tuple[str, li
         inner.append(f"v{m.id} = {spelling.format(*args)}  # {m.op.name}")
     if scalar:
         inner = scalar.prologue() + in_blocks(inner)
+    at = "i" if flat else ", ".join(f"i{d}" for d in range(k))
     for j, m in enumerate(array_outs):
-        inner.append(f"o{j}[{', '.join(f'i{d}' for d in range(k))}] = {local[m.id]}")
+        inner.append(f"{out_names[j]}[{at}] = {local[m.id]}")
     pad = ""
-    for d in range(k):
-        body.append(f"{pad}for i{d} in range(n{d}):")
+    for d in range(1 if flat else k):
+        body.append(f"{pad}for {'i' if flat else f'i{d}'} in range({'size' if flat else f'n{d}'}):")
         pad += "    "
     body += [pad + line for line in inner]
     results = []

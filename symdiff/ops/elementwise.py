@@ -114,7 +114,7 @@ def declare_unary(name: str, impl: Callable, partial: Callable, *, np_name: str 
 declare_unary("exp", np.exp, lambda out, x: out, math="math.exp({0})", blows_up=True,
               latex=lambda n, c: (f"e^{{{c(n.inputs[0], 0)}}}", P_POW),
               portable=xp_call("exp"),
-              numba="math.exp({0})")
+              numba="math.exp({0})", numba_split=("{0}", "np.exp", "{0}"))
 declare_unary("log", np.log, lambda out, x: divide(1.0, x), latex=r"\log", domain=(0.2, 3.0),
               math="math.log({0})", blows_up=True,
               portable=xp_call("log"),
@@ -212,7 +212,8 @@ declare_unary("sigmoid", logistic.sigmoid, lambda out, x: multiply(out, subtract
                                               f"{logistic.sigmoid_top(n.dtype)!r})"),
                                 helpers=(portable_runtime._xp_sigmoid,)),
                                 numba="(math.exp(39.0 if {0} > 39.0 else {0})"   # float64's top, as below
-                    " / (math.exp(39.0 if {0} > 39.0 else {0}) + 1.0))")
+                    " / (math.exp(39.0 if {0} > 39.0 else {0}) + 1.0))",
+              numba_split=("(39.0 if {0} > 39.0 else {0})", "np.exp", "({0} / ({0} + 1.0))"))
 # softplus(x) = log(1 + exp(x)) = logaddexp(0, x): exact and overflow-free.
 declare_unary("softplus", lambda x: np.logaddexp(0.0, x), lambda out, x: sigmoid(x),
               sympy="log(1 + exp(a))",
