@@ -405,8 +405,10 @@ def kernel_source(name: str, region: _Region, outs: list[Node],
     # array results are written into arrays the caller gives (kept between calls when
     # big: fresh memory page-faults on every call), C-contiguous
     names = [params[e.id] for e in externals] + [f"o{j}" for j in range(len(array_outs))]
-    types = [_numba_type(e, bool(e.ndim) and contiguous(e)) for e in externals] + [
-        _numba_type(m, True) for m in array_outs]
+    # operands are read, never written: typed read-only, they take np.broadcast_to's
+    # views (and NumPy's diagonal) as well as writable arrays, at no cost
+    types = [_numba_type(e, bool(e.ndim) and contiguous(e), read_only=True)
+             for e in externals] + [_numba_type(m, True) for m in array_outs]
     # C-contiguous operands all of the loop's shape: one flat loop (rows of 10 elements
     # leave the vectorized inner loop little to do: 14 against 34 us on 4096x10)
     flat = k >= 2 and all(contiguous(e) and e.ndim == k and all(
@@ -517,10 +519,12 @@ def loop_extents(region: _Region, externals: list[Node]) -> list:
     return extents
 
 
-def _numba_type(node: Node, contiguous: bool = False) -> str:
+def _numba_type(node: Node, contiguous: bool = False, read_only: bool = False) -> str:
     base = _NUMBA_TYPE[node.dtype.name]
     if node.ndim == 0:
         return base
+    if read_only:
+        return f"Array({base}, {node.ndim}, {'C' if contiguous else 'A'!r}, readonly=True)"
     axes = [':'] * node.ndim
     if contiguous:
         axes[-1] = '::1'
