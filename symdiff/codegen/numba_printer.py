@@ -294,12 +294,8 @@ class KernelBodyPrinter(SplitKernels, BodyPrinter):
         steps = self._split_calls(region, cut) if cut else None
         if steps is None:
             self.lines.append(self._kernel_call(region, outs))
-        elif not self.whole:
+        else:
             self.lines += steps
-        else:   # the compiled body keeps one loop (its exp is Numba's either way)
-            steps = [spell(line, self.marks, 1) for line in steps]
-            one = spell(self._kernel_call(region, outs), self.marks, 0)
-            self.lines += [self._mark(one, steps[0]), *(self._mark("", x) for x in steps[1:])]
         # A Python float read by NumPy code would be weakly typed: make it float64.
         for m in outs:
             if m.ndim == 0 and m.id in self.read_by_numpy:

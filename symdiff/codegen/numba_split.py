@@ -69,11 +69,14 @@ class SplitKernels:
     """The Numba printer's part that prints a region cut at its split ops."""
 
     def _worth_splitting(self, region: Region) -> bool:
-        """Big arrays (or of unknown size) run from Python: the compiled body only has
-        small ones, where one loop costs less than three calls."""
+        """Big arrays (or of unknown size) in a plan not compiled whole. A plan compiled
+        whole keeps one loop, in its body and in its steps run from Python for big
+        operands: the cut loops would be more kernels to compile (mlp_small, cold:
+        ~0.45 s of ~3.1 s), and where they ran (mlp_mnist's 256x256 sigmoid) the NumPy
+        variant measured as fast, so the trial ran either."""
         if None not in region.shape and np.prod(region.shape) < KEEP_MIN_SIZE:
             return False
-        return not self.whole or any(v.ndim and None in v.shape for v in self.plan.inputs)
+        return not self.whole
 
     def _split_calls(self, region: Region, cut: list[Node]) -> list[str] | None:
         """The lines of a region cut at its split ops (``numba_split``), or None when a
