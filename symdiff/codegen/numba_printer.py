@@ -57,7 +57,7 @@ from .numba_regions import Region as _Region, find_regions, input_ids as _ids
 from .numba_scalar import ScalarNames, in_blocks
 from .numba_split import SplitKernels, Stub, splits
 from .numba_whole import BLAS_MARK, WHOLE_MARK  # noqa: F401 (the source's marks, named here too)
-from .numba_whole import POOL, compile_whole, spell, whole_plan
+from .numba_whole import POOL, compile_whole, whole_plan
 from .numpy_printer import BodyPrinter, function_source
 from .plan import KEEP_MIN_SIZE, const_literal
 from .statements import Check, Compute, Pair, Plan, Return
